@@ -1,0 +1,179 @@
+"""RabbitMQ topology and the two ways every process touches it: publish with confirms, and
+consume with manual acks, bounded retries and a dead-letter queue.
+
+Topology: the durable topic exchange ``crm.events``; each consumer owns a durable queue
+``<name>`` bound with its routing patterns, and a dead-letter queue ``<name>.dlq`` fed through
+the exchange ``crm.dlx``. A message that fails ``max_attempts`` times, or that cannot be parsed
+at all, is dead-lettered with the reason in its headers; the consumer keeps going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+
+from crm_common.events import CONTENT_TYPE, EXCHANGE, CloudEvent
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_EXCHANGE = "crm.dlx"
+
+
+class PoisonMessage(Exception):
+    """Raised by a handler for a message that no retry can fix (invalid, unknown)."""
+
+
+async def connect(url: str) -> AbstractRobustConnection:
+    return await aio_pika.connect_robust(url, client_properties={"connection_name": "crm"})
+
+
+async def declare_exchange(channel: AbstractChannel) -> AbstractExchange:
+    return await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+
+
+class EventPublisher:
+    """Publishes CloudEvents to ``crm.events`` and returns only once the broker confirmed."""
+
+    def __init__(self, connection: AbstractRobustConnection) -> None:
+        self._connection = connection
+        self._channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
+
+    async def _ready(self) -> AbstractExchange:
+        if self._exchange is None or self._channel is None or self._channel.is_closed:
+            self._channel = await self._connection.channel(publisher_confirms=True)
+            self._exchange = await declare_exchange(self._channel)
+        return self._exchange
+
+    async def publish(self, event: CloudEvent) -> None:
+        exchange = await self._ready()
+        message = aio_pika.Message(
+            body=event.to_json(),
+            content_type=CONTENT_TYPE,
+            message_id=event.id,
+            type=event.type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        # With publisher confirms, ``publish`` resolves when the broker has taken the message
+        # (and raises if it was nacked or returned); only then may the outbox mark it sent.
+        await exchange.publish(message, routing_key=event.type, mandatory=False, timeout=10)
+
+    async def close(self) -> None:
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()
+
+
+EventHandler = Callable[[CloudEvent], Awaitable[None]]
+
+
+async def declare_consumer_queue(
+    channel: AbstractChannel, name: str, routing_keys: Sequence[str]
+) -> AbstractQueue:
+    exchange = await declare_exchange(channel)
+    dlx = await channel.declare_exchange(
+        DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
+    )
+    dlq = await channel.declare_queue(f"{name}.dlq", durable=True)
+    await dlq.bind(dlx, routing_key=name)
+    queue = await channel.declare_queue(
+        name,
+        durable=True,
+        arguments={
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": name,
+        },
+    )
+    for key in routing_keys:
+        await queue.bind(exchange, routing_key=key)
+    return queue
+
+
+class EventConsumer:
+    """Consumes one durable queue, acking only after the handler's write succeeded."""
+
+    def __init__(
+        self,
+        connection: AbstractRobustConnection,
+        queue_name: str,
+        routing_keys: Sequence[str],
+        handler: EventHandler,
+        *,
+        prefetch: int = 64,
+        max_attempts: int = 5,
+        base_delay: float = 0.2,
+    ) -> None:
+        self._connection = connection
+        self._queue_name = queue_name
+        self._routing_keys = routing_keys
+        self._handler = handler
+        self._prefetch = prefetch
+        self._max_attempts = max_attempts
+        self._base_delay = base_delay
+        self._channel: AbstractChannel | None = None
+        self._dlx: AbstractExchange | None = None
+
+    async def start(self) -> None:
+        self._channel = await self._connection.channel()
+        await self._channel.set_qos(prefetch_count=self._prefetch)
+        queue = await declare_consumer_queue(self._channel, self._queue_name, self._routing_keys)
+        self._dlx = await self._channel.get_exchange(DEAD_LETTER_EXCHANGE)
+        await queue.consume(self._on_message)
+
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+        assert self._dlx is not None
+        headers = dict(message.headers or {})
+        headers["x-death-reason"] = reason[:1000]
+        headers["x-original-routing-key"] = message.routing_key or ""
+        await self._dlx.publish(
+            aio_pika.Message(
+                body=message.body,
+                headers=headers,
+                content_type=message.content_type,
+                message_id=message.message_id,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=self._queue_name,
+        )
+        await message.ack()
+        log.warning("dead-lettered", extra={"queue": self._queue_name, "reason": reason[:300]})
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        try:
+            event = CloudEvent.from_json(message.body)
+        except ValueError as exc:
+            await self._dead_letter(message, f"not a valid CloudEvent: {exc}")
+            return
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                await self._handler(event)
+            except PoisonMessage as exc:
+                await self._dead_letter(message, f"rejected by handler: {exc}")
+                return
+            except Exception as exc:  # retried: a database hiccup must not lose the event
+                if attempt == self._max_attempts:
+                    await self._dead_letter(
+                        message, f"failed {attempt} times: {type(exc).__name__}: {exc}"
+                    )
+                    return
+                log.warning(
+                    "handler failed, retrying",
+                    extra={"event_id": event.id, "attempt": attempt, "error": repr(exc)},
+                )
+                await asyncio.sleep(self._base_delay * 2 ** (attempt - 1))
+            else:
+                await message.ack()
+                return
+
+    async def close(self) -> None:
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()

@@ -1,0 +1,56 @@
+"""Settings every process reads from the environment.
+
+The standard names (``MONGODB_URL``, ``AMQP_URL``, ``GATEWAY_URL``, ``JWT_SECRET``,
+``JWT_JWKS_URL``) are shared by every process, the tests and docker-compose, so they carry no
+prefix; everything else is prefixed per service (``CUSTOMERS_PORT``, ``PIPELINE_PORT`` ...).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Only a development machine may run with this secret; see ``require_real_secret``.
+DEVELOPMENT_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+
+
+class CommonSettings(BaseSettings):
+    """Base of every process's ``Settings``; subclasses set ``env_prefix`` and defaults."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", validation_alias=AliasChoices("CRM_ENV", "environment")
+    )
+    host: str = "127.0.0.1"
+    port: int = 0
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
+    mongodb_url: str = Field(
+        default="mongodb://127.0.0.1:27017/",
+        validation_alias=AliasChoices("MONGODB_URL", "mongodb_url"),
+    )
+    amqp_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/",
+        validation_alias=AliasChoices("AMQP_URL", "amqp_url"),
+    )
+    jwt_secret: str | None = Field(
+        default=None, validation_alias=AliasChoices("JWT_SECRET", "jwt_secret")
+    )
+    jwt_jwks_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("JWT_JWKS_URL", "jwt_jwks_url")
+    )
+    jwt_audience: str | None = Field(
+        default=None, validation_alias=AliasChoices("JWT_AUDIENCE", "jwt_audience")
+    )
+
+    @model_validator(mode="after")
+    def require_real_secret(self) -> CommonSettings:
+        # Secrets have no default outside development: a production process that forgot its
+        # secret must refuse to start rather than accept tokens signed with a public string.
+        if self.jwt_secret is None and self.jwt_jwks_url is None:
+            if self.environment == "production":
+                raise ValueError("JWT_SECRET or JWT_JWKS_URL is required in production")
+            self.jwt_secret = DEVELOPMENT_JWT_SECRET
+        return self
