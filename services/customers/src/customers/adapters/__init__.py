@@ -1,0 +1,1 @@
+"""Adapters: the MongoDB repository and the outbox relay to RabbitMQ."""

@@ -1,0 +1,1 @@
+"""The customer archive's domain: plain Python, no framework imports."""

@@ -1,0 +1,1 @@
+"""Entry points: the Strawberry schema, the Starlette app and the process runner."""

@@ -1,0 +1,1 @@
+"""Use cases of the customers service: one async function per command."""

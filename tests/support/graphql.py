@@ -1,0 +1,60 @@
+"""Small helpers for tests that talk GraphQL over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+
+async def post(
+    url: str, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(timeout=30) as client:
+        return await client.post(
+            url, json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+
+async def gql(
+    url: str, query: str, variables: dict[str, Any] | None = None, *, token: str
+) -> dict[str, Any]:
+    """POST and return the whole body (``data`` and ``errors``), asserting HTTP 200."""
+    response = await post(url, query, variables, token)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def data(
+    url: str, query: str, variables: dict[str, Any] | None = None, *, token: str
+) -> dict[str, Any]:
+    """POST and return ``data``, failing the test on any GraphQL error."""
+    body = await gql(url, query, variables, token=token)
+    assert not body.get("errors"), body["errors"]
+    result: dict[str, Any] = body["data"]
+    return result
+
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [e.get("extensions", {}).get("code") for e in body.get("errors") or []]
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], deadline_s: float = 20
+) -> T:
+    """Poll ``probe`` until ``accept`` holds; fail with the last value after the deadline."""
+    end = time.monotonic() + deadline_s
+    while True:
+        value = await probe()
+        if accept(value):
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"condition not met within {deadline_s} s; last value: {value!r}")
+        await asyncio.sleep(0.2)
