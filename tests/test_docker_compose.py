@@ -31,16 +31,15 @@ def test_the_suite_and_its_infrastructure_are_all_there() -> None:
     assert set(SERVICES) == {"mongodb", "rabbitmq", *PROCESSES}
     assert "--replSet" in SERVICES["mongodb"]["command"]
     assert SERVICES["mongodb"]["image"].startswith("mongo:8")
-    assert (
-        SERVICES["rabbitmq"]["image"].startswith("rabbitmq:3")
-        and "management" in (SERVICES["rabbitmq"]["image"])
-    )
+    assert SERVICES["rabbitmq"]["image"].startswith("rabbitmq:3")
+    assert "management" in SERVICES["rabbitmq"]["image"]
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_every_service_has_a_health_check(name: str) -> None:
     check = SERVICES[name].get("healthcheck")
-    assert check and check.get("test"), f"{name} has no health check"
+    assert check, f"{name} has no health check"
+    assert check.get("test"), f"{name} has an empty health check"
 
 
 @pytest.mark.parametrize("name", sorted(PROCESSES))
