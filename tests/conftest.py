@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from devstack import Suite, make_token, running_suite
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,1 @@
+"""The pipeline's domain model: plain Python, no framework imports."""

@@ -1,0 +1,28 @@
+"""Settings of the pipeline processes (API and relay), read from ``PIPELINE_*`` and the
+standard names (``MONGODB_URL``, ``AMQP_URL``, ``JWT_SECRET`` ...) of ``CommonSettings``."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from crm_common.settings import CommonSettings
+
+
+class Settings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="PIPELINE_", extra="ignore", populate_by_name=True)
+
+    port: int = 4002
+    database: str = "pipeline"
+    # The outbox relay runs inside the API process unless a separate ``pipeline-relay``
+    # process does the job (then set PIPELINE_RELAY_ENABLED=false on the API).
+    relay_enabled: bool = True
+    # The relay is woken right after each write; this periodic sweep catches what a crash or
+    # a broker outage left behind, and what other processes wrote.
+    relay_poll_interval: float = Field(default=2.0, gt=0)
+    relay_batch_size: int = Field(default=100, ge=1)
+    relay_max_backoff: float = Field(default=30.0, gt=0)
+    # The durable queue fed by customer events (known customers).
+    customer_events_queue: str = "pipeline.customer-events"
+    # How long ``createOpportunity`` waits for a just-created customer's event to arrive.
+    customer_wait_seconds: float = Field(default=2.0, ge=0)
