@@ -1,0 +1,1 @@
+"""MongoDB implementations of the service layer's ports."""

@@ -1,0 +1,1 @@
+"""Composition roots: the GraphQL API (``main``/``app``) and the event worker (``worker``)."""

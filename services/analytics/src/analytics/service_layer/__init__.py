@@ -1,0 +1,1 @@
+"""Use cases of the analytics service: one async function per command or query."""

@@ -1,0 +1,22 @@
+"""Settings of the analytics processes (the API and the event worker share one image)."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from crm_common.settings import CommonSettings
+
+
+class Settings(CommonSettings):
+    """``ANALYTICS_*`` variables plus the standard unprefixed ones (``MONGODB_URL`` ...)."""
+
+    model_config = SettingsConfigDict(env_prefix="ANALYTICS_", extra="ignore", populate_by_name=True)
+
+    port: int = 4003
+    database: str = "analytics"
+    #: The worker's durable queue on ``crm.events``; its dead-letter queue is ``<queue>.dlq``.
+    queue: str = "analytics.events"
+    #: Unacknowledged messages the worker may hold (and handle concurrently).
+    prefetch: int = 64
+    #: Attempts of a failing handler before the message is dead-lettered.
+    max_attempts: int = 5
