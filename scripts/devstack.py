@@ -380,6 +380,14 @@ class Suite:
     def stop_all(self) -> None:
         for name in reversed(list(self.processes)):
             self.stop(name)
+        if self.database_suffix:
+            # Test databases on a reused server are throw-away: leave nothing behind.
+            from pymongo import MongoClient
+
+            client: MongoClient[dict[str, Any]] = MongoClient(self.mongodb_url)
+            with client:
+                for name in SUBGRAPHS:
+                    client.drop_database(f"{name}{self.database_suffix}")
 
 
 @contextlib.contextmanager
