@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import composition from "@apollo/composition";
 import { parse } from "graphql";
 
-const { composeServices, printHint } = composition;
+const { composeServices } = composition;
 
 function usage(message) {
   process.stderr.write(`${message}\nusage: node compose.mjs name=url=path [name=url=path ...]\n`);
@@ -64,6 +64,6 @@ if (result.errors) {
   process.exit(1);
 }
 for (const hint of result.hints ?? []) {
-  process.stderr.write(`hint: ${printHint(hint)}\n`);
+  process.stderr.write(`hint: [${hint.definition.code}] ${hint.message}\n`);
 }
 process.stdout.write(result.supergraphSdl.endsWith("\n") ? result.supergraphSdl : `${result.supergraphSdl}\n`);

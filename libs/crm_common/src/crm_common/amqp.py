@@ -14,12 +14,14 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 import aio_pika
+import pymongo.errors
 from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
     AbstractRobustConnection,
+    ConsumerTag,
 )
 
 from crm_common.events import CONTENT_TYPE, EXCHANGE, CloudEvent
@@ -98,8 +100,51 @@ async def declare_consumer_queue(
     return queue
 
 
+class _InFlight:
+    """Counts deliveries being handled, so that shutdown can wait for their acks."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def __enter__(self) -> None:
+        self.running += 1
+        self._idle.clear()
+
+    def __exit__(self, *_: object) -> None:
+        self.running -= 1
+        if self.running == 0:
+            self._idle.set()
+
+    async def drained(self, within: float) -> bool:
+        try:
+            await asyncio.wait_for(self._idle.wait(), within)
+        except TimeoutError:
+            return False
+        return True
+
+
+# Failures of what the handler writes to, not of the message: retried for as long as it takes
+# (capped back-off), because dead-lettering a valid event during a database outage would turn an
+# outage into lost data.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    pymongo.errors.ConnectionFailure,
+    pymongo.errors.ServerSelectionTimeoutError,
+    pymongo.errors.NetworkTimeout,
+    ConnectionError,
+    TimeoutError,
+)
+
+
 class EventConsumer:
-    """Consumes one durable queue, acking only after the handler's write succeeded."""
+    """Consumes one durable queue, acking only after the handler's write succeeded.
+
+    A message that is not a CloudEvent, or that the handler rejects with ``PoisonMessage``, is
+    dead-lettered at once; one that fails with another error is retried ``max_attempts`` times,
+    then dead-lettered with the reason; transient infrastructure errors are retried without
+    limit. ``stop_consuming`` lets a process stop without leaving half-handled deliveries.
+    """
 
     def __init__(
         self,
@@ -111,6 +156,7 @@ class EventConsumer:
         prefetch: int = 64,
         max_attempts: int = 5,
         base_delay: float = 0.2,
+        max_delay: float = 30.0,
     ) -> None:
         self._connection = connection
         self._queue_name = queue_name
@@ -119,15 +165,26 @@ class EventConsumer:
         self._prefetch = prefetch
         self._max_attempts = max_attempts
         self._base_delay = base_delay
+        self._max_delay = max_delay
         self._channel: AbstractChannel | None = None
         self._dlx: AbstractExchange | None = None
+        self._queue: AbstractQueue | None = None
+        self._consumer_tag: ConsumerTag | None = None
+        self.in_flight = _InFlight()
 
     async def start(self) -> None:
         self._channel = await self._connection.channel()
         await self._channel.set_qos(prefetch_count=self._prefetch)
-        queue = await declare_consumer_queue(self._channel, self._queue_name, self._routing_keys)
+        self._queue = await declare_consumer_queue(
+            self._channel, self._queue_name, self._routing_keys
+        )
         self._dlx = await self._channel.get_exchange(DEAD_LETTER_EXCHANGE)
-        await queue.consume(self._on_message)
+        self._consumer_tag = await self._queue.consume(self._on_message)
+
+    @property
+    def is_consuming(self) -> bool:
+        channel = self._channel
+        return self._consumer_tag is not None and channel is not None and not channel.is_closed
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         assert self._dlx is not None
@@ -148,31 +205,57 @@ class EventConsumer:
         log.warning("dead-lettered", extra={"queue": self._queue_name, "reason": reason[:300]})
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        with self.in_flight:  # covers the handler and the ack (or the dead-lettering)
+            await self._handle(message)
+
+    async def _handle(self, message: AbstractIncomingMessage) -> None:
         try:
             event = CloudEvent.from_json(message.body)
         except ValueError as exc:
             await self._dead_letter(message, f"not a valid CloudEvent: {exc}")
             return
-        for attempt in range(1, self._max_attempts + 1):
+        failures = 0
+        while True:
             try:
                 await self._handler(event)
             except PoisonMessage as exc:
                 await self._dead_letter(message, f"rejected by handler: {exc}")
                 return
-            except Exception as exc:  # retried: a database hiccup must not lose the event
-                if attempt == self._max_attempts:
+            except TRANSIENT_ERRORS as exc:
+                delay = min(self._max_delay, self._base_delay * 2 ** min(failures, 16))
+                log.warning(
+                    "infrastructure unavailable, retrying",
+                    extra={"event_id": event.id, "error": repr(exc), "delay": delay},
+                )
+                await asyncio.sleep(delay)
+            except Exception as exc:
+                failures += 1
+                if failures >= self._max_attempts:
                     await self._dead_letter(
-                        message, f"failed {attempt} times: {type(exc).__name__}: {exc}"
+                        message, f"failed {failures} times: {type(exc).__name__}: {exc}"
                     )
                     return
                 log.warning(
                     "handler failed, retrying",
-                    extra={"event_id": event.id, "attempt": attempt, "error": repr(exc)},
+                    extra={"event_id": event.id, "attempt": failures, "error": repr(exc)},
                 )
-                await asyncio.sleep(self._base_delay * 2 ** (attempt - 1))
+                await asyncio.sleep(min(self._max_delay, self._base_delay * 2 ** (failures - 1)))
             else:
                 await message.ack()
                 return
+
+    async def stop_consuming(self, drain_seconds: float = 10.0) -> bool:
+        """Cancel the subscription, then wait until received deliveries are acknowledged.
+
+        Returns ``False`` if some were still running after ``drain_seconds``; they are
+        redelivered once the channel closes (handlers are idempotent).
+        """
+        channel = self._channel
+        if self._queue is not None and self._consumer_tag is not None:
+            if channel is not None and not channel.is_closed:
+                await self._queue.cancel(self._consumer_tag)
+            self._consumer_tag = None
+        return await self.in_flight.drained(drain_seconds)
 
     async def close(self) -> None:
         if self._channel is not None and not self._channel.is_closed:

@@ -10,7 +10,9 @@ from crm_common.settings import CommonSettings
 class Settings(CommonSettings):
     """``ANALYTICS_*`` variables plus the standard unprefixed ones (``MONGODB_URL`` ...)."""
 
-    model_config = SettingsConfigDict(env_prefix="ANALYTICS_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="ANALYTICS_", extra="ignore", populate_by_name=True
+    )
 
     port: int = 4003
     database: str = "analytics"
@@ -20,3 +22,7 @@ class Settings(CommonSettings):
     prefetch: int = 64
     #: Attempts of a failing handler before the message is dead-lettered.
     max_attempts: int = 5
+    #: The worker touches this file while it consumes and MongoDB answers (the container
+    #: health check reads its age); empty disables it.
+    heartbeat_path: str = "/tmp/analytics-worker.heartbeat"
+    heartbeat_seconds: float = 10.0

@@ -1,0 +1,88 @@
+"""Walking merged response data: finding the entities at a plan path, building their
+representations, and merging subgraph results into them in place."""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+from gateway.planning.plan import LIST_STEP, FieldRequirement
+
+ResponsePath: TypeAlias = list[str | int]
+
+
+def collect_entities(data: Any, path: tuple[str, ...]) -> list[tuple[ResponsePath, dict[str, Any]]]:
+    """Every object at ``path`` (``"@"`` steps into each list item), with its response path.
+
+    Nulls and missing values are skipped: an entity that is not there needs no fetch.
+    """
+    found: list[tuple[ResponsePath, dict[str, Any]]] = []
+
+    def walk(value: Any, depth: int, at: ResponsePath) -> None:
+        if value is None:
+            return
+        if depth == len(path):
+            if isinstance(value, dict):
+                found.append((at, value))
+            return
+        step = path[depth]
+        if step == LIST_STEP:
+            if isinstance(value, list):
+                for index, item in enumerate(value):
+                    walk(item, depth + 1, [*at, index])
+        elif isinstance(value, dict):
+            walk(value.get(step), depth + 1, [*at, step])
+
+    walk(data, 0, [])
+    return found
+
+
+def representation(
+    entity: dict[str, Any], fields: tuple[FieldRequirement, ...]
+) -> dict[str, Any] | None:
+    """The entity projected on the required fields; None if one of them was not fetched
+    (e.g. the parent fetch failed), since a subgraph cannot resolve half a key."""
+    projected: dict[str, Any] = {}
+    for field in fields:
+        if field.name not in entity:
+            return None
+        value = entity[field.name]
+        if field.selections and value is not None:
+            value = _project_nested(value, field.selections)
+            if value is None:
+                return None
+        projected[field.name] = value
+    return projected
+
+
+def _project_nested(value: Any, fields: tuple[FieldRequirement, ...]) -> Any:
+    if isinstance(value, list):
+        items: list[Any] = []
+        for item in value:
+            projected = _project_nested(item, fields) if item is not None else None
+            if item is not None and projected is None:
+                return None
+            items.append(projected)
+        return items
+    if isinstance(value, dict):
+        return representation(value, fields)
+    return None
+
+
+def merge_into(target: dict[str, Any], source: dict[str, Any]) -> None:
+    """Deep-merge a subgraph's result into the response data, in place."""
+    for key, value in source.items():
+        if key in target:
+            target[key] = _merged(target[key], value)
+        else:
+            target[key] = value
+
+
+def _merged(current: Any, value: Any) -> Any:
+    if isinstance(current, dict) and isinstance(value, dict):
+        merge_into(current, value)
+        return current
+    if isinstance(current, list) and isinstance(value, list) and len(current) == len(value):
+        for index, item in enumerate(value):
+            current[index] = _merged(current[index], item)
+        return current
+    return value

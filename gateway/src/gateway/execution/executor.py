@@ -1,0 +1,143 @@
+"""Runs a query plan: fetches, merges results into one response tree, collects errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from gateway.execution.entities import (
+    ResponsePath,
+    collect_entities,
+    merge_into,
+    representation,
+)
+from gateway.execution.errors import entity_fetch_errors, root_fetch_error, transport_error
+from gateway.planning.plan import Fetch, Flatten, Parallel, PlanNode, Sequence
+from gateway.planning.planner import REPRESENTATIONS
+from gateway.transport.http import SubgraphRequestError
+
+
+class Fetcher(Protocol):
+    """Sends one operation to one subgraph and returns its GraphQL response."""
+
+    def __call__(
+        self,
+        service: str,
+        query: str,
+        variables: Mapping[str, Any],
+        operation_name: str | None,
+    ) -> Awaitable[dict[str, Any]]: ...
+
+
+@dataclass
+class ExecutionOutcome:
+    """The merged data of every fetch (keyed by the client's response keys, plus the keys
+    the planner added) and the subgraph errors at client paths."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+class PlanExecutor:
+    def __init__(self, fetcher: Fetcher, variables: Mapping[str, Any]) -> None:
+        self._fetcher = fetcher
+        self._variables = variables
+        self.outcome = ExecutionOutcome()
+
+    async def run(self, node: PlanNode) -> None:
+        if isinstance(node, Fetch):
+            await self._root_fetch(node)
+        elif isinstance(node, Flatten):
+            await self._entity_fetch(node.node, [node.path])
+        elif isinstance(node, Sequence):
+            for step in node.nodes:
+                await self.run(step)
+        else:
+            await self._parallel(node)
+
+    async def _parallel(self, node: Parallel) -> None:
+        # Flattens that share one Fetch (the planner merged sibling entity fetches to one
+        # subgraph) become one request carrying the representations of all their paths.
+        shared: dict[int, tuple[Fetch, list[tuple[str, ...]]]] = {}
+        others: list[PlanNode] = []
+        for step in node.nodes:
+            if isinstance(step, Flatten):
+                shared.setdefault(id(step.node), (step.node, []))[1].append(step.path)
+            else:
+                others.append(step)
+        await asyncio.gather(
+            *(self._entity_fetch(fetch, paths) for fetch, paths in shared.values()),
+            *(self.run(step) for step in others),
+        )
+
+    def _variables_of(self, fetch: Fetch) -> dict[str, Any]:
+        return {n: self._variables[n] for n in fetch.variable_usages if n in self._variables}
+
+    async def _send(self, fetch: Fetch, variables: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            return await self._fetcher(
+                fetch.service, fetch.operation_text, variables, fetch.operation_name
+            )
+        except SubgraphRequestError as exc:
+            self.outcome.errors.append(transport_error(exc.service, exc.reason))
+            return None
+
+    async def _root_fetch(self, fetch: Fetch) -> None:
+        response = await self._send(fetch, self._variables_of(fetch))
+        if response is None:
+            return
+        data = response.get("data")
+        if isinstance(data, dict):
+            merge_into(self.outcome.data, data)
+        self.outcome.errors.extend(root_fetch_error(e) for e in response.get("errors") or ())
+
+    async def _entity_fetch(self, fetch: Fetch, paths: list[tuple[str, ...]]) -> None:
+        required = {r.type_name: r.fields for r in fetch.requires}
+        representations: list[dict[str, Any]] = []
+        # For each representation, every entity object (and its path) it stands for.
+        targets: list[list[tuple[ResponsePath, dict[str, Any]]]] = []
+        seen: dict[bytes, int] = {}
+        for path in paths:
+            for at, entity in collect_entities(self.outcome.data, path):
+                fields = required.get(str(entity.get("__typename")))
+                if fields is None:
+                    continue  # another type at this path, not resolved by this fetch
+                rep = representation(entity, fields)
+                if rep is None:
+                    continue
+                key = orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
+                index = seen.get(key)
+                if index is None:
+                    index = seen[key] = len(representations)
+                    representations.append(rep)
+                    targets.append([])
+                targets[index].append((at, entity))
+        if not representations:
+            return
+        variables = {**self._variables_of(fetch), REPRESENTATIONS: representations}
+        response = await self._send(fetch, variables)
+        if response is None:
+            return
+        data = response.get("data")
+        entities = data.get("_entities") if isinstance(data, dict) else None
+        if isinstance(entities, list):
+            for index, result in enumerate(entities[: len(targets)]):
+                if isinstance(result, dict):
+                    for _, entity in targets[index]:
+                        merge_into(entity, result)
+        positions = [[at for at, _ in target] for target in targets]
+        for error in response.get("errors") or ():
+            self.outcome.errors.extend(entity_fetch_errors(error, positions))
+
+
+async def execute_plan(
+    node: PlanNode | None, fetcher: Fetcher, variables: Mapping[str, Any]
+) -> ExecutionOutcome:
+    executor = PlanExecutor(fetcher, variables)
+    if node is not None:
+        await executor.run(node)
+    return executor.outcome

@@ -1,0 +1,103 @@
+"""A query plan as plain, immutable data (the shape of Apollo's query plans).
+
+``Fetch`` sends one operation to one subgraph. At the root it is a plain fetch whose data is
+merged at the top of the response; inside a ``Flatten`` it is an entity fetch: the executor
+collects the objects at ``Flatten.path`` (``"@"`` steps through a list), turns each into a
+representation with the ``requires`` fields, and sends them all in one ``_entities`` call.
+``Sequence`` runs its nodes in order, ``Parallel`` concurrently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+LIST_STEP = "@"
+
+OperationKind: TypeAlias = Literal["query", "mutation"]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRequirement:
+    """A field that a representation carries, with its own sub-fields for object keys."""
+
+    name: str
+    selections: tuple[FieldRequirement, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TypeRequirement:
+    """The representation of objects of ``type_name``: ``__typename``, key, @requires."""
+
+    type_name: str
+    fields: tuple[FieldRequirement, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    service: str
+    operation_text: str
+    # Empty for a root fetch; for an entity fetch, one entry per entity type it resolves.
+    requires: tuple[TypeRequirement, ...]
+    # The client's variables this operation uses: only those are sent.
+    variable_usages: tuple[str, ...]
+    # Where the results merge: () at the root, the Flatten path for an entity fetch.
+    path: tuple[str, ...]
+    operation_name: str | None = None
+
+    @property
+    def is_entity_fetch(self) -> bool:
+        return bool(self.requires)
+
+
+@dataclass(frozen=True, slots=True)
+class Flatten:
+    path: tuple[str, ...]
+    node: Fetch
+
+
+@dataclass(frozen=True, slots=True)
+class Sequence:
+    nodes: tuple[PlanNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Parallel:
+    nodes: tuple[PlanNode, ...]
+
+
+PlanNode: TypeAlias = Fetch | Flatten | Sequence | Parallel
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPlan:
+    kind: OperationKind
+    # None when nothing needs a subgraph (only __typename or introspection was asked).
+    node: PlanNode | None
+
+
+def sequence(nodes: list[PlanNode]) -> PlanNode:
+    """A Sequence of the nodes, flattening nested Sequences; a single node stays itself."""
+    flat: list[PlanNode] = []
+    for node in nodes:
+        flat.extend(node.nodes if isinstance(node, Sequence) else (node,))
+    return flat[0] if len(flat) == 1 else Sequence(tuple(flat))
+
+
+def parallel(nodes: list[PlanNode]) -> PlanNode:
+    """A Parallel of the nodes, flattening nested Parallels; a single node stays itself."""
+    flat: list[PlanNode] = []
+    for node in nodes:
+        flat.extend(node.nodes if isinstance(node, Parallel) else (node,))
+    return flat[0] if len(flat) == 1 else Parallel(tuple(flat))
+
+
+def requirement_text(requirement: TypeRequirement) -> str:
+    """``... on Product { __typename upc }``, as Apollo prints a fetch's requires."""
+
+    def fields(items: tuple[FieldRequirement, ...]) -> str:
+        return " ".join(
+            f"{f.name} {{ {fields(f.selections)} }}" if f.selections else f.name for f in items
+        )
+
+    return f"... on {requirement.type_name} {{ {fields(requirement.fields)} }}"

@@ -1,0 +1,150 @@
+"""From a received CloudEvent to the domain's ``OpportunityChange``.
+
+``pipeline.opportunity.created`` and ``pipeline.opportunity.stage_changed`` have the payload of
+docs/CONVENTIONS.md and are validated strictly: an event that does not match is rejected (and
+dead-lettered by the consumer). The other ``pipeline.opportunity.*`` types have no documented
+payload yet; they are stored, and applied for whatever of the same fields they carry.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from analytics.domain.model import (
+    DealStatus,
+    InvalidEvent,
+    Money,
+    OpportunityChange,
+    Stage,
+    StageKind,
+)
+from crm_common.events import CloudEvent
+
+log = logging.getLogger(__name__)
+
+STRICT_TYPES = frozenset({"pipeline.opportunity.created", "pipeline.opportunity.stage_changed"})
+OPPORTUNITY_PREFIX = "pipeline.opportunity."
+
+Id = Annotated[str, Field(min_length=1)]
+_TIME = TypeAdapter(AwareDatetime)
+
+
+class _Payload(BaseModel):
+    # Tolerant reader: fields added to the payload later must not break this consumer.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class StagePayload(_Payload):
+    id: Id
+    name: str
+    order: int
+    kind: Literal["OPEN", "WON", "LOST"]
+    probability: float
+
+    def to_domain(self) -> Stage:
+        return Stage(
+            id=self.id,
+            name=self.name,
+            order=self.order,
+            kind=StageKind(self.kind),
+            probability=self.probability,
+        )
+
+
+class MoneyPayload(_Payload):
+    amount: Decimal
+    currency: str = Field(min_length=3, max_length=3)
+
+
+class OpportunityPayload(_Payload):
+    """``created`` / ``stage_changed`` (docs/CONVENTIONS.md, "Event payloads")."""
+
+    opportunityId: Id
+    customerId: Id
+    pipelineId: Id
+    ownerId: Id
+    title: str
+    amount: MoneyPayload
+    status: Literal["OPEN", "WON", "LOST"]
+    fromStage: StagePayload | None
+    toStage: StagePayload
+    stages: list[StagePayload] = Field(min_length=1)
+    changedAt: AwareDatetime
+
+
+class PartialOpportunityPayload(_Payload):
+    """Any other opportunity event: the same fields, each optional."""
+
+    opportunityId: str | None = None
+    customerId: str | None = None
+    pipelineId: str | None = None
+    ownerId: str | None = None
+    title: str | None = None
+    amount: MoneyPayload | None = None
+    status: Literal["OPEN", "WON", "LOST"] | None = None
+    fromStage: StagePayload | None = None
+    toStage: StagePayload | None = None
+    stages: list[StagePayload] | None = None
+    changedAt: AwareDatetime | None = None
+
+
+def _event_time(event: CloudEvent) -> datetime:
+    try:
+        return _TIME.validate_python(event.time)
+    except ValidationError as exc:
+        raise InvalidEvent(f"event time {event.time!r} is not a timezone-aware time") from exc
+
+
+def to_change(event: CloudEvent) -> OpportunityChange | None:
+    """The change the event describes; ``None`` for an event that only goes to the store.
+
+    Raises ``InvalidEvent`` when the event cannot be used (a poison message).
+    """
+    if not event.type.startswith(OPPORTUNITY_PREFIX):
+        return None
+    payload: OpportunityPayload | PartialOpportunityPayload
+    if event.type in STRICT_TYPES:
+        try:
+            payload = OpportunityPayload.model_validate(event.data)
+        except ValidationError as exc:
+            raise InvalidEvent(f"{event.type} payload does not match the contract: {exc}") from exc
+    else:
+        try:
+            payload = PartialOpportunityPayload.model_validate(event.data)
+        except ValidationError:
+            # No contract to break: keep the event in the store, leave the projection alone.
+            log.info("event stored without projection", extra={"event_id": event.id})
+            return None
+    if payload.opportunityId is not None and payload.opportunityId != event.subject:
+        raise InvalidEvent(
+            f"subject {event.subject!r} differs from opportunityId {payload.opportunityId!r}"
+        )
+    return OpportunityChange(
+        event_id=event.id,
+        event_type=event.type,
+        opportunity_id=event.subject,
+        sequence=event.sequence,
+        changed_at=payload.changedAt or _event_time(event),
+        pipeline_id=payload.pipelineId,
+        owner_id=payload.ownerId,
+        customer_id=payload.customerId,
+        title=payload.title,
+        amount=(
+            Money(amount=payload.amount.amount, currency=payload.amount.currency)
+            if payload.amount is not None
+            else None
+        ),
+        status=DealStatus(payload.status) if payload.status is not None else None,
+        from_stage=payload.fromStage.to_domain() if payload.fromStage else None,
+        to_stage=payload.toStage.to_domain() if payload.toStage else None,
+        stages=(
+            tuple(stage.to_domain() for stage in payload.stages)
+            if payload.stages is not None
+            else None
+        ),
+    )

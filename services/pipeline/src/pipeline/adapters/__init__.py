@@ -1,0 +1,1 @@
+"""Adapters: MongoDB repositories, the outbox relay, RabbitMQ consumers."""

@@ -1,0 +1,395 @@
+"""MongoDB repositories of the pipeline service (database ``pipeline``).
+
+Collections:
+
+- ``pipelines``: one document per pipeline, its stages embedded.
+- ``opportunities``: one document per opportunity, its stage history embedded, plus the
+  outbox: ``outbox`` (CloudEvents not yet published, oldest first) and ``outbox_pending``
+  (true while the outbox may hold events; sparse-indexed, so the relay's query reads only
+  the index entries of documents with pending events). A change and its events are ONE
+  ``insert_one``/``update_one`` of one document, hence atomic without transactions.
+- ``known_customers``: customers announced by ``customers.customer.created`` events.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from bson.decimal128 import Decimal128
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from crm_common.errors import BadUserInput
+from crm_common.events import CloudEvent
+from pipeline.domain.model import (
+    Opportunity,
+    OpportunityStatus,
+    Pipeline,
+    Stage,
+    StageKind,
+    StageTransition,
+)
+from pipeline.domain.money import Money
+from pipeline.service_layer.ports import CustomerFacts
+
+Document = dict[str, Any]
+
+PIPELINES = "pipelines"
+OPPORTUNITIES = "opportunities"
+KNOWN_CUSTOMERS = "known_customers"
+
+# Reads never need the outbox; the relay reads it on its own.
+_NO_OUTBOX = {"outbox": 0, "outbox_pending": 0}
+
+
+async def create_indexes(db: AsyncDatabase[Document]) -> None:
+    opportunities = db[OPPORTUNITIES]
+    await opportunities.create_index(
+        [("outbox_pending", ASCENDING)], name="outbox_pending", sparse=True
+    )
+    await opportunities.create_index(
+        [("pipeline_id", ASCENDING), ("stage_id", ASCENDING), ("position", ASCENDING)],
+        name="column_position",
+    )
+    await opportunities.create_index(
+        [("customer_id", ASCENDING), ("created_at", DESCENDING)], name="customer"
+    )
+    await opportunities.create_index(
+        [("created_at", DESCENDING), ("_id", DESCENDING)], name="newest_first"
+    )
+    await opportunities.create_index([("owner_id", ASCENDING)], name="owner")
+
+
+# -- mapping -------------------------------------------------------------------------------
+
+
+def money_to_doc(money: Money) -> Document:
+    return {"amount": Decimal128(money.formatted_amount()), "currency": money.currency}
+
+
+def money_from_doc(doc: Document) -> Money:
+    amount = doc["amount"]
+    value = amount.to_decimal() if isinstance(amount, Decimal128) else Decimal(str(amount))
+    return Money(value, doc["currency"])
+
+
+def stage_to_doc(stage: Stage) -> Document:
+    return {
+        "id": stage.id,
+        "name": stage.name,
+        "order": stage.order,
+        "probability": stage.probability,
+        "kind": str(stage.kind),
+        "rotting_days": stage.rotting_days,
+    }
+
+
+def pipeline_to_doc(pipeline: Pipeline) -> Document:
+    return {
+        "_id": pipeline.id,
+        "name": pipeline.name,
+        "stages": [stage_to_doc(s) for s in pipeline.stages],
+    }
+
+
+def pipeline_from_doc(doc: Document) -> Pipeline:
+    return Pipeline(
+        id=doc["_id"],
+        name=doc["name"],
+        stages=tuple(
+            Stage(
+                id=s["id"],
+                name=s["name"],
+                order=s["order"],
+                probability=float(s["probability"]),
+                kind=StageKind(s["kind"]),
+                rotting_days=s.get("rotting_days"),
+            )
+            for s in doc["stages"]
+        ),
+    )
+
+
+def _transition_to_doc(t: StageTransition) -> Document:
+    return {
+        "from_stage_id": t.from_stage_id,
+        "to_stage_id": t.to_stage_id,
+        "at": t.at,
+        "actor_id": t.actor_id,
+        "owner_id": t.owner_id,
+        "amount": money_to_doc(t.amount),
+    }
+
+
+def _transition_from_doc(doc: Document) -> StageTransition:
+    return StageTransition(
+        from_stage_id=doc.get("from_stage_id"),
+        to_stage_id=doc["to_stage_id"],
+        at=doc["at"],
+        actor_id=doc.get("actor_id"),
+        owner_id=doc["owner_id"],
+        amount=money_from_doc(doc["amount"]),
+    )
+
+
+def opportunity_state(o: Opportunity) -> Document:
+    """Every field of the opportunity except ``_id`` and ``created_at`` (which never change)."""
+    return {
+        "title": o.title,
+        "customer_id": o.customer_id,
+        "amount": money_to_doc(o.amount),
+        "owner_id": o.owner_id,
+        "pipeline_id": o.pipeline_id,
+        "stage_id": o.stage_id,
+        "status": str(o.status),
+        "position": o.position,
+        "expected_close_date": o.expected_close_date.isoformat() if o.expected_close_date else None,
+        "lost_reason": o.lost_reason,
+        "stage_history": [_transition_to_doc(t) for t in o.stage_history],
+        "version": o.version,
+        "updated_at": o.updated_at,
+    }
+
+
+def opportunity_from_doc(doc: Document) -> Opportunity:
+    close = doc.get("expected_close_date")
+    return Opportunity(
+        id=doc["_id"],
+        title=doc["title"],
+        customer_id=doc["customer_id"],
+        amount=money_from_doc(doc["amount"]),
+        owner_id=doc["owner_id"],
+        pipeline_id=doc["pipeline_id"],
+        stage_id=doc["stage_id"],
+        status=OpportunityStatus(doc["status"]),
+        position=doc["position"],
+        expected_close_date=date.fromisoformat(close) if close else None,
+        lost_reason=doc.get("lost_reason"),
+        stage_history=[_transition_from_doc(t) for t in doc.get("stage_history", [])],
+        version=doc["version"],
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+    )
+
+
+def event_to_doc(event: CloudEvent) -> Document:
+    return event.model_dump(exclude_none=True)
+
+
+# -- repositories --------------------------------------------------------------------------
+
+
+class MongoPipelineRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._pipelines: AsyncCollection[Document] = db[PIPELINES]
+
+    async def get(self, pipeline_id: str) -> Pipeline | None:
+        doc = await self._pipelines.find_one({"_id": pipeline_id})
+        return pipeline_from_doc(doc) if doc else None
+
+    async def get_many(self, pipeline_ids: Sequence[str]) -> dict[str, Pipeline]:
+        cursor = self._pipelines.find({"_id": {"$in": list(set(pipeline_ids))}})
+        return {doc["_id"]: pipeline_from_doc(doc) async for doc in cursor}
+
+    async def list_all(self) -> list[Pipeline]:
+        # The default pipeline first, then the others by name.
+        pipelines = [pipeline_from_doc(doc) async for doc in self._pipelines.find({})]
+        return sorted(pipelines, key=lambda p: (p.id != "default", p.name.casefold(), p.id))
+
+    async def add(self, pipeline: Pipeline) -> None:
+        await self._pipelines.insert_one(pipeline_to_doc(pipeline))
+
+    async def ensure(self, pipeline: Pipeline) -> None:
+        doc = pipeline_to_doc(pipeline)
+        del doc["_id"]
+        await self._pipelines.update_one({"_id": pipeline.id}, {"$setOnInsert": doc}, upsert=True)
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityFilter:
+    status: OpportunityStatus | None = None
+    owner_id: str | None = None
+    customer_id: str | None = None
+    pipeline_id: str | None = None
+    stage_id: str | None = None
+
+    def to_query(self) -> Document:
+        query: Document = {}
+        if self.status is not None:
+            query["status"] = str(self.status)
+        for key in ("owner_id", "customer_id", "pipeline_id", "stage_id"):
+            value = getattr(self, key)
+            if value is not None:
+                query[key] = value
+        return query
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityPage:
+    items: list[tuple[str, Opportunity]]  # (cursor, opportunity)
+    total_count: int
+    has_next_page: bool
+
+
+def encode_cursor(o: Opportunity) -> str:
+    raw = json.dumps([o.created_at.isoformat(), o.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, opportunity_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(created), str(opportunity_id)
+    except (ValueError, TypeError) as exc:
+        raise BadUserInput(f"invalid cursor {cursor!r}") from exc
+
+
+class MongoOpportunityRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._opportunities: AsyncCollection[Document] = db[OPPORTUNITIES]
+
+    @property
+    def collection(self) -> AsyncCollection[Document]:
+        return self._opportunities
+
+    # -- writes (the outbox) --
+
+    async def add(self, opportunity: Opportunity, events: Sequence[CloudEvent]) -> None:
+        doc: Document = {
+            "_id": opportunity.id,
+            **opportunity_state(opportunity),
+            "created_at": opportunity.created_at,
+            "outbox": [event_to_doc(e) for e in events],
+        }
+        if events:
+            doc["outbox_pending"] = True
+        await self._opportunities.insert_one(doc)
+
+    async def save(
+        self, opportunity: Opportunity, loaded_version: int, events: Sequence[CloudEvent]
+    ) -> bool:
+        update: Document = {"$set": opportunity_state(opportunity)}
+        if events:
+            update["$set"]["outbox_pending"] = True
+            update["$push"] = {"outbox": {"$each": [event_to_doc(e) for e in events]}}
+        result = await self._opportunities.update_one(
+            {"_id": opportunity.id, "version": loaded_version}, update
+        )
+        return result.matched_count == 1
+
+    # -- reads for commands --
+
+    async def get(self, opportunity_id: str) -> Opportunity | None:
+        doc = await self._opportunities.find_one({"_id": opportunity_id}, _NO_OUTBOX)
+        return opportunity_from_doc(doc) if doc else None
+
+    async def _edge_position(self, query: Document, direction: int) -> str | None:
+        doc = await self._opportunities.find_one(
+            query, {"position": 1}, sort=[("position", direction), ("_id", direction)]
+        )
+        return doc["position"] if doc else None
+
+    async def position_before(
+        self, pipeline_id: str, stage_id: str, rank: str | None, exclude_id: str
+    ) -> str | None:
+        query: Document = {
+            "pipeline_id": pipeline_id,
+            "stage_id": stage_id,
+            "_id": {"$ne": exclude_id},
+        }
+        if rank is not None:
+            query["position"] = {"$lt": rank}
+        return await self._edge_position(query, DESCENDING)
+
+    async def position_after(
+        self, pipeline_id: str, stage_id: str, rank: str, exclude_id: str
+    ) -> str | None:
+        query: Document = {
+            "pipeline_id": pipeline_id,
+            "stage_id": stage_id,
+            "_id": {"$ne": exclude_id},
+            "position": {"$gt": rank},
+        }
+        return await self._edge_position(query, ASCENDING)
+
+    # -- reads for queries --
+
+    async def get_many(self, opportunity_ids: Sequence[str]) -> dict[str, Opportunity]:
+        cursor = self._opportunities.find({"_id": {"$in": list(set(opportunity_ids))}}, _NO_OUTBOX)
+        return {doc["_id"]: opportunity_from_doc(doc) async for doc in cursor}
+
+    async def by_customers(self, customer_ids: Sequence[str]) -> dict[str, list[Opportunity]]:
+        """All opportunities of these customers, newest first, in ONE query."""
+        found: dict[str, list[Opportunity]] = {cid: [] for cid in customer_ids}
+        cursor = self._opportunities.find(
+            {"customer_id": {"$in": list(set(customer_ids))}},
+            _NO_OUTBOX,
+            sort=[("created_at", DESCENDING), ("_id", DESCENDING)],
+        )
+        async for doc in cursor:
+            found.setdefault(doc["customer_id"], []).append(opportunity_from_doc(doc))
+        return found
+
+    async def page(
+        self, where: OpportunityFilter, first: int, after: str | None
+    ) -> OpportunityPage:
+        """Newest first; keyset pagination on (created_at, id)."""
+        query = where.to_query()
+        total = await self._opportunities.count_documents(query)
+        if after is not None:
+            created, last_id = decode_cursor(after)
+            query = {
+                "$and": [
+                    query,
+                    {
+                        "$or": [
+                            {"created_at": {"$lt": created}},
+                            {"created_at": created, "_id": {"$lt": last_id}},
+                        ]
+                    },
+                ]
+            }
+        cursor = self._opportunities.find(
+            query,
+            _NO_OUTBOX,
+            sort=[("created_at", DESCENDING), ("_id", DESCENDING)],
+            limit=first + 1,
+        )
+        docs = [doc async for doc in cursor]
+        items = [opportunity_from_doc(doc) for doc in docs[:first]]
+        return OpportunityPage(
+            items=[(encode_cursor(o), o) for o in items],
+            total_count=total,
+            has_next_page=len(docs) > first,
+        )
+
+
+class MongoKnownCustomers:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._customers: AsyncCollection[Document] = db[KNOWN_CUSTOMERS]
+
+    async def exists(self, customer_id: str) -> bool:
+        return await self._customers.find_one({"_id": customer_id}, {"_id": 1}) is not None
+
+    async def remember(self, customer: CustomerFacts) -> None:
+        await self._customers.update_one(
+            {"_id": customer.customer_id},
+            {
+                "$set": {
+                    "name": customer.name,
+                    "kind": customer.kind,
+                    "owner_id": customer.owner_id,
+                    "lifecycle": customer.lifecycle,
+                    "last_event_id": customer.event_id,
+                }
+            },
+            upsert=True,
+        )

@@ -1,0 +1,1 @@
+"""Entry points: the GraphQL schema, the Starlette app, the relay process."""

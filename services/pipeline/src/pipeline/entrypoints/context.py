@@ -1,0 +1,73 @@
+"""What resolvers reach: the process's services (built once in the lifespan) and, per
+request, the caller's identity and the DataLoaders that batch MongoDB reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from strawberry.dataloader import DataLoader
+
+from crm_common.identity import Identity
+from pipeline.adapters.mongo import (
+    MongoKnownCustomers,
+    MongoOpportunityRepository,
+    MongoPipelineRepository,
+)
+from pipeline.domain.model import Opportunity, Pipeline
+from pipeline.service_layer.ports import Actor, OutboxNotifier
+from pipeline.settings import Settings
+
+
+@dataclass(slots=True)
+class Services:
+    """The composition root's products, shared by every request of the process."""
+
+    settings: Settings
+    mongo: AsyncMongoClient[dict[str, Any]]
+    db: AsyncDatabase[dict[str, Any]]
+    pipelines: MongoPipelineRepository
+    opportunities: MongoOpportunityRepository
+    customers: MongoKnownCustomers
+    notify_outbox: OutboxNotifier
+
+
+class Loaders:
+    """Per-request DataLoaders: N entity lookups in one resolver pass cost one query each."""
+
+    def __init__(self, services: Services) -> None:
+        async def load_pipelines(ids: list[str]) -> Sequence[Pipeline | None]:
+            found = await services.pipelines.get_many(ids)
+            return [found.get(i) for i in ids]
+
+        async def load_opportunities(ids: list[str]) -> Sequence[Opportunity | None]:
+            found = await services.opportunities.get_many(ids)
+            return [found.get(i) for i in ids]
+
+        async def load_by_customer(ids: list[str]) -> Sequence[list[Opportunity]]:
+            found = await services.opportunities.by_customers(ids)
+            return [found.get(i, []) for i in ids]
+
+        self.pipeline = DataLoader(load_fn=load_pipelines)
+        self.opportunity = DataLoader(load_fn=load_opportunities)
+        self.opportunities_by_customer = DataLoader(load_fn=load_by_customer)
+
+
+@dataclass(slots=True)
+class PipelineContext:
+    services: Services
+    identity: Identity
+    traceparent: str | None = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.services)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(
+            user_id=self.identity.user_id, name=self.identity.name, traceparent=self.traceparent
+        )

@@ -1,0 +1,77 @@
+"""What the use cases need from the outside world, as protocols the adapters implement."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from crm_common.events import CloudEvent
+from pipeline.domain.model import Opportunity, Pipeline
+
+
+class PipelineRepository(Protocol):
+    async def get(self, pipeline_id: str) -> Pipeline | None: ...
+
+    async def list_all(self) -> list[Pipeline]: ...
+
+    async def add(self, pipeline: Pipeline) -> None:
+        """Insert a new pipeline; raises ``DuplicatePipeline`` when the id exists."""
+
+    async def ensure(self, pipeline: Pipeline) -> None:
+        """Insert the pipeline unless one with its id exists (idempotent seeding)."""
+
+
+class OpportunityRepository(Protocol):
+    async def get(self, opportunity_id: str) -> Opportunity | None: ...
+
+    async def add(self, opportunity: Opportunity, events: Sequence[CloudEvent]) -> None:
+        """Insert the opportunity with ``events`` pending in its outbox, in one write."""
+
+    async def save(
+        self, opportunity: Opportunity, loaded_version: int, events: Sequence[CloudEvent]
+    ) -> bool:
+        """Write the opportunity's state and append ``events`` to its outbox, in one write,
+        only if the stored version is still ``loaded_version``; False when it is not."""
+
+    async def position_before(
+        self, pipeline_id: str, stage_id: str, rank: str | None, exclude_id: str
+    ) -> str | None:
+        """The highest rank in a stage's column below ``rank`` (None: the highest of all),
+        ignoring opportunity ``exclude_id``; None when there is none."""
+
+    async def position_after(
+        self, pipeline_id: str, stage_id: str, rank: str, exclude_id: str
+    ) -> str | None:
+        """The lowest rank in a stage's column above ``rank``, ignoring ``exclude_id``."""
+
+
+class KnownCustomers(Protocol):
+    """The customers this service has heard of through ``customers.customer.*`` events."""
+
+    async def exists(self, customer_id: str) -> bool: ...
+
+    async def remember(self, customer: CustomerFacts) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerFacts:
+    customer_id: str
+    name: str | None
+    kind: str | None
+    owner_id: str | None
+    lifecycle: str | None
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who issues a command (from the verified identity) and the trace it belongs to."""
+
+    user_id: str
+    name: str | None = None
+    traceparent: str | None = None
+
+
+# Wakes the outbox relay after a write (a no-op where no relay runs in this process).
+OutboxNotifier = Callable[[], None]

@@ -1,0 +1,303 @@
+"""Helpers for the pipeline tests: run the real service as a subprocess, talk GraphQL to it,
+tap the events it publishes on ``crm.events``, and validate them against contracts/."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+import yaml
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from jsonschema import Draft7Validator, FormatChecker  # type: ignore[import-untyped]
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT7
+
+from crm_common.amqp import EventPublisher
+from crm_common.events import EXCHANGE, new_event
+from crm_common.identity import mint_token
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACTS = ROOT / "contracts"
+LOGS = Path(os.environ.get("PIPELINE_TEST_LOG_DIR", "/tmp/pipeline-test-logs"))
+
+MONGODB_URL = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27099/?retryWrites=false")
+AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunConfig:
+    """One test run's private names: database, queue, secret."""
+
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+    jwt_secret: str = field(default_factory=lambda: "test-" + uuid.uuid4().hex * 2)
+
+    @property
+    def database(self) -> str:
+        return f"test_pipeline_{self.run_id}"
+
+    @property
+    def customer_queue(self) -> str:
+        return f"test-pipeline-{self.run_id}.customer-events"
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "MONGODB_URL": MONGODB_URL,
+                "AMQP_URL": AMQP_URL,
+                "JWT_SECRET": self.jwt_secret,
+                "CRM_ENV": "test",
+                "PIPELINE_HOST": "127.0.0.1",
+                "PIPELINE_DATABASE": self.database,
+                "PIPELINE_CUSTOMER_EVENTS_QUEUE": self.customer_queue,
+            }
+        )
+        env.update(overrides)
+        return env
+
+    def token(self, user_id: str = "rep-1", roles: list[str] | None = None) -> str:
+        return mint_token(self.jwt_secret, user_id=user_id, roles=roles or ["rep"])
+
+
+class ServiceProcess:
+    """``python -m <module>`` with the run's environment, logs in LOGS."""
+
+    def __init__(self, name: str, module: str, env: Mapping[str, str]) -> None:
+        self.name = name
+        self.module = module
+        self.env = dict(env)
+        self.proc: subprocess.Popen[bytes] | None = None
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.log_path = LOGS / f"{name}-{uuid.uuid4().hex[:6]}.log"
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", self.module],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        log.close()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, like a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self, timeout: float = 15) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+
+class PipelineApi(ServiceProcess):
+    def __init__(self, config: RunConfig, name: str = "pipeline-api", **env: str) -> None:
+        self.port = free_port()
+        super().__init__(
+            name,
+            "pipeline.entrypoints.main",
+            config.env(PIPELINE_PORT=str(self.port), **env),
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    async def start_and_wait(self, within: float = 40) -> None:
+        self.start()
+        deadline = time.monotonic() + within
+        async with httpx.AsyncClient() as client:
+            while time.monotonic() < deadline:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    response = await client.get(f"{self.url}/health/ready", timeout=2)
+                    if response.status_code == 200:
+                        return
+                await asyncio.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready after {within}s:\n{self.log_tail()}")
+
+
+class GraphQLClient:
+    def __init__(
+        self, url: str, token: str | None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self.url = url
+        self.token = token
+        self.headers = dict(headers or {})
+
+    async def raw(
+        self, query: str, variables: Mapping[str, Any] | None = None, token: str | None = None
+    ) -> httpx.Response:
+        headers = dict(self.headers)
+        bearer = token or self.token
+        if bearer:
+            headers["Authorization"] = f"Bearer {bearer}"
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await client.post(
+                f"{self.url}/graphql",
+                json={"query": query, "variables": dict(variables or {})},
+                headers=headers,
+            )
+
+    async def __call__(
+        self, query: str, variables: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        response = await self.raw(query, variables)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(self, query: str, variables: Mapping[str, Any] | None = None) -> Any:
+        body = await self(query, variables)
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+    async def error_code(self, query: str, variables: Mapping[str, Any] | None = None) -> str:
+        body = await self(query, variables)
+        assert body.get("errors"), f"expected an error, got {body}"
+        code: str = body["errors"][0]["extensions"]["code"]
+        return code
+
+
+class EventTap:
+    """An exclusive queue bound to ``crm.events`` that records every message it receives."""
+
+    def __init__(self, connection: AbstractRobustConnection, routing_key: str) -> None:
+        self._connection = connection
+        self._routing_key = routing_key
+        self.events: list[dict[str, Any]] = []
+        self.messages: list[AbstractIncomingMessage] = []
+        self._arrived = asyncio.Condition()
+
+    async def start(self) -> None:
+        channel = await self._connection.channel()
+        exchange = await channel.declare_exchange(
+            EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(exchange, routing_key=self._routing_key)
+        await queue.consume(self._on_message, no_ack=True)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        async with self._arrived:
+            self.messages.append(message)
+            self.events.append(json.loads(message.body))
+            self._arrived.notify_all()
+
+    def about(self, subject: str, type_: str | None = None) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in self.events
+            if e.get("subject") == subject and (type_ is None or e.get("type") == type_)
+        ]
+
+    async def wait_for(
+        self, subject: str, type_: str, count: int = 1, within: float = 10
+    ) -> list[dict[str, Any]]:
+        async def enough() -> list[dict[str, Any]]:
+            async with self._arrived:
+                await self._arrived.wait_for(lambda: len(self.about(subject, type_)) >= count)
+            return self.about(subject, type_)
+
+        try:
+            return await asyncio.wait_for(enough(), within)
+        except TimeoutError:
+            raise AssertionError(
+                f"no {count} {type_} event(s) for {subject} within {within}s; "
+                f"got {[(e.get('type'), e.get('sequence')) for e in self.about(subject)]}"
+            ) from None
+
+
+async def publish_customer_created(
+    connection: AbstractRobustConnection, customer_id: str | None = None, name: str = "ACME"
+) -> str:
+    """What the customers service publishes when a customer is created."""
+    customer_id = customer_id or str(uuid.uuid4())
+    publisher = EventPublisher(connection)
+    try:
+        await publisher.publish(
+            new_event(
+                source="crm/customers",
+                type="customers.customer.created",
+                subject=customer_id,
+                sequence=1,
+                data={
+                    "customerId": customer_id,
+                    "name": name,
+                    "kind": "COMPANY",
+                    "ownerId": "rep-1",
+                    "lifecycle": "PROSPECT",
+                },
+                actor_id="rep-1",
+            )
+        )
+    finally:
+        await publisher.close()
+    return customer_id
+
+
+# -- contracts -----------------------------------------------------------------------------
+
+
+def _load_contract(uri: str) -> Resource[Any]:
+    path = CONTRACTS / uri.removeprefix("file://contracts/")
+    return Resource.from_contents(json.loads(path.read_text()), default_specification=DRAFT7)
+
+
+class Contracts:
+    """Validates events against the message payload schemas of contracts/asyncapi.yaml
+    (envelope + per-type ``data``, resolved through the $refs exactly as written)."""
+
+    def __init__(self) -> None:
+        self.asyncapi = yaml.safe_load((CONTRACTS / "asyncapi.yaml").read_text())
+        registry: Registry[Any] = Registry(retrieve=_load_contract)  # type: ignore[call-arg]
+        self.validators: dict[str, Draft7Validator] = {}
+        for message in self.asyncapi["components"]["messages"].values():
+            payload = message["payload"]
+            assert payload["schemaFormat"].startswith("application/schema+json")
+            schema = {"$id": "file://contracts/asyncapi.yaml", **payload["schema"]}
+            self.validators[message["name"]] = Draft7Validator(
+                schema, registry=registry, format_checker=FormatChecker()
+            )
+
+    def validate(self, event: Mapping[str, Any]) -> None:
+        validator = self.validators.get(str(event.get("type")))
+        assert validator is not None, f"no contract for event type {event.get('type')!r}"
+        errors = sorted(validator.iter_errors(event), key=lambda e: list(e.path))
+        assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
