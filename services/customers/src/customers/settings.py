@@ -9,11 +9,14 @@ from crm_common.settings import CommonSettings
 
 
 class Settings(CommonSettings):
-    model_config = SettingsConfigDict(env_prefix="CUSTOMERS_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="CUSTOMERS_", extra="ignore", populate_by_name=True
+    )
 
     port: int = 4001
     database: str = "customers"
-    # The outbox relay is woken after every write; this periodic sweep only catches what a
-    # failed publish or a crash left behind.
-    outbox_sweep_seconds: float = Field(default=5.0, gt=0)
-    outbox_batch_size: int = Field(default=100, ge=1, le=1000)
+    # The outbox relay publishes each write's events at once; this sweep, after so many quiet
+    # seconds, catches what a failed publish, a crash or another process left behind.
+    relay_poll_interval: float = Field(default=5.0, gt=0)
+    relay_batch_size: int = Field(default=100, ge=1, le=1000)
+    relay_max_backoff: float = Field(default=30.0, gt=0)

@@ -1,0 +1,143 @@
+"""The composition root of the customers API process.
+
+The lifespan opens MongoDB and RabbitMQ, creates the indexes and starts the outbox relay; the
+request handlers reach them through the lifespan state (``request.state.runtime``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aio_pika.abc import AbstractRobustConnection
+from pymongo import AsyncMongoClient
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from crm_common import amqp, mongo
+from crm_common.errors import Unauthenticated
+from crm_common.identity import Identity, TokenVerifier
+from crm_common.web import IdentityMiddleware, health_routes, metrics_route
+from customers.adapters.mongo_repository import (
+    MongoCustomerRepository,
+    create_indexes,
+    customers_collection,
+)
+from customers.adapters.outbox import OutboxRelay
+from customers.entrypoints.schema import Context, build_context, schema
+from customers.settings import Settings
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "crm-customers"
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """The clients and adapters that live as long as the process."""
+
+    settings: Settings
+    mongo: AsyncMongoClient[dict[str, Any]]
+    amqp: AbstractRobustConnection
+    repository: MongoCustomerRepository
+    relay: OutboxRelay
+
+
+class _Slot:
+    """Where the health checks find the runtime (they are built before the lifespan runs)."""
+
+    runtime: Runtime | None = None
+
+    def get(self) -> Runtime:
+        if self.runtime is None:
+            raise RuntimeError("not started")
+        return self.runtime
+
+
+class CustomersGraphQL(GraphQL[Context, None]):
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        state = request.scope.get("state") or {}
+        identity = state.get("identity")
+        runtime = state.get("runtime")
+        if not isinstance(identity, Identity):
+            raise Unauthenticated("missing identity")  # the middleware always sets it
+        if not isinstance(runtime, Runtime):
+            raise RuntimeError("the customers runtime is not started")
+        return build_context(identity, runtime.repository, request=request, response=response)
+
+
+async def _bounded(name: str, close: Callable[[], Awaitable[object]], seconds: float = 5) -> None:
+    """Shutdown never hangs on one client: each close gets a few seconds, then is abandoned."""
+    try:
+        async with asyncio.timeout(seconds):
+            await close()
+    except Exception as exc:  # logged, not raised: the other clients must still be closed
+        log.warning("closing failed", extra={"client": name, "error": repr(exc)})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+    slot = _Slot()
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Any]]:
+        async with AsyncExitStack() as stack:
+            client = mongo.connect_mongo(settings.mongodb_url, APP_NAME)
+            stack.push_async_callback(_bounded, "mongo", client.close)
+            connection = await amqp.connect(settings.amqp_url)
+            stack.push_async_callback(_bounded, "amqp", connection.close)
+            publisher = amqp.EventPublisher(connection)
+            stack.push_async_callback(_bounded, "publisher", publisher.close)
+            collection = customers_collection(client[settings.database])
+            await create_indexes(collection)
+            relay = OutboxRelay(
+                collection,
+                publisher,
+                poll_interval=settings.relay_poll_interval,
+                batch_size=settings.relay_batch_size,
+                max_backoff=settings.relay_max_backoff,
+            )
+            repository = MongoCustomerRepository(collection, outbox_listener=relay)
+            relay.start()
+            stack.push_async_callback(relay.stop)
+            slot.runtime = Runtime(settings, client, connection, repository, relay)
+            log.info("customers started", extra={"database": settings.database})
+            try:
+                yield {"runtime": slot.runtime}
+            finally:
+                slot.runtime = None
+
+    async def mongo_ready() -> None:
+        await mongo.ping(slot.get().mongo)
+
+    async def amqp_ready() -> None:
+        if slot.get().amqp.is_closed:
+            raise ConnectionError("the AMQP connection is closed")
+
+    graphql = CustomersGraphQL(
+        schema, graphql_ide="graphiql" if settings.environment == "development" else None
+    )
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql),
+            *health_routes({"mongo": mongo_ready, "amqp": amqp_ready}),
+            metrics_route,
+        ],
+        middleware=[
+            Middleware(
+                IdentityMiddleware, verifier=TokenVerifier(settings), protected_prefix="/graphql"
+            )
+        ],
+        lifespan=lifespan,
+    )

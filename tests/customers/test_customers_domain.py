@@ -1,0 +1,213 @@
+"""Pure domain rules: normalisation and validation, no I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from crm_common.errors import BadUserInput
+from customers.domain.events import CustomerCreated
+from customers.domain.model import (
+    ATTRIBUTES_MAX_BYTES,
+    NAME_MAX,
+    TAGS_MAX,
+    Customer,
+    CustomerKind,
+    LeadSource,
+    LifecycleStage,
+    normalise_attributes,
+    normalise_email,
+    normalise_name,
+    normalise_phone,
+    normalise_tags,
+)
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": 1}
+    for _ in range(depth - 1):
+        value = {"n": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [
+        ("Jane.Doe@Example.COM", "jane.doe@example.com"),
+        ("  ops@acme.io  ", "ops@acme.io"),
+        ("MIXED+Tag@Sub.Domain.ORG", "mixed+tag@sub.domain.org"),
+    ],
+)
+def test_email_is_validated_and_lower_cased(raw: str, stored: str) -> None:
+    assert normalise_email(raw) == stored
+
+
+@pytest.mark.parametrize("raw", [None, "", "   "])
+def test_absent_email_is_none(raw: str | None) -> None:
+    assert normalise_email(raw) is None
+
+
+@pytest.mark.parametrize(
+    "raw", ["not-an-email", "a@b", "two@@ats.com", "space in@local.com", "x@exa mple.com", "@x.com"]
+)
+def test_malformed_email_is_refused(raw: str) -> None:
+    with pytest.raises(BadUserInput) as caught:
+        normalise_email(raw)
+    assert caught.value.details == {"field": "email"}
+    assert "email" in caught.value.message
+
+
+def test_overlong_email_is_refused() -> None:
+    with pytest.raises(BadUserInput):
+        normalise_email("a" * 250 + "@example.com")
+
+
+def test_name_is_required_trimmed_and_bounded() -> None:
+    assert normalise_name("  Ada Lovelace ") == "Ada Lovelace"
+    for blank in (None, "", " \t "):
+        with pytest.raises(BadUserInput, match="name"):
+            normalise_name(blank)
+    assert normalise_name("x" * NAME_MAX) == "x" * NAME_MAX
+    with pytest.raises(BadUserInput, match=f"at most {NAME_MAX}"):
+        normalise_name("x" * (NAME_MAX + 1))
+    with pytest.raises(BadUserInput, match="control"):
+        normalise_name("bad\x00name")
+
+
+def test_phone_accepts_usual_forms_and_refuses_words() -> None:
+    for good in ("+49 30 1234567", "(030) 123-45-67", "555.1234 ext. 12", "+1 555 1234 x9"):
+        assert normalise_phone(good) == good
+    assert normalise_phone("  ") is None
+    for bad in ("call me", "12", "+49 30 <script>"):
+        with pytest.raises(BadUserInput, match="phone"):
+            normalise_phone(bad)
+
+
+def test_tags_are_trimmed_and_deduplicated_case_insensitively() -> None:
+    assert normalise_tags([" vip ", "VIP", "", "b2b", "vip"]) == ["vip", "b2b"]
+    assert normalise_tags(None) == []
+    with pytest.raises(BadUserInput, match="tags"):
+        normalise_tags([f"t{i}" for i in range(TAGS_MAX + 1)])
+    with pytest.raises(BadUserInput, match="tags"):
+        normalise_tags(["x" * 51])
+
+
+def test_attributes_accept_json_objects_within_limits() -> None:
+    original = {"industry": "retail", "score": 4.5, "flags": [True, None, 3], "x": _nested(3)}
+    copy = normalise_attributes(original)
+    assert copy == original
+    assert copy is not original
+    assert normalise_attributes(None) is None
+    assert normalise_attributes(_nested(5)) == _nested(5)
+
+
+def test_attributes_depth_is_limited_to_five() -> None:
+    with pytest.raises(BadUserInput, match="deeper than 5"):
+        normalise_attributes(_nested(6))
+    with pytest.raises(BadUserInput, match="deeper than 5"):
+        normalise_attributes({"a": [[[[[1]]]]]})  # the object and five lists: six levels
+
+
+def test_attributes_depth_counts_lists() -> None:
+    assert normalise_attributes({"a": [[[[1]]]]}) == {"a": [[[[1]]]]}  # five levels
+
+
+def test_very_deep_attributes_fail_fast_without_recursion_error() -> None:
+    deep: dict[str, Any] = {}
+    cursor = deep
+    for _ in range(5000):
+        cursor["n"] = {}
+        cursor = cursor["n"]
+    with pytest.raises(BadUserInput, match="deeper"):
+        normalise_attributes(deep)
+
+
+def test_attributes_size_is_limited_to_16_kib() -> None:
+    # {"k":"…"} is 8 bytes of framing around the value.
+    fits = {"k": "x" * (ATTRIBUTES_MAX_BYTES - 8)}
+    assert normalise_attributes(fits) == fits
+    with pytest.raises(BadUserInput, match="bytes"):
+        normalise_attributes({"k": "x" * (ATTRIBUTES_MAX_BYTES - 7)})
+    with pytest.raises(BadUserInput, match="bytes"):
+        normalise_attributes({"k": "é" * ATTRIBUTES_MAX_BYTES})  # counted in UTF-8 bytes
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ([1, 2], "must be a JSON object"),
+        ("text", "must be a JSON object"),
+        ({"$where": 1}, "must not start with"),
+        ({"a.b": 1}, "must not start with"),
+        ({"": 1}, "non-empty"),
+        ({"n": float("nan")}, "finite"),
+        ({"n": 2**64}, "64-bit"),
+        ({"n": object()}, "unsupported"),
+    ],
+)
+def test_attributes_refuse_what_json_or_mongodb_cannot_hold(value: object, problem: str) -> None:
+    with pytest.raises(BadUserInput, match=problem) as caught:
+        normalise_attributes(value)
+    assert caught.value.details == {"field": "attributes"}
+
+
+def test_lead_source_is_trimmed_and_empty_becomes_none() -> None:
+    assert LeadSource(channel=" web ", campaign="").normalised() == LeadSource(channel="web")
+    assert LeadSource(channel=" ", medium=None).normalised() is None
+    with pytest.raises(BadUserInput, match=r"source\.referrer"):
+        LeadSource(referrer="r" * 201).normalised()
+
+
+def test_create_normalises_and_records_the_created_event() -> None:
+    now = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
+    customer = Customer.create(
+        kind=CustomerKind.PERSON,
+        name=" Ada ",
+        owner_id="rep-1",
+        email="ADA@Example.com",
+        tags=["a", "A"],
+        source=LeadSource(channel="web"),
+        actor_id="rep-1",
+        actor_name="Rep One",
+        now=now,
+    )
+    assert customer.name == "Ada"
+    assert customer.email == "ada@example.com"
+    assert customer.lifecycle is LifecycleStage.LEAD
+    assert customer.version == 1
+    assert customer.created_at == customer.updated_at == now
+    assert customer.tags == ["a"]
+    assert customer.events == [
+        CustomerCreated(
+            customer_id=customer.id,
+            name="Ada",
+            kind="PERSON",
+            owner_id="rep-1",
+            lifecycle="LEAD",
+            version=1,
+            occurred_at=now,
+            actor_id="rep-1",
+            actor_name="Rep One",
+        )
+    ]
+
+
+def test_company_of_a_customer_must_be_a_company() -> None:
+    person = Customer.create(kind=CustomerKind.PERSON, name="P", owner_id="o")
+    company = Customer.create(kind=CustomerKind.COMPANY, name="C", owner_id="o")
+    assert Customer.create(
+        kind=CustomerKind.PERSON, name="Q", owner_id="o", company=company
+    ).company_id == (company.id)
+    with pytest.raises(BadUserInput, match="not a COMPANY"):
+        Customer.create(kind=CustomerKind.PERSON, name="Q", owner_id="o", company=person)
+
+
+def test_create_checks_every_field() -> None:
+    with pytest.raises(BadUserInput, match="email"):
+        Customer.create(kind=CustomerKind.PERSON, name="Ok", owner_id="o", email="bad")
+    with pytest.raises(BadUserInput, match="ownerId"):
+        Customer.create(kind=CustomerKind.PERSON, name="Ok", owner_id=" ")
+    with pytest.raises(BadUserInput, match="attributes"):
+        Customer.create(kind=CustomerKind.PERSON, name="Ok", owner_id="o", attributes=[1])
