@@ -14,13 +14,14 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from crm_common.events import CloudEvent
 from crm_common.mongo import connect_mongo
+from crm_common.outbox import OutboxRelay
 from customers.adapters.mongo_repository import (
     MongoCustomerRepository,
     create_indexes,
     customers_collection,
     to_document,
 )
-from customers.adapters.outbox import CUSTOMER_CREATED, OutboxRelay, outbox_entry
+from customers.adapters.outbox import CUSTOMER_CREATED, outbox_entry
 from customers.domain.model import Customer, CustomerKind
 
 Collection = AsyncCollection[dict[str, Any]]

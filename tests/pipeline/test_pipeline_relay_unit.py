@@ -14,8 +14,8 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_common.events import CloudEvent
+from crm_common.outbox import OutboxRelay
 from pipeline.adapters.mongo import MongoOpportunityRepository, create_indexes
-from pipeline.adapters.relay import OutboxRelay
 from pipeline.domain.model import Opportunity, default_pipeline
 from pipeline.domain.money import Money
 from pipeline.service_layer.messages import to_cloud_event

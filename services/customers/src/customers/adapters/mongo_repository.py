@@ -17,7 +17,8 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from customers.adapters.outbox import OutboxListener, outbox_entry
+from crm_common.outbox import OutboxListener
+from customers.adapters.outbox import outbox_entry
 from customers.domain.model import Customer, CustomerKind, LeadSource, LifecycleStage
 from customers.service_layer.ports import CustomerQuery, Page
 

@@ -26,13 +26,13 @@ from strawberry.asgi import GraphQL
 from crm_common import amqp, mongo
 from crm_common.errors import Unauthenticated
 from crm_common.identity import Identity, TokenVerifier
+from crm_common.outbox import OutboxRelay
 from crm_common.web import IdentityMiddleware, health_routes, metrics_route
 from customers.adapters.mongo_repository import (
     MongoCustomerRepository,
     create_indexes,
     customers_collection,
 )
-from customers.adapters.outbox import OutboxRelay
 from customers.entrypoints.schema import Context, build_context, schema
 from customers.settings import Settings
 

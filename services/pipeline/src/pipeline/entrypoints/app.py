@@ -34,6 +34,7 @@ from crm_common.errors import Unauthenticated
 from crm_common.events import CloudEvent
 from crm_common.identity import Identity, TokenVerifier
 from crm_common.mongo import connect_mongo, ping
+from crm_common.outbox import OutboxRelay
 from crm_common.web import IdentityMiddleware, health_routes, metrics_route
 from pipeline.adapters.mongo import (
     MongoKnownCustomers,
@@ -41,7 +42,6 @@ from pipeline.adapters.mongo import (
     MongoPipelineRepository,
     create_indexes,
 )
-from pipeline.adapters.relay import OutboxRelay
 from pipeline.entrypoints.context import PipelineContext, Services
 from pipeline.entrypoints.schema import schema
 from pipeline.service_layer.services import (

@@ -15,8 +15,8 @@ import signal
 from crm_common.amqp import EventPublisher, connect
 from crm_common.logging import configure_logging
 from crm_common.mongo import connect_mongo
+from crm_common.outbox import OutboxRelay
 from pipeline.adapters.mongo import OPPORTUNITIES, create_indexes
-from pipeline.adapters.relay import OutboxRelay
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,224 @@
+"""The transactional outbox relay, shared by every service that publishes events.
+
+A command writes its change and its CloudEvents in ONE insert/update of the aggregate's document
+(an ``outbox`` array, oldest first, and an ``outbox_pending`` flag that services index sparsely).
+The relay publishes each document's events in array order (= version order) with a broker
+confirm for each, removes exactly the published ones with ``$pull`` by event id (events appended
+meanwhile stay), then clears the flag only if the outbox is empty at that instant. On any error
+it keeps the events, backs off exponentially and tries again: nothing is ever dropped. A crash
+after the write delays an event; a crash after the publish and before the ``$pull`` publishes it
+again with the same id (consumers are idempotent).
+
+Two ways in:
+
+- fast path: after a write, the repository hands the relay the document's pending events
+  (``submit``), which it publishes without reading them back;
+- sweep (``wake``, and at start, after any failure, after ``poll_interval`` seconds without
+  activity, at least every ``max_sweep_interval`` seconds under load): the relay reads every
+  pending document (``find`` on the flag), which covers what a crash or another process left
+  behind. After a failure the queued fast-path work is dropped in favour of a sweep, because
+  the database is the source of truth.
+
+Run one relay per database for strict per-aggregate order; two relays only cause duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
+from pymongo.asynchronous.collection import AsyncCollection
+
+from crm_common.events import CloudEvent
+
+log = logging.getLogger(__name__)
+
+EVENTS_PUBLISHED = Counter(
+    "crm_outbox_events_published_total", "Outbox events published with a confirm", ["type"]
+)
+RELAY_FAILURES = Counter("crm_outbox_relay_failures_total", "Failed relay passes")
+UNREADABLE_OUTBOX = Counter(
+    "crm_outbox_unreadable_total", "Outbox documents skipped: an event did not parse"
+)
+PENDING_DOCUMENTS = Gauge(
+    "crm_outbox_pending_documents", "Documents with pending events seen by the last sweep"
+)
+
+_RECENT_IDS = 10_000  # published event ids remembered, so a sweep and the fast path rarely repeat
+
+
+class Publisher(Protocol):
+    async def publish(self, event: CloudEvent) -> None: ...
+
+
+class OutboxListener(Protocol):
+    def submit(self, document_id: str, entries: Sequence[dict[str, Any]]) -> None:
+        """A write of this process left ``entries`` (the document's whole pending outbox)."""
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        collection: AsyncCollection[dict[str, Any]],
+        publisher: Publisher,
+        *,
+        poll_interval: float = 5.0,
+        batch_size: int = 100,
+        min_backoff: float = 0.2,
+        max_backoff: float = 30.0,
+        publish_timeout: float = 15.0,
+        max_sweep_interval: float = 60.0,
+    ) -> None:
+        self._collection = collection
+        self._publisher = publisher
+        self._poll_interval = poll_interval
+        self._batch_size = batch_size
+        self._min_backoff = min_backoff
+        self._max_backoff = max_backoff
+        self._publish_timeout = publish_timeout
+        self._max_sweep_interval = max(max_sweep_interval, poll_interval)
+        self._last_sweep = 0.0
+        self._queue: deque[tuple[str, list[dict[str, Any]]]] = deque()
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._sweep_needed = True  # whatever a previous process left behind
+        self._more = False
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def submit(self, document_id: str, entries: Sequence[dict[str, Any]]) -> None:
+        if entries:
+            self._queue.append((document_id, list(entries)))
+            self._wakeup.set()
+
+    def wake(self) -> None:
+        """Ask for a sweep now. Safe to call at any time."""
+        self._sweep_needed = True
+        self._wakeup.set()
+
+    async def drain_once(self) -> int:
+        """One sweep over (at most ``batch_size``) documents with pending events; returns the
+        number of events published. Raises on the first publishing error, after having
+        removed what was already published."""
+        cursor = self._collection.find(
+            {"outbox_pending": True}, {"outbox": 1}, limit=self._batch_size
+        )
+        documents = [document async for document in cursor]
+        PENDING_DOCUMENTS.set(len(documents))
+        self._more = len(documents) >= self._batch_size
+        published = 0
+        for document in documents:
+            published += await self._relay(document["_id"], document.get("outbox") or [])
+        return published
+
+    async def drain_submitted(self) -> int:
+        """Publishes the fast-path work queued so far; returns the number of events published."""
+        published = 0
+        while self._queue:
+            document_id, entries = self._queue[0]
+            published += await self._relay(document_id, entries)
+            self._queue.popleft()
+        return published
+
+    async def _relay(self, document_id: str, raw_events: Sequence[dict[str, Any]]) -> int:
+        try:
+            events = [CloudEvent.model_validate(raw) for raw in raw_events]
+        except ValidationError as exc:
+            # Cannot happen with events this service wrote; never drop, never block others.
+            UNREADABLE_OUTBOX.inc()
+            log.error(
+                "outbox holds an unreadable event; document skipped",
+                extra={"document": str(document_id), "error": str(exc)[:500]},
+            )
+            return 0
+        sent: list[str] = []
+        try:
+            for event in events:
+                if event.id not in self._recent:
+                    async with asyncio.timeout(self._publish_timeout):
+                        await self._publisher.publish(event)
+                    EVENTS_PUBLISHED.labels(event.type).inc()
+                    self._remember(event.id)
+                sent.append(event.id)
+        finally:
+            # Even when a later publish failed: forget what the broker confirmed. If this
+            # write fails too, those events go out again (same id): a duplicate, not a loss.
+            if sent:
+                await self._collection.update_one(
+                    {"_id": document_id}, {"$pull": {"outbox": {"id": {"$in": sent}}}}
+                )
+        # Clear the flag only if nothing was appended meanwhile (atomic, per document).
+        await self._collection.update_one(
+            {"_id": document_id, "outbox": {"$size": 0}}, {"$unset": {"outbox_pending": ""}}
+        )
+        return len(sent)
+
+    def _remember(self, event_id: str) -> None:
+        self._recent[event_id] = None
+        if len(self._recent) > _RECENT_IDS:
+            self._recent.popitem(last=False)
+
+    async def run(self) -> None:
+        """Relay until cancelled."""
+        loop = asyncio.get_running_loop()
+        backoff = self._min_backoff
+        while not self._stopping:
+            self._wakeup.clear()
+            try:
+                if self._sweep_needed:
+                    self._sweep_needed = False
+                    self._last_sweep = loop.time()
+                    await self.drain_once()
+                    self._sweep_needed = self._more  # a full batch: more may be waiting
+                await self.drain_submitted()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                RELAY_FAILURES.inc()
+                log.warning(
+                    "outbox relay pass failed; events kept, retrying",
+                    extra={"error": f"{type(exc).__name__}: {exc}", "retry_in": backoff},
+                )
+                self._queue.clear()  # the sweep finds them again, in order
+                self._sweep_needed = True
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            backoff = self._min_backoff
+            if loop.time() - self._last_sweep >= self._max_sweep_interval:
+                self._sweep_needed = True
+            if self._sweep_needed or self._queue:
+                continue
+            try:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
+                async with asyncio.timeout(self._poll_interval):
+                    await self._wakeup.wait()
+            except TimeoutError:
+                self._sweep_needed = True
+
+    def start(self) -> asyncio.Task[None]:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name="outbox-relay")
+        return self._task
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Stops the relay; pending events stay in the outbox for the next start."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=grace_seconds)
+        if not done:
+            log.error(
+                "outbox relay did not stop in time; abandoned", extra={"grace": grace_seconds}
+            )
+            return
+        with contextlib.suppress(asyncio.CancelledError):
+            task.result()
