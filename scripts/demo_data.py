@@ -51,6 +51,9 @@ def seed(gateway_url: str, admin_token: str, make_token: Callable[..., str]) -> 
     def call(query: str, variables: dict[str, Any]) -> Any:
         return graphql(gateway_url, admin_token, query, variables)
 
+    existing = call("{ customers(first: 1) { totalCount } }", {})["customers"]["totalCount"]
+    if existing:
+        return f"Kept the {existing} customers already stored (demo data is seeded once)."
     pipelines = call("{ pipelines { id name stages { id name } } }", {})["pipelines"]
     stage_ids = {stage["name"]: stage["id"] for stage in pipelines[0]["stages"]}
     customer_ids = []

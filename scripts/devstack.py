@@ -406,7 +406,14 @@ def running_suite(
             os.environ.get("MONGODB_URL") or DEFAULT_MONGODB_URL, data_dir, log_dir
         )
         stack.append(database)
-        ports = {name: free_port() for name in DEFAULT_PORTS} if for_tests else dict(DEFAULT_PORTS)
+        ports = (
+            {name: free_port() for name in DEFAULT_PORTS}
+            if for_tests
+            else {
+                name: int(os.environ.get(f"{name.upper()}_PORT") or port)
+                for name, port in DEFAULT_PORTS.items()
+            }
+        )
         suffix = f"_test_{uuid.uuid4().hex[:6]}" if for_tests and not database.process else ""
         suite = Suite(database.url, broker.url, ports, log_dir, database_suffix=suffix)
         stack.append(suite)
@@ -448,17 +455,24 @@ def main() -> None:
 
 
 def _interrupt(signum: int, frame: object) -> None:
+    # Stop once: a second signal (Ctrl-C reaches us directly and again through `uv run`)
+    # must not interrupt the clean-up that stops the processes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
 def run_demo() -> None:
     from demo_data import seed
 
-    # SIGTERM takes the same clean path as Ctrl-C.
+    # SIGTERM takes the same clean path as Ctrl-C; SIGINT is set explicitly because a shell
+    # that starts us in the background leaves it ignored.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     started = time.monotonic()
+    run_dir = Path(os.environ.get("CRM_DEMO_DIR") or ROOT / ".run")
     with running_suite(
-        for_tests=False, log_dir=ROOT / ".run" / "logs", data_dir=ROOT / ".run" / "mongo-data"
+        for_tests=False, log_dir=run_dir / "logs", data_dir=run_dir / "mongo-data"
     ) as suite:
         admin = make_token("admin", "admin-1")
         summary = seed(suite.gateway_url, admin, make_token)
