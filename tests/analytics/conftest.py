@@ -309,7 +309,7 @@ query Funnel($pipelineId: ID!, $from: DateTime, $to: DateTime,
 
 @pytest.fixture
 def graphql(api: ManagedProcess, run_config: RunConfig) -> GraphQLClient:
-    return GraphQLClient(run_config.api_url, run_config.token(["manager"]))
+    return GraphQLClient(run_config.api_url, run_config.token(["admin"]))
 
 
 def stage(stage_id: str, name: str, order: int, kind: str, probability: float) -> dict[str, Any]:

@@ -46,8 +46,12 @@ class CustomersApi:
     mongo: MongoClient[dict[str, Any]]
     log_path: Path
 
-    def token(self, user_id: str = "rep-1", roles: tuple[str, ...] = ("rep",)) -> str:
-        return mint_token(JWT_SECRET, user_id=user_id, roles=list(roles), name=f"User {user_id}")
+    def token(
+        self, user_id: str = "rep-1", roles: tuple[str, ...] = ("rep",), team: str | None = None
+    ) -> str:
+        return mint_token(
+            JWT_SECRET, user_id=user_id, roles=list(roles), name=f"User {user_id}", team=team
+        )
 
     def post(
         self,

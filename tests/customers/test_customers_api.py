@@ -144,7 +144,7 @@ def test_customers_pages_and_filters(customers_api: Api, unique_user: Callable[[
     assert {e["node"]["lifecycle"] for e in leads["edges"]} == {"LEAD", "CUSTOMER"}
 
     named = customers_api.post(
-        LIST, {"filter": {"ownerId": owner, "nameContains": "GER 3"}}, user_id=owner
+        LIST, {"filter": {"ownerId": owner, "nameContains": "PAGER 3"}}, user_id=owner
     )["data"]["customers"]
     assert [e["node"]["name"] for e in named["edges"]] == ["Pager 3"]
 

@@ -76,11 +76,24 @@ def test_name_is_required_trimmed_and_bounded() -> None:
         normalise_name("bad\x00name")
 
 
-def test_phone_accepts_usual_forms_and_refuses_words() -> None:
-    for good in ("+49 30 1234567", "(030) 123-45-67", "555.1234 ext. 12", "+1 555 1234 x9"):
-        assert normalise_phone(good) == good
+@pytest.mark.parametrize(
+    ("raw", "region", "stored"),
+    [
+        ("+49 30 1234567", None, "+49301234567"),
+        ("(030) 123-45-67", "DE", "+49301234567"),
+        ("0049 30 1234567", "DE", "+49301234567"),
+        ("(202) 555-0143 ext. 12", "US", "+12025550143 ext. 12"),
+        ("+1 202 555 0143 x9", None, "+12025550143 ext. 9"),
+        ("+44 20 7946 0000", "DE", "+442079460000"),
+    ],
+)
+def test_phone_is_stored_in_e164(raw: str, region: str | None, stored: str) -> None:
+    assert normalise_phone(raw, region) == stored
+
+
+def test_phone_refuses_what_is_no_number() -> None:
     assert normalise_phone("  ") is None
-    for bad in ("call me", "12", "+49 30 <script>"):
+    for bad in ("call me", "12", "+49 30 <script>", "+999 123"):
         with pytest.raises(BadUserInput, match="phone"):
             normalise_phone(bad)
 
@@ -211,3 +224,123 @@ def test_create_checks_every_field() -> None:
         Customer.create(kind=CustomerKind.PERSON, name="Ok", owner_id=" ")
     with pytest.raises(BadUserInput, match="attributes"):
         Customer.create(kind=CustomerKind.PERSON, name="Ok", owner_id="o", attributes=[1])
+
+
+# --- lifecycle, updates, merge, timeline entries -------------------------------------------
+
+from customers.domain.events import CustomersMerged, LifecycleChanged  # noqa: E402
+from customers.domain.model import (  # noqa: E402
+    ALLOWED_TRANSITIONS,
+    Interaction,
+    InteractionKind,
+    fold,
+    name_similarity,
+    search_tokens,
+)
+
+
+def _customer(**fields: Any) -> Customer:
+    customer = Customer.create(kind=CustomerKind.PERSON, owner_id="o", **{"name": "Ann", **fields})
+    customer.events.clear()
+    customer.audit.clear()
+    return customer
+
+
+@pytest.mark.parametrize("start", list(LifecycleStage))
+@pytest.mark.parametrize("target", list(LifecycleStage))
+def test_lifecycle_moves_only_along_allowed_transitions(
+    start: LifecycleStage, target: LifecycleStage
+) -> None:
+    customer = _customer(lifecycle=start)
+    allowed = target == start or target in ALLOWED_TRANSITIONS[start]
+    if not allowed:
+        with pytest.raises(BadUserInput) as caught:
+            customer.update({"lifecycle": target.value}, lifecycle_reason="r")
+        assert caught.value.details == {"field": "lifecycle"}
+        assert customer.lifecycle is start
+        assert customer.version == 1
+        return
+    customer.update({"lifecycle": target.value}, lifecycle_reason="because")
+    assert customer.lifecycle is target
+    if target is start:
+        assert customer.version == 1
+        assert not customer.events
+    else:
+        [event] = customer.events
+        assert isinstance(event, LifecycleChanged)
+        assert (event.from_stage, event.to_stage, event.version) == (start, target, 2)
+        assert customer.audit[0].changes[0].field == "lifecycle"
+
+
+def test_an_invalid_update_changes_nothing() -> None:
+    customer = _customer(email="a@example.com")
+    with pytest.raises(BadUserInput):
+        customer.update({"name": "New", "email": "broken@"})
+    assert (customer.name, customer.email, customer.version) == ("Ann", "a@example.com", 1)
+    with pytest.raises(BadUserInput, match="lifecycleReason"):
+        _customer(lifecycle=LifecycleStage.CUSTOMER).update({"lifecycle": "CHURNED"})
+
+
+def test_a_won_deal_only_moves_forward() -> None:
+    customer = _customer(lifecycle=LifecycleStage.CUSTOMER)
+    cause = {"type": "pipeline.opportunity.created", "opportunityId": "d"}
+    assert not customer.advance_lifecycle(LifecycleStage.PROSPECT, reason="r", cause=cause)
+    lead = _customer()
+    assert lead.advance_lifecycle(LifecycleStage.CUSTOMER, reason="won", cause=cause)
+    assert lead.lifecycle is LifecycleStage.CUSTOMER
+    assert lead.lifecycle_cause == cause
+
+
+def test_absorb_keeps_every_detail() -> None:
+    target = _customer(email="a@x.com", phones=["+12025550101"], tags=["a"], attributes={"k": 1})
+    source = _customer(
+        name="Anne",
+        emails=["b@x.com", "a@x.com"],
+        phones=["+12025550102"],
+        tags=["A", "b"],
+        attributes={"k": 2, "j": 3},
+        lifecycle=LifecycleStage.CUSTOMER,
+    )
+    target.absorb([source], actor_id="me")
+    assert target.emails == ["a@x.com", "b@x.com"]
+    assert target.phones == ["+12025550101", "+12025550102"]
+    assert target.tags == ["a", "b"]
+    assert target.attributes == {
+        "k": 1,
+        "j": 3,
+        "mergedAttributes": {source.id: {"k": 2, "name": "Anne"}},
+    }
+    assert target.lifecycle is LifecycleStage.CUSTOMER
+    assert target.merged_ids == [source.id]
+    assert isinstance(target.events[-1], CustomersMerged)
+    assert target.events[-1].merged_ids == (source.id,)
+    assert target.version == 2
+
+
+def test_search_helpers_fold_accents_and_case() -> None:
+    assert fold("Ærø Çelik MÜLLER") == "ærø celik muller"
+    customer = _customer(name="Zoë O'Brien", email="Zoe@Example.com", phone="+49 30 1234567")
+    tokens = search_tokens(customer)
+    assert {"zoe", "o", "brien", "zoe@example.com", "example", "49301234567"} <= set(tokens)
+    assert "0301234567" in tokens
+    assert name_similarity("Jane Doe", "DOE,  jane") == 1.0
+    assert name_similarity("Jane Doe", "Bob Stone") < 0.5
+
+
+def test_interactions_need_a_summary_and_a_zone() -> None:
+    with pytest.raises(BadUserInput, match="summary"):
+        Interaction.log(customer_id="c", kind=InteractionKind.CALL, summary="  ")
+    with pytest.raises(BadUserInput, match="occurredAt"):
+        Interaction.log(
+            customer_id="c",
+            kind=InteractionKind.CALL,
+            summary="x",
+            occurred_at=datetime(2026, 1, 1),
+        )
+    entry = Interaction.log(
+        customer_id="c",
+        kind=InteractionKind.NOTE,
+        summary="multi\nline",
+        occurred_at=datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC),
+    )
+    assert entry.occurred_at.microsecond == 123000

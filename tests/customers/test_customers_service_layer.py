@@ -36,6 +36,15 @@ class FakeRepository:
         self.calls.append("get_many")
         return [self.rows[i] for i in reversed(customer_ids) if i in self.rows]
 
+    async def resolve_many(self, customer_ids: Sequence[str]) -> dict[str, Customer]:
+        self.calls.append("resolve_many")
+        found = {i: self.rows[i] for i in customer_ids if i in self.rows}
+        for customer in self.rows.values():
+            for merged in customer.merged_ids:
+                if merged in customer_ids:
+                    found[merged] = customer
+        return found
+
     async def contacts_of(self, company_ids: Sequence[str]) -> list[Customer]:
         self.calls.append("contacts_of")
         return [c for c in self.rows.values() if c.company_id in company_ids]
@@ -80,7 +89,7 @@ async def test_company_must_exist_and_nothing_is_written_otherwise() -> None:
             repository,
         )
     assert repository.rows == {}
-    assert repository.calls == ["get"]
+    assert repository.calls == ["resolve_many"]
 
 
 async def test_customers_by_ids_keeps_order_handles_missing_and_duplicates_in_one_call() -> None:
@@ -90,7 +99,7 @@ async def test_customers_by_ids_keeps_order_handles_missing_and_duplicates_in_on
     repository.rows = {a.id: a, b.id: b}
     result = await services.customers_by_ids([b.id, "missing", a.id, b.id], repository)
     assert result == [b, None, a, b]
-    assert repository.calls == ["get_many"]
+    assert repository.calls == ["resolve_many"]
 
 
 async def test_contacts_by_company_groups_in_one_call() -> None:

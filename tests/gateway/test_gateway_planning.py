@@ -324,8 +324,10 @@ def test_the_representations_variable_name_is_reserved(fixture_supergraph: Super
         plan_of(fixture_supergraph, query)
 
 
-def test_subscriptions_are_refused(fixture_supergraph: Supergraph) -> None:
-    with pytest.raises(PlanningError, match="subscriptions"):
+def test_subscriptions_need_a_subscription_type(fixture_supergraph: Supergraph) -> None:
+    # Subscriptions are planned (their first fetch goes over graphql-transport-ws, see
+    # test_gateway_subscriptions.py); this supergraph has none.
+    with pytest.raises(PlanningError, match="no subscription type"):
         build_query_plan(parse("subscription { ticks }"), None, fixture_supergraph)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from gateway_stack import JWT_SECRET, ROOT, SUPERGRAPH_PATH
 from graphql import parse, print_schema, validate
 
 from gateway.supergraph import (
@@ -85,3 +86,38 @@ def test_a_federation_1_or_plain_schema_is_refused() -> None:
 def test_unparsable_sdl_is_refused() -> None:
     with pytest.raises(SupergraphError, match="does not parse"):
         load_supergraph("type {")
+
+
+def test_join_v0_3_v0_4_and_v0_5_supergraphs_are_served(fixture_supergraph: Supergraph) -> None:
+    from gateway.planning import build_query_plan
+
+    v0_4 = fixture_supergraph.sdl
+    v0_3 = v0_4.replace("join/v0.4", "join/v0.3").replace(", overrideLabel: String", "")
+    contracts = (ROOT / "contracts" / "supergraph.graphql").read_text()
+    assert "join/v0.5" in contracts
+    for sdl in (v0_3, v0_4):
+        supergraph = load_supergraph(sdl)
+        plan = build_query_plan(
+            parse("{ topProducts { name reviews { body } } }"), None, supergraph
+        )
+        assert plan.node is not None
+    assert load_supergraph(contracts).api_schema.query_type is not None
+
+
+def test_query_plans_are_off_by_default() -> None:
+    from starlette.testclient import TestClient
+
+    from crm_common.identity import mint_token
+    from gateway.app import create_app
+    from gateway.settings import Settings
+
+    settings = Settings(supergraph_path=SUPERGRAPH_PATH, jwt_secret=JWT_SECRET)
+    assert settings.expose_query_plans is False
+    token = mint_token(JWT_SECRET, user_id="u1", roles=["rep"])
+    with TestClient(create_app(settings)) as client:
+        response = client.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={"authorization": f"Bearer {token}", "x-crm-query-plan": "true"},
+        )
+    assert response.json() == {"data": {"__typename": "Query"}}

@@ -3,6 +3,7 @@ dev MongoDB (SecantusDB) and RabbitMQ, with a fresh database and queue per run."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -54,6 +55,8 @@ async def _cleanup(
     config: RunConfig, mongo: AsyncMongoClient[dict[str, Any]], amqp: AbstractRobustConnection
 ) -> None:
     await mongo.drop_database(config.database)
+    # After a broker restart the robust connection takes a few seconds to come back.
+    await asyncio.wait_for(amqp.connected.wait(), 60)
     channel = await amqp.channel()
     with contextlib.suppress(Exception):
         await channel.queue_delete(config.customer_queue)
@@ -85,6 +88,16 @@ async def pipeline_api(run_config: RunConfig, tap: EventTap) -> AsyncIterator[Pi
 @pytest.fixture(scope="session")
 def gql(pipeline_api: PipelineApi, run_config: RunConfig) -> GraphQLClient:
     return GraphQLClient(pipeline_api.url, run_config.token("rep-1"))
+
+
+@pytest.fixture(scope="session")
+def admin_gql(pipeline_api: PipelineApi, run_config: RunConfig) -> GraphQLClient:
+    return GraphQLClient(pipeline_api.url, run_config.token("admin-1", ["admin"], "team-1"))
+
+
+@pytest.fixture(scope="session")
+def manager_gql(pipeline_api: PipelineApi, run_config: RunConfig) -> GraphQLClient:
+    return GraphQLClient(pipeline_api.url, run_config.token("manager-1", ["manager"], "team-1"))
 
 
 @pytest.fixture(scope="session")

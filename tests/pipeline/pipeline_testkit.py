@@ -76,8 +76,10 @@ class RunConfig:
         env.update(overrides)
         return env
 
-    def token(self, user_id: str = "rep-1", roles: list[str] | None = None) -> str:
-        return mint_token(self.jwt_secret, user_id=user_id, roles=roles or ["rep"])
+    def token(
+        self, user_id: str = "rep-1", roles: list[str] | None = None, team: str | None = None
+    ) -> str:
+        return mint_token(self.jwt_secret, user_id=user_id, roles=roles or ["rep"], team=team)
 
 
 class ServiceProcess:

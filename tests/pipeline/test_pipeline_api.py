@@ -263,13 +263,14 @@ async def test_stale_expected_version_is_a_conflict_and_writes_nothing(
 
 async def test_invalid_input_is_rejected_and_writes_nothing(
     gql: GraphQLClient,
+    manager_gql: GraphQLClient,
     amqp: AbstractRobustConnection,
     tap: EventTap,
     db: AsyncDatabase[dict[str, Any]],
 ) -> None:
     customer_id = await known_customer(amqp, db)
     other = (
-        await gql.data(
+        await manager_gql.data(
             """mutation { createPipeline(input: {name: "Renewals", stages: [
                 {name: "Open", probability: 0.3, kind: OPEN},
                 {name: "Renewed", probability: 1, kind: WON},

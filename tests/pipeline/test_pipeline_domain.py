@@ -3,8 +3,11 @@ CloudEvents built from its events (validated against contracts/)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -12,6 +15,7 @@ from hypothesis import strategies as st
 from pipeline_testkit import Contracts
 
 from pipeline.domain.errors import (
+    DomainError,
     InvalidMoney,
     InvalidOpportunity,
     InvalidPipeline,
@@ -22,8 +26,10 @@ from pipeline.domain.errors import (
 from pipeline.domain.events import OpportunityCreated, StageChanged
 from pipeline.domain.model import (
     Opportunity,
+    OpportunityChanges,
     OpportunityStatus,
     Pipeline,
+    Priority,
     Stage,
     StageKind,
     StageSpec,
@@ -371,3 +377,121 @@ def test_cloud_events_match_the_contract() -> None:
     broken["data"]["amount"]["amount"] = 1200  # a number, not a string
     with pytest.raises(AssertionError):
         contracts.validate(broken)
+
+
+# -- stage management -----------------------------------------------------------------------
+
+
+def test_stages_are_added_renamed_reordered_and_retired_keeping_history() -> None:
+    p = default_pipeline()
+    p2, added = p.add_stage(StageSpec("Demo", 0.4, StageKind.OPEN, rotting_days=7), position=3)
+    assert added.id == "default-demo"
+    assert [s.name for s in p2.active_stages][:5] == [
+        "Initial contact",
+        "Needs analysis",
+        "Demo",
+        "Proposal",
+        "Negotiation",
+    ]
+    assert [s.order for s in p2.active_stages] == [1, 2, 3, 4, 5, 6, 7]
+    assert p2.version == p.version + 1
+    p3 = p2.update_stage("default-demo", name="Product demo", probability=0.45)
+    assert p3.stage("default-demo") == replace(
+        added, name="Product demo", probability=0.45, order=3
+    )
+    p4 = p3.reorder(
+        [
+            "default-demo",
+            "default-initial-contact",
+            "default-needs-analysis",
+            "default-proposal",
+            "default-negotiation",
+        ]
+    )
+    assert p4.first_stage.id == "default-demo"
+    p5 = p4.retire_stage("default-proposal")
+    retired = p5.stage("default-proposal")
+    assert retired is not None
+    assert retired.retired
+    assert "default-proposal" not in [s.id for s in p5.active_stages]
+    with pytest.raises(InvalidStage, match="retired"):
+        p5.require_stage("default-proposal")
+    # A new stage with a retired stage's name gets a fresh id.
+    p6, again = p5.add_stage(StageSpec("Proposal", 0.5, StageKind.OPEN))
+    assert again.id == "default-proposal-2"
+    assert p6.stage("default-proposal") is not None  # still readable
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda p: p.add_stage(StageSpec("Won again", 1.0, StageKind.WON)), "only OPEN"),
+        (lambda p: p.add_stage(StageSpec("Proposal", 0.5, StageKind.OPEN)), "unique"),
+        (lambda p: p.add_stage(StageSpec("X", 0.5, StageKind.OPEN), position=9), "position"),
+        (lambda p: p.add_stage(StageSpec("x" * 101, 0.5, StageKind.OPEN)), "longer"),
+        (lambda p: p.retire_stage("default-won"), "cannot be retired"),
+        (lambda p: p.reorder(["default-proposal"]), "exactly once"),
+        (lambda p: p.update_stage("default-proposal", probability=1.5), "between 0 and 1"),
+        (lambda p: p.update_stage("nope"), "does not belong"),
+    ],
+)
+def test_stage_changes_keep_the_pipeline_valid(change: Any, message: str) -> None:
+    with pytest.raises(DomainError, match=message):
+        change(default_pipeline())
+
+
+def test_the_last_open_stage_cannot_be_retired() -> None:
+    p = Pipeline.define(
+        id="p",
+        name="Tiny",
+        specs=[
+            StageSpec("Open", 0.5, StageKind.OPEN),
+            StageSpec("Won", 1.0, StageKind.WON),
+            StageSpec("Lost", 0.0, StageKind.LOST),
+        ],
+    )
+    with pytest.raises(InvalidStage, match="last OPEN"):
+        p.retire_stage("p-open")
+
+
+def test_every_event_type_matches_its_contract() -> None:
+    contracts = Contracts()
+    pipeline = default_pipeline()
+    o = new_opportunity()
+    o.update(
+        OpportunityChanges(
+            amount=Money.of("99.5", "USD"), priority=Priority.HIGH, next_step="Call", team="t"
+        ),
+        pipeline=pipeline,
+        actor_id="rep-1",
+        at=AT,
+    )
+    o.win(pipeline=pipeline, position="i", actor_id="rep-1", at=AT)
+    o.reopen(pipeline=pipeline, to_stage_id="default-proposal", position="i", actor_id="r", at=AT)
+    o.lose(pipeline=pipeline, reason="Too slow", position="i", actor_id="rep-1", at=AT)
+    events = [to_cloud_event(e).model_dump(exclude_none=True) for e in o.events]
+    assert [e["type"].rsplit(".", 1)[1] for e in events] == [
+        "created",
+        "updated",
+        "won",
+        "reopened",
+        "lost",
+    ]
+    assert [e["sequence"] for e in events] == [1, 2, 3, 4, 5]
+    for event in events:
+        contracts.validate(event)
+    assert events[1]["data"]["changes"]["amount"] == {
+        "from": {"amount": "1200.00", "currency": "EUR"},
+        "to": {"amount": "99.50", "currency": "USD"},
+    }
+    # The contracts are strict: a won event must close into the WON stage, a lost one needs
+    # its reason, an updated one its changes.
+    for index, path, value in [
+        (2, ("data", "status"), "OPEN"),
+        (4, ("data", "lostReason"), ""),
+        (1, ("data", "changes"), {}),
+    ]:
+        broken = json.loads(json.dumps(events[index]))
+        broken[path[0]][path[1]] = value
+        with pytest.raises(AssertionError):
+            contracts.validate(broken)

@@ -186,3 +186,28 @@ async def test_the_relay_query_reads_the_sparse_index(db: AsyncDatabase[dict[str
     await seed(repo)
     plan = await db.opportunities.find({"outbox_pending": True}).explain()
     assert "'indexName': 'outbox_pending'" in str(plan["queryPlanner"]["winningPlan"])
+
+
+async def test_a_wake_during_a_sweep_is_not_lost(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """A write (and its wake) that lands while a sweep runs is published by another sweep
+    right away, not at the next poll (an hour here)."""
+    repo = MongoOpportunityRepository(db)
+    await seed(repo, moves=0)
+    late: list[Opportunity] = []
+    relay: OutboxRelay
+
+    class WritingBroker(FakeBroker):
+        async def publish(self, event: CloudEvent) -> None:
+            await super().publish(event)
+            if not late:  # during the first sweep, another write arrives and wakes the relay
+                late.append(await seed(repo, moves=0))
+                relay.wake()
+
+    broker = WritingBroker()
+    relay = OutboxRelay(repo.collection, broker, poll_interval=3600)
+
+    async def both() -> bool:
+        return len(broker.published) == 2
+
+    await run_until(relay, both, within=5)
+    assert broker.published[1].subject == late[0].id

@@ -5,23 +5,30 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from crm_common.errors import BadUserInput, Conflict, NotFound
+from crm_common.errors import BadUserInput, Conflict, Forbidden, NotFound
 from crm_common.events import CloudEvent, new_event
-from pipeline.domain.model import Opportunity, Pipeline
+from pipeline.domain.model import Opportunity, Pipeline, Priority
 from pipeline.service_layer.ports import Actor, CustomerFacts
 from pipeline.service_layer.services import (
     CreateOpportunity,
     InvalidEvent,
     MoveOpportunity,
+    UpdateOpportunity,
+    change_pipeline,
     create_opportunity,
     handle_customer_event,
+    lose_opportunity,
     move_opportunity,
+    reopen_opportunity,
     seed_default_pipeline,
+    update_opportunity,
+    win_opportunity,
 )
 
 
@@ -40,6 +47,23 @@ class FakePipelines:
 
     async def ensure(self, pipeline: Pipeline) -> None:
         self.items.setdefault(pipeline.id, pipeline)
+
+    async def save(self, pipeline: Pipeline, loaded_version: int) -> bool:
+        if self.items[pipeline.id].version != loaded_version:
+            return False
+        self.items[pipeline.id] = pipeline
+        return True
+
+
+class FakeProcessed:
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+
+    async def seen(self, event_id: str) -> bool:
+        return event_id in self.ids
+
+    async def mark(self, event_id: str, event_type: str) -> None:
+        self.ids.add(event_id)
 
 
 class FakeOpportunities:
@@ -89,11 +113,23 @@ class FakeOpportunities:
         above = [p for p in self._column(pipeline_id, stage_id, exclude_id) if p > rank]
         return above[0] if above else None
 
+    async def ids_of_customers(
+        self, customer_ids: Sequence[str], *, owner_id: str | None = None, open_only: bool = False
+    ) -> list[str]:
+        return sorted(
+            o.id
+            for o in self.items.values()
+            if o.customer_id in customer_ids
+            and (owner_id is None or o.owner_id == owner_id)
+            and (not open_only or not o.is_closed)
+        )
+
 
 class FakeCustomers:
     def __init__(self, *known: str) -> None:
         self.known = set(known)
         self.facts: list[CustomerFacts] = []
+        self.survivors: dict[str, str] = {}
 
     async def exists(self, customer_id: str) -> bool:
         return customer_id in self.known
@@ -102,6 +138,13 @@ class FakeCustomers:
         self.known.add(customer.customer_id)
         self.facts.append(customer)
 
+    async def merged(self, survivor_id: str, merged_ids: Sequence[str]) -> None:
+        for merged_id in merged_ids:
+            self.survivors[merged_id] = survivor_id
+
+    async def survivor_of(self, customer_id: str) -> str | None:
+        return self.survivors.get(customer_id)
+
 
 class World:
     def __init__(self) -> None:
@@ -109,7 +152,10 @@ class World:
         self.opportunities = FakeOpportunities()
         self.customers = FakeCustomers("cust-1")
         self.wakes = 0
-        self.actor = Actor(user_id="rep-1", name="Rita", traceparent=None)
+        self.actor = Actor(
+            user_id="rep-1", name="Rita", traceparent=None, roles=frozenset({"rep"}), team="t1"
+        )
+        self.processed = FakeProcessed()
 
     def notify(self) -> None:
         self.wakes += 1
@@ -272,3 +318,234 @@ async def test_customer_events_feed_known_customers(world: World) -> None:
             event("customers.customer.created", {"customerId": "bad id!"}),
             customers=world.customers,
         )
+
+
+# -- win, lose, reopen, update, access ------------------------------------------------------
+
+
+def ports(world: World) -> dict[str, Any]:
+    return {
+        "pipelines": world.pipelines,
+        "opportunities": world.opportunities,
+        "notify_outbox": world.notify,
+    }
+
+
+async def test_win_lose_reopen_record_history_and_events(world: World) -> None:
+    o = await world.create()
+    won = await win_opportunity(o.id, 1, actor=world.actor, **ports(world))
+    assert (won.status, won.stage_id, won.version) == ("WON", "default-won", 2)
+    assert won.closed_at is not None
+    with pytest.raises(BadUserInput, match="closed"):
+        await lose_opportunity(o.id, "late", None, actor=world.actor, **ports(world))
+    with pytest.raises(BadUserInput, match="OPEN stage"):
+        await reopen_opportunity(o.id, "default-lost", None, actor=world.actor, **ports(world))
+    reopened = await reopen_opportunity(
+        o.id, "default-proposal", 2, actor=world.actor, **ports(world)
+    )
+    assert (reopened.status, reopened.stage_id, reopened.closed_at) == (
+        "OPEN",
+        "default-proposal",
+        None,
+    )
+    with pytest.raises(BadUserInput, match="reason is required"):
+        await lose_opportunity(o.id, "   ", None, actor=world.actor, **ports(world))
+    with pytest.raises(BadUserInput, match="longer than"):
+        await lose_opportunity(o.id, "x" * 1001, None, actor=world.actor, **ports(world))
+    lost = await lose_opportunity(o.id, " Too expensive ", 3, actor=world.actor, **ports(world))
+    assert (lost.status, lost.lost_reason, lost.version) == ("LOST", "Too expensive", 4)
+    history = [(t.from_stage_id, t.to_stage_id) for t in lost.stage_history]
+    assert history == [
+        (None, "default-initial-contact"),
+        ("default-initial-contact", "default-won"),
+        ("default-won", "default-proposal"),
+        ("default-proposal", "default-lost"),
+    ]
+    types = [(e.type.rsplit(".", 1)[1], e.sequence) for e in world.opportunities.outbox]
+    assert types == [("created", 1), ("won", 2), ("reopened", 3), ("lost", 4)]
+    assert world.opportunities.outbox[-1].data["lostReason"] == "Too expensive"
+
+
+async def test_update_reports_previous_values_and_skips_no_ops(world: World) -> None:
+    o = await world.create(expected_close_date=date(2026, 12, 31))
+    updated = await update_opportunity(
+        UpdateOpportunity(
+            o.id,
+            title="Bigger deal",
+            amount=("2500.5", "eur"),
+            priority=Priority.HIGH,
+            next_step="Call Tuesday",
+            expected_close_date=None,
+            expected_version=1,
+        ),
+        actor=world.actor,
+        **ports(world),
+    )
+    assert updated.version == 2
+    event = world.opportunities.outbox[-1]
+    assert event.type == "pipeline.opportunity.updated"
+    assert event.data["changes"] == {
+        "title": {"from": "Deal", "to": "Bigger deal"},
+        "amount": {
+            "from": {"amount": "10.00", "currency": "EUR"},
+            "to": {"amount": "2500.50", "currency": "EUR"},
+        },
+        "priority": {"from": "MEDIUM", "to": "HIGH"},
+        "nextStep": {"from": None, "to": "Call Tuesday"},
+        "expectedCloseDate": {"from": "2026-12-31", "to": None},
+    }
+    count = len(world.opportunities.outbox)
+    same = await update_opportunity(
+        UpdateOpportunity(o.id, title="Bigger deal"), actor=world.actor, **ports(world)
+    )
+    assert same.version == 2
+    assert len(world.opportunities.outbox) == count
+    with pytest.raises(Conflict):
+        await update_opportunity(
+            UpdateOpportunity(o.id, title="x", expected_version=1),
+            actor=world.actor,
+            **ports(world),
+        )
+    for bad in (
+        UpdateOpportunity(o.id, amount=("-1", "EUR")),
+        UpdateOpportunity(o.id, amount=("1", "ABC")),
+        UpdateOpportunity(o.id, title="t" * 201),
+        UpdateOpportunity(o.id, next_step="n" * 501),
+    ):
+        with pytest.raises(BadUserInput):
+            await update_opportunity(bad, actor=world.actor, **ports(world))
+    assert world.opportunities.items[o.id].version == 2
+
+
+async def test_visibility_rules(world: World) -> None:
+    o = await world.create()  # rep-1, team t1
+    other_rep = Actor(user_id="rep-2", roles=frozenset({"rep"}), team="t1")
+    manager = Actor(user_id="m-1", roles=frozenset({"manager"}), team="t1")
+    other_manager = Actor(user_id="m-2", roles=frozenset({"manager"}), team="t2")
+    service = Actor(user_id="svc", roles=frozenset({"service"}))
+    for denied in (other_rep, other_manager, service):
+        with pytest.raises(Forbidden):
+            await move_opportunity(
+                MoveOpportunity(o.id, "default-proposal"), actor=denied, **ports(world)
+            )
+    assert world.opportunities.items[o.id].version == 1
+    moved = await move_opportunity(
+        MoveOpportunity(o.id, "default-proposal"), actor=manager, **ports(world)
+    )
+    assert moved.version == 2
+    with pytest.raises(Forbidden):  # a rep gives deals to nobody else
+        await update_opportunity(
+            UpdateOpportunity(o.id, owner_id="rep-2"), actor=world.actor, **ports(world)
+        )
+    with pytest.raises(Forbidden):
+        await world.create(owner_id="rep-2")
+    with pytest.raises(Forbidden):
+        await update_opportunity(UpdateOpportunity(o.id, team="t2"), actor=manager, **ports(world))
+    admin = Actor(user_id="a", roles=frozenset({"admin"}))
+    moved_team = await update_opportunity(
+        UpdateOpportunity(o.id, owner_id="rep-9", team="t2"), actor=admin, **ports(world)
+    )
+    assert (moved_team.owner_id, moved_team.team) == ("rep-9", "t2")
+
+
+async def test_pipeline_changes_need_a_manager_and_keep_versions(world: World) -> None:
+    with pytest.raises(Forbidden):
+        await change_pipeline(
+            "default", lambda p: p.rename("x"), actor=world.actor, pipelines=world.pipelines
+        )
+    manager = Actor(user_id="m-1", roles=frozenset({"manager"}), team="t1")
+    renamed = await change_pipeline(
+        "default", lambda p: p.rename("Sales"), actor=manager, pipelines=world.pipelines
+    )
+    assert (renamed.name, renamed.version) == ("Sales", 2)
+    with pytest.raises(Conflict):
+        await change_pipeline(
+            "default",
+            lambda p: p.rename("Again"),
+            actor=manager,
+            pipelines=world.pipelines,
+            expected_version=1,
+        )
+    with pytest.raises(BadUserInput):
+        await change_pipeline(
+            "default",
+            lambda p: p.retire_stage("default-won"),
+            actor=manager,
+            pipelines=world.pipelines,
+        )
+
+
+# -- consumed customer events ---------------------------------------------------------------
+
+
+def customer_event(type_: str, data: dict[str, object]) -> CloudEvent:
+    return new_event(source="crm/customers", type=type_, subject="x", sequence=1, data=data)
+
+
+async def consume(world: World, event: CloudEvent) -> None:
+    await handle_customer_event(
+        event,
+        customers=world.customers,
+        pipelines=world.pipelines,
+        opportunities=world.opportunities,
+        processed=world.processed,
+        notify_outbox=world.notify,
+    )
+
+
+async def test_merge_repoints_opportunities_once(world: World) -> None:
+    world.customers.known |= {"cust-2", "cust-3"}
+    a = await world.create(customer_id="cust-2")
+    b = await world.create(customer_id="cust-3")
+    keep = await world.create(customer_id="cust-1")
+    merged = customer_event(
+        "customers.customer.merged",
+        {"survivorId": "cust-1", "mergedIds": ["cust-2", "cust-3"], "mergedAt": "2026-11-26"},
+    )
+    await consume(world, merged)
+    await consume(world, merged)  # redelivered
+    items = world.opportunities.items
+    assert {items[i].customer_id for i in (a.id, b.id, keep.id)} == {"cust-1"}
+    assert (items[a.id].version, items[keep.id].version) == (2, 1)
+    updates = [e for e in world.opportunities.outbox if e.type.endswith("updated")]
+    assert sorted(u.data["changes"]["customerId"]["from"] for u in updates) == ["cust-2", "cust-3"]
+    assert {u.data["changes"]["customerId"]["to"] for u in updates} == {"cust-1"}
+    with pytest.raises(InvalidEvent):
+        await consume(world, customer_event("customers.customer.merged", {"mergedIds": []}))
+    # A deal created later for a merged customer goes to the survivor.
+    late = await world.create(customer_id="cust-2")
+    assert late.customer_id == "cust-1"
+
+
+async def test_transfer_reassigns_open_opportunities_when_asked(world: World) -> None:
+    open_deal = await world.create()
+    closed = await world.create()
+    await win_opportunity(closed.id, None, actor=world.actor, **ports(world))
+    not_included = customer_event(
+        "customers.ownership.transferred",
+        {
+            "fromOwnerId": "rep-1",
+            "toOwnerId": "rep-2",
+            "includeOpenOpportunities": False,
+            "customerIds": ["cust-1"],
+            "transferId": "t-0",
+        },
+    )
+    await consume(world, not_included)
+    assert world.opportunities.items[open_deal.id].owner_id == "rep-1"
+    transfer = customer_event(
+        "customers.ownership.transferred",
+        {
+            "fromOwnerId": "rep-1",
+            "toOwnerId": "rep-2",
+            "includeOpenOpportunities": True,
+            "customerIds": ["cust-1"],
+            "transferId": "t-1",
+        },
+    )
+    await consume(world, transfer)
+    await consume(world, transfer)
+    items = world.opportunities.items
+    assert (items[open_deal.id].owner_id, items[open_deal.id].version) == ("rep-2", 2)
+    assert items[closed.id].owner_id == "rep-1"  # closed deals keep their owner
+    assert items[open_deal.id].stage_history[-1].owner_id == "rep-1"  # history unchanged

@@ -14,13 +14,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from crm_common.identity import TokenVerifier
 from crm_common.web import IdentityMiddleware, health_routes, metrics_route
@@ -32,8 +32,10 @@ from gateway.graphql_http import (
 )
 from gateway.metrics import REQUEST_SECONDS, REQUESTS
 from gateway.settings import Settings
+from gateway.subscriptions import graphql_ws_endpoint
 from gateway.supergraph import Supergraph, load_supergraph_file
 from gateway.transport import SubgraphTransport, forwarded_headers
+from gateway.transport.http import new_session
 
 log = logging.getLogger(__name__)
 
@@ -129,11 +131,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Any]]:
-        timeout = httpx.Timeout(settings.subgraph_timeout_seconds, connect=5.0)
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+        async with new_session(settings.subgraph_timeout_seconds) as session:
             transport = SubgraphTransport(
-                client, {name: graph.url for name, graph in supergraph.graphs.items()}
+                session,
+                {name: graph.url for name, graph in supergraph.graphs.items()},
+                settings.subgraph_timeout_seconds,
             )
             engine = GatewayEngine(
                 supergraph,
@@ -153,6 +155,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 yield {"runtime": slot.runtime}
             finally:
                 slot.runtime = None
+                transport.close()
 
     async def health(_: Request) -> Response:
         # The supergraph is loaded before the app exists; serving means it is loaded.
@@ -164,18 +167,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
         return check
 
+    def engine_of(_: WebSocket) -> GatewayEngine:
+        return slot.get().engine
+
     checks = {f"subgraph:{name}": subgraph_check(name) for name in supergraph.graphs}
+    verifier = TokenVerifier(settings)
     return Starlette(
         routes=[
             Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_ws_endpoint(engine_of, verifier)),
             Route("/health", health),
             *health_routes(checks),
             metrics_route,
         ],
-        middleware=[
-            Middleware(
-                IdentityMiddleware, verifier=TokenVerifier(settings), protected_prefix="/graphql"
-            )
-        ],
+        middleware=[Middleware(IdentityMiddleware, verifier=verifier, protected_prefix="/graphql")],
         lifespan=lifespan,
     )

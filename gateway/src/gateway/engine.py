@@ -4,7 +4,7 @@ API schema, coerce variables, plan (cached), execute the plan, shape the respons
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,12 +20,22 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 
-from gateway.execution import execute_plan, shape_response
+from gateway.execution import ExecutionOutcome, PlanExecutor, execute_plan, shape_response
+from gateway.execution.errors import root_fetch_error
+from gateway.execution.fast_shaping import FastShaper, needs_graphql_core
 from gateway.lru import LRUCache
 from gateway.metrics import PLAN_CACHE
-from gateway.planning import PlanningError, QueryPlanner, plan_to_data
+from gateway.planning import (
+    Fetch,
+    PlanningError,
+    PlanNode,
+    QueryPlanner,
+    Sequence,
+    plan_to_data,
+)
 from gateway.supergraph.model import Supergraph
 from gateway.transport.http import SubgraphTransport
+from gateway.transport.websocket import subscribe
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +112,10 @@ class GatewayEngine:
         self.transport = transport
         self.planner = QueryPlanner(supergraph, plan_cache_size)
         self._documents: LRUCache[str, _ParsedDocument] = LRUCache(document_cache_size)
+        # None: the operation needs graphql-core's shaping (introspection).
+        self._shapers: LRUCache[tuple[str, str | None], tuple[FastShaper | None]] = LRUCache(
+            document_cache_size
+        )
 
     def _parse_and_validate(self, text: str) -> _ParsedDocument:
         parsed = self._documents.get(text)
@@ -133,16 +147,24 @@ class GatewayEngine:
                 else "the document has several operations: give operationName"
             )
             raise RequestError([_error(message, OPERATION_RESOLUTION_FAILURE)])
-        if operation.operation == OperationType.SUBSCRIPTION:
-            raise RequestError(
-                [_error("subscriptions are not supported by this gateway yet", BAD_REQUEST)]
-            )
         return PreparedOperation(text, parsed.document, operation, operation_name)
+
+    def _shaper(self, prepared: PreparedOperation) -> FastShaper | None:
+        key = (prepared.text, prepared.operation_name)
+        cached = self._shapers.get(key)
+        if cached is None:
+            cached = (
+                None
+                if needs_graphql_core(prepared.document)
+                else FastShaper(self.supergraph.api_schema, prepared.document, prepared.operation),
+            )
+            self._shapers.put(key, cached)
+        return cached[0]
 
     def coerce_variables(
         self, prepared: PreparedOperation, variables: Mapping[str, Any]
     ) -> dict[str, Any]:
-        """The variables checked against the operation's definitions (defaults applied)."""
+        """The variables checked against the operation's definitions, defaults applied."""
         coerced = get_variable_values(
             self.supergraph.api_schema,
             prepared.operation.variable_definitions or (),
@@ -151,7 +173,7 @@ class GatewayEngine:
         )
         if isinstance(coerced, list):
             raise RequestError([_error(e.message, BAD_USER_INPUT, e) for e in coerced])
-        return dict(variables)
+        return coerced.coerced
 
     async def execute(
         self,
@@ -162,10 +184,19 @@ class GatewayEngine:
         explain: bool = False,
     ) -> dict[str, Any]:
         """Run a prepared operation; ``headers`` go to every subgraph request."""
-        self.coerce_variables(prepared, variables)
+        coerced = (
+            self.coerce_variables(prepared, variables)
+            if prepared.operation.variable_definitions
+            else {}
+        )
         misses = self.planner.misses
         try:
-            plan = self.planner.plan(prepared.document, prepared.text, prepared.operation_name)
+            plan = self.planner.plan(
+                prepared.document,
+                prepared.text,
+                prepared.operation_name,
+                self.planner.roll_labels(),
+            )
         except PlanningError as exc:
             log.warning("query planning failed", extra={"error": str(exc)})
             return {"data": None, "errors": [_error(str(exc), PLANNING_FAILED)]}
@@ -180,13 +211,87 @@ class GatewayEngine:
             return await self.transport.fetch(service, query, variables, operation_name, headers)
 
         outcome = await execute_plan(plan.node, fetch, variables)
-        response = shape_response(
-            self.supergraph.api_schema,
-            prepared.document,
-            prepared.operation_name,
-            variables,
-            outcome,
-        )
+        shaper = self._shaper(prepared)
+        if shaper is not None:
+            response = shaper.shape(outcome, coerced)
+        else:
+            response = shape_response(
+                self.supergraph.api_schema,
+                prepared.document,
+                prepared.operation_name,
+                variables,
+                outcome,
+            )
         if explain:
             response.setdefault("extensions", {})["queryPlan"] = plan_to_data(plan)
         return response
+
+    async def subscribe(
+        self,
+        prepared: PreparedOperation,
+        variables: Mapping[str, Any],
+        init_payload: Mapping[str, Any],
+        headers: Mapping[str, str],
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The responses of a subscription: its root field is subscribed to on the owning
+        subgraph over graphql-transport-ws (with the client's ``connection_init`` payload);
+        each event then runs the rest of the plan (entity joins) and is shaped.
+
+        Raises ``RequestError`` before the first event when it cannot be planned;
+        ``SubgraphSubscriptionError`` / ``SubgraphRequestError`` from the subgraph.
+        """
+        self.coerce_variables(prepared, variables)
+        try:
+            plan = self.planner.plan(
+                prepared.document,
+                prepared.text,
+                prepared.operation_name,
+                self.planner.roll_labels(),
+            )
+        except PlanningError as exc:
+            raise RequestError([_error(str(exc), PLANNING_FAILED)]) from exc
+        node = plan.node
+        rest: tuple[PlanNode, ...] = ()
+        if isinstance(plan.node, Sequence):
+            node, rest = plan.node.nodes[0], plan.node.nodes[1:]
+        if not isinstance(node, Fetch):
+            raise RequestError(
+                [_error("a subscription needs one subgraph root field", BAD_REQUEST)]
+            )
+        used = {n: variables[n] for n in node.variable_usages if n in variables}
+
+        async def fetch(
+            service: str, query: str, variables: Mapping[str, Any], operation_name: str | None
+        ) -> dict[str, Any]:
+            return await self.transport.fetch(service, query, variables, operation_name, headers)
+
+        events = subscribe(
+            node.service,
+            self.transport.urls[node.service],
+            node.operation_text,
+            used,
+            node.operation_name,
+            init_payload,
+        )
+        try:
+            async for event in events:
+                data = event.get("data")
+                outcome = ExecutionOutcome(
+                    data=data if isinstance(data, dict) else {},
+                    errors=[root_fetch_error(e) for e in event.get("errors") or ()],
+                )
+                if data is None:
+                    yield {"data": None, "errors": outcome.errors or [{"message": "no data"}]}
+                    continue
+                executor = PlanExecutor(fetch, variables, outcome)
+                for step in rest:
+                    await executor.run(step)
+                yield shape_response(
+                    self.supergraph.api_schema,
+                    prepared.document,
+                    prepared.operation_name,
+                    variables,
+                    outcome,
+                )
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]

@@ -43,9 +43,10 @@ def representation(
     (e.g. the parent fetch failed), since a subgraph cannot resolve half a key."""
     projected: dict[str, Any] = {}
     for field in fields:
-        if field.name not in entity:
+        key = field.alias or field.name
+        if key not in entity:
             return None
-        value = entity[field.name]
+        value = entity[key]
         if field.selections and value is not None:
             value = _project_nested(value, field.selections)
             if value is None:

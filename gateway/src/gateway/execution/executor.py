@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -43,10 +43,16 @@ class ExecutionOutcome:
 
 
 class PlanExecutor:
-    def __init__(self, fetcher: Fetcher, variables: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        variables: Mapping[str, Any],
+        outcome: ExecutionOutcome | None = None,
+    ) -> None:
         self._fetcher = fetcher
         self._variables = variables
-        self.outcome = ExecutionOutcome()
+        # Given when the data starts elsewhere (a subscription event).
+        self.outcome = outcome if outcome is not None else ExecutionOutcome()
 
     async def run(self, node: PlanNode) -> None:
         if isinstance(node, Fetch):
@@ -96,21 +102,30 @@ class PlanExecutor:
         self.outcome.errors.extend(root_fetch_error(e) for e in response.get("errors") or ())
 
     async def _entity_fetch(self, fetch: Fetch, paths: list[tuple[str, ...]]) -> None:
-        required = {r.type_name: r.fields for r in fetch.requires}
+        required = {r.type_name: r for r in fetch.requires}
         representations: list[dict[str, Any]] = []
         # For each representation, every entity object (and its path) it stands for.
         targets: list[list[tuple[ResponsePath, dict[str, Any]]]] = []
-        seen: dict[bytes, int] = {}
+        seen: dict[Hashable, int] = {}
         for path in paths:
             for at, entity in collect_entities(self.outcome.data, path):
-                fields = required.get(str(entity.get("__typename")))
-                if fields is None:
+                requirement = required.get(str(entity.get("__typename")))
+                if requirement is None:
                     continue  # another type at this path, not resolved by this fetch
-                rep = representation(entity, fields)
+                rep = representation(entity, requirement.fields)
                 if rep is None:
                     continue
-                key = orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
-                index = seen.get(key)
+                if requirement.typename_as is not None:
+                    rep["__typename"] = requirement.typename_as
+                # Representations of one type have their fields in one order: their values
+                # identify them, unless one is a list or object (nested keys).
+                key: Hashable
+                try:
+                    key = tuple(rep.values())
+                    index = seen.get(key)
+                except TypeError:
+                    key = orjson.dumps(rep, option=orjson.OPT_SORT_KEYS)
+                    index = seen.get(key)
                 if index is None:
                     index = seen[key] = len(representations)
                     representations.append(rep)
@@ -128,6 +143,11 @@ class PlanExecutor:
             for index, result in enumerate(entities[: len(targets)]):
                 if isinstance(result, dict):
                     for _, entity in targets[index]:
+                        if result.get("__typename") != entity.get("__typename") and (
+                            required[str(entity.get("__typename"))].typename_as is not None
+                        ):
+                            # Asked as its interface: the object keeps its own type.
+                            result = {k: v for k, v in result.items() if k != "__typename"}
                         merge_into(entity, result)
         positions = [[at for at, _ in target] for target in targets]
         for error in response.get("errors") or ():

@@ -68,8 +68,16 @@ def _resolve_by_response_key(
     return value
 
 
-def _resolve_type(value: Any, _info: GraphQLResolveInfo[Any], _type: GraphQLAbstractType) -> Any:
-    return value.get("__typename") if isinstance(value, dict) else None
+def _resolve_type(value: Any, info: GraphQLResolveInfo[Any], type_: GraphQLAbstractType) -> Any:
+    if not isinstance(value, dict):
+        return None
+    name = value.get("__typename")
+    if name == type_.name:
+        # An @interfaceObject subgraph's object: the planner fetched the real type wherever
+        # the operation depends on it, so any implementation shapes the same fields.
+        possible = info.schema.get_possible_types(type_)
+        return possible[0].name if possible else name
+    return name
 
 
 def _as_graphql_error(

@@ -14,7 +14,7 @@ from typing import Literal, TypeAlias
 
 LIST_STEP = "@"
 
-OperationKind: TypeAlias = Literal["query", "mutation"]
+OperationKind: TypeAlias = Literal["query", "mutation", "subscription"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,8 @@ class FieldRequirement:
 
     name: str
     selections: tuple[FieldRequirement, ...] = ()
+    # The response key it was fetched under, when the planner had to alias it.
+    alias: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,8 @@ class TypeRequirement:
 
     type_name: str
     fields: tuple[FieldRequirement, ...]
+    # The __typename the representations carry, when not ``type_name`` (@interfaceObject).
+    typename_as: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +101,10 @@ def requirement_text(requirement: TypeRequirement) -> str:
 
     def fields(items: tuple[FieldRequirement, ...]) -> str:
         return " ".join(
-            f"{f.name} {{ {fields(f.selections)} }}" if f.selections else f.name for f in items
+            (f"{f.alias}: " if f.alias else "")
+            + (f"{f.name} {{ {fields(f.selections)} }}" if f.selections else f.name)
+            for f in items
         )
 
-    return f"... on {requirement.type_name} {{ {fields(requirement.fields)} }}"
+    as_ = f" as {requirement.typename_as}" if requirement.typename_as else ""
+    return f"... on {requirement.type_name}{as_} {{ {fields(requirement.fields)} }}"

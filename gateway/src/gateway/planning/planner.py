@@ -25,9 +25,11 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TypeAlias
 
 from graphql import (
     ArgumentNode,
+    BooleanValueNode,
     DirectiveNode,
     DocumentNode,
     FieldNode,
@@ -97,6 +99,9 @@ class _FetchGroup:
     selections: list[Selection] = field(default_factory=list)  # root fetch
     entity_selections: dict[str, list[Selection]] = field(default_factory=dict)  # per type
     requirements: dict[str, list[Selection]] = field(default_factory=dict)  # per type
+    # Object type -> the __typename its representations carry (an @interfaceObject's
+    # subgraph knows the interface, not the implementation).
+    typename_as: dict[str, str] = field(default_factory=dict)
     children: list[_FetchGroup] = field(default_factory=list)
     depends_on: list[_FetchGroup] = field(default_factory=list)  # siblings, for @requires
 
@@ -118,6 +123,7 @@ def _field_set(field_set: str) -> list[FieldSelection]:
         subs = node.selection_set.selections if node.selection_set else None
         return FieldSelection(
             node.name.value,
+            arguments=tuple(node.arguments or ()),
             selections=(
                 [convert(s) for s in subs if isinstance(s, FieldNode)] if subs is not None else None
             ),
@@ -129,8 +135,34 @@ def _field_set(field_set: str) -> list[FieldSelection]:
 def _requirement(selection: Selection) -> FieldRequirement:
     assert isinstance(selection, FieldSelection)
     return FieldRequirement(
-        selection.name, tuple(_requirement(s) for s in selection.selections or ())
+        selection.name, tuple(_requirement(s) for s in selection.selections or ()), selection.alias
     )
+
+
+def _conflict_free(
+    level_out: list[Selection], fields: list[FieldSelection]
+) -> list[FieldSelection]:
+    """Key fields to add to a selection, aliased where the client already uses their name
+    as the response key of something else (``id: name``)."""
+    taken = _response_keys(level_out)
+    out = []
+    for f in fields:
+        others = taken.get(f.name, [])
+        if any(o.alias is not None or o.name != f.name or o.directives for o in others):
+            f = FieldSelection(f.name, f"_fed_{f.name}", f.arguments, (), f.selections)
+        out.append(f)
+    return out
+
+
+def _response_keys(selections: list[Selection]) -> dict[str, list[FieldSelection]]:
+    keys: dict[str, list[FieldSelection]] = {}
+    for s in selections:
+        if isinstance(s, FieldSelection):
+            keys.setdefault(s.response_key, []).append(s)
+        else:
+            for k, v in _response_keys(s.selections).items():
+                keys.setdefault(k, []).extend(v)
+    return keys
 
 
 def _unwrap(type_: GraphQLOutputType) -> tuple[GraphQLNamedType, int]:
@@ -159,8 +191,13 @@ _ENTITIES_ARGUMENT = ArgumentNode(
 
 class _Planner:
     def __init__(
-        self, document: DocumentNode, operation_name: str | None, supergraph: Supergraph
+        self,
+        document: DocumentNode,
+        operation_name: str | None,
+        supergraph: Supergraph,
+        labels: frozenset[str] = frozenset(),
     ) -> None:
+        self.labels = labels
         operation = get_operation_ast(document, operation_name)
         if operation is None:
             raise PlanningError(f"no operation named {operation_name!r} in the document")
@@ -179,9 +216,13 @@ class _Planner:
 
     def plan(self) -> QueryPlan:
         operation_type = self.operation.operation
-        if operation_type == OperationType.SUBSCRIPTION:
-            raise PlanningError("subscriptions are not supported by this gateway")
-        kind: OperationKind = "mutation" if operation_type == OperationType.MUTATION else "query"
+        # A subscription's plan: its one root field's fetch first (sent to the owning
+        # subgraph as a subscription), then the entity fetches that every event needs.
+        kind: OperationKind = {
+            OperationType.QUERY: "query",
+            OperationType.MUTATION: "mutation",
+            OperationType.SUBSCRIPTION: "subscription",
+        }[operation_type]  # type: ignore[assignment]
         root_type = self.schema.get_root_type(operation_type)
         if root_type is None:
             raise PlanningError(f"the supergraph has no {kind} type")
@@ -190,7 +231,7 @@ class _Planner:
         nodes = [self._node([group]) for group in roots]
         if not nodes:
             return QueryPlan(kind, None)
-        return QueryPlan(kind, sequence(nodes) if kind == "mutation" else parallel(nodes))
+        return QueryPlan(kind, parallel(nodes) if kind == "query" else sequence(nodes))
 
     def _plan_root(
         self,
@@ -200,13 +241,17 @@ class _Planner:
         roots: list[_FetchGroup],
     ) -> None:
         for selection in selections:
+            if _excluded(selection):
+                continue  # @skip(if: true) or @include(if: false): nothing to fetch
             if isinstance(selection, FieldNode):
                 name = selection.name.value
                 if name.startswith("__"):
                     continue  # __typename, __schema, __type: the gateway answers them
-                graphs = self.supergraph.resolving_graphs(root_type, name)
+                graphs = self._graphs(root_type, name)
                 if not graphs:
                     raise PlanningError(f"no subgraph resolves {root_type}.{name}")
+                if len(graphs) > 1:
+                    graphs = self._cheapest_first(root_type, selection, graphs, roots)
                 group = self._root_group(roots, graphs)
                 target = conditional_block(group.selections, conditions)
                 target.append(self._field(group, root_type, selection, ()))
@@ -215,22 +260,58 @@ class _Planner:
                 more = (directives,) if directives else ()
                 self._plan_root(root_type, nested, conditions + more, roots)
 
+    def _cheapest_first(
+        self, root_type: str, node: FieldNode, graphs: list[str], roots: list[_FetchGroup]
+    ) -> list[str]:
+        """A root field several subgraphs resolve (@shareable): the subgraphs by the number
+        of fetches the field costs from each (one fewer where a root fetch to that subgraph
+        exists already), ties in supergraph order."""
+
+        def fetches(graph: str) -> float:
+            trial = _FetchGroup(graph=graph, path=(), is_entity=False)
+            try:
+                self._field(trial, root_type, node, ())
+            except PlanningError:
+                return float("inf")
+            count, stack = 0, [trial]
+            while stack:
+                group = stack.pop()
+                count += 1
+                stack.extend(group.children)
+            reusable = roots[-1:] if self.operation.operation == OperationType.MUTATION else roots
+            return count - (1 if any(g.graph == graph for g in reusable) else 0)
+
+        costs = {graph: fetches(graph) for graph in graphs}
+        return sorted(graphs, key=lambda g: costs[g])
+
     def _root_group(self, roots: list[_FetchGroup], graphs: list[str]) -> _FetchGroup:
+        # ``graphs`` comes cheapest first (see _cheapest_first).
         if self.operation.operation == OperationType.MUTATION:
             # Mutations run in document order: only the latest group may take the field.
-            reusable = roots[-1:] if roots and roots[-1].graph in graphs else []
+            reusable = roots[-1:] if roots and roots[-1].graph == graphs[0] else []
         else:
-            reusable = [g for g in roots if g.graph in graphs][:1]
+            reusable = [g for g in roots if g.graph == graphs[0]][:1]
         if reusable:
             return reusable[0]
         group = _FetchGroup(graph=graphs[0], path=(), is_entity=False)
         roots.append(group)
         return group
 
+    def _graphs(self, type_name: str, field_name: str) -> list[str]:
+        return self.supergraph.resolving_graphs(type_name, field_name, self.labels)
+
     def _field(
-        self, group: _FetchGroup, parent_type: str, node: FieldNode, path: tuple[str, ...]
+        self,
+        group: _FetchGroup,
+        parent_type: str,
+        node: FieldNode,
+        path: tuple[str, ...],
+        provided: Provided | None = None,
     ) -> FieldSelection:
-        """The field as ``group`` selects it, its sub-selections planned from there."""
+        """The field as ``group`` selects it, its sub-selections planned from there.
+
+        ``provided``: what an enclosing ``@provides`` lets ``group`` resolve below.
+        """
         name = node.name.value
         selection = FieldSelection(
             name,
@@ -241,19 +322,31 @@ class _Planner:
         if node.selection_set is None:
             return selection
         named, depth = _unwrap(self._field_definition(parent_type, name).type)
+        own = self.supergraph.provides(parent_type, name, group.graph)
+        if own:
+            provided = _merge_provided(provided, _provided(own))
         sub_path = (*path, selection.response_key, *([LIST_STEP] * depth))
         nested = node.selection_set.selections
         out: list[Selection] = []
-        if is_abstract_type(named):
+        if is_abstract_type(named) and self.supergraph.is_interface_object(named.name, group.graph):
+            # The subgraph sees the interface as one object type: plan on it as such; what
+            # needs the real type goes to the subgraph owning the interface.
+            out.append(typename_field())
+            self._plan_selections(
+                group, named.name, nested, sub_path, out, out, (), provided, abstract=True
+            )
+        elif is_abstract_type(named):
             # __typename tells the executor (and the response shaping) the runtime type.
             out.append(typename_field())
             for object_type in self.supergraph.possible_types_in(named.name, group.graph):
                 per_type: list[Selection] = []
-                self._plan_selections(group, object_type, nested, sub_path, per_type, per_type, ())
+                self._plan_selections(
+                    group, object_type, nested, sub_path, per_type, per_type, (), provided
+                )
                 if per_type:
                     out.append(FragmentSelection(object_type, (), per_type))
         else:
-            self._plan_selections(group, named.name, nested, sub_path, out, out, ())
+            self._plan_selections(group, named.name, nested, sub_path, out, out, (), provided)
             if not out:
                 out.append(typename_field())
         selection.selections = out
@@ -268,16 +361,23 @@ class _Planner:
         out: list[Selection],
         level_out: list[Selection],
         conditions: Conditions,
+        provided: Provided | None = None,
+        *,
+        abstract: bool = False,
     ) -> None:
         """Plan ``selections`` on object type ``type_name`` into ``out`` (within ``group``).
 
         ``level_out`` is the selection of the enclosing field itself, outside any fragment:
         where keys go, so that they are fetched whatever the fragments' conditions.
+        ``abstract``: ``type_name`` is an interface that ``group``'s subgraph knows as an
+        @interfaceObject, whose objects' real types only the interface's owner knows.
         """
         for selection in selections:
+            if _excluded(selection):
+                continue  # @skip(if: true) or @include(if: false): nothing to fetch
             if isinstance(selection, FieldNode):
                 name = selection.name.value
-                if name == "__typename":
+                if name == "__typename" and not abstract:
                     out.append(
                         FieldSelection(
                             name,
@@ -286,32 +386,160 @@ class _Planner:
                         )
                     )
                     continue
-                graphs = self.supergraph.resolving_graphs(type_name, name)
-                if group.graph in graphs:
-                    out.append(self._field(group, type_name, selection, path))
+                graphs = self._graphs(type_name, name) if name != "__typename" else []
+                if group.graph in graphs or (
+                    provided is not None
+                    and name in provided
+                    and self._covered(group.graph, type_name, selection, provided[name])
+                ):
+                    sub = provided.get(name) if provided is not None else None
+                    out.append(self._field(group, type_name, selection, path, sub))
+                    continue
+                if abstract:
+                    graphs = self._interface_owners(type_name)
+                elif not graphs:
+                    self._via_interface_object(
+                        group, type_name, selection, path, level_out, conditions
+                    )
                     continue
                 child = self._entity_child(group, type_name, name, graphs, path, level_out)
                 requires = self.supergraph.requires(type_name, name, child.graph)
                 if requires:
                     self._plan_requires(group, child, type_name, requires, path, level_out)
                 entity = child.entity_selections.setdefault(type_name, [])
-                conditional_block(entity, conditions).append(
-                    self._field(child, type_name, selection, path)
-                )
+                target = conditional_block(entity, conditions)
+                if name == "__typename":
+                    target.append(
+                        FieldSelection(
+                            name,
+                            selection.alias.value if selection.alias else None,
+                            directives=tuple(selection.directives or ()),
+                        )
+                    )
+                    add_plain_fields(entity, [typename_field()])
+                    continue
+                target.append(self._field(child, type_name, selection, path))
+                if abstract:
+                    add_plain_fields(entity, [typename_field()])
                 continue
             type_condition, directives, nested = self._fragment_parts(selection)
+            if abstract and type_condition not in (None, type_name):
+                self._abstract_fragment(group, type_name, selection, path, level_out, conditions)
+                continue
             if type_condition is not None and not self._applies(type_condition, type_name):
                 continue
             if directives:
                 block = FragmentSelection(None, directives)
                 self._plan_selections(
                     group, type_name, nested, path, block.selections, level_out,
-                    (*conditions, directives),
+                    (*conditions, directives), provided, abstract=abstract,
                 )  # fmt: skip
                 if block.selections:
                     out.append(block)
             else:
-                self._plan_selections(group, type_name, nested, path, out, level_out, conditions)
+                self._plan_selections(
+                    group, type_name, nested, path, out, level_out, conditions, provided,
+                    abstract=abstract,
+                )  # fmt: skip
+
+    def _covered(self, graph: str, parent_type: str, node: FieldNode, provided: Provided) -> bool:
+        """Whether ``graph`` can resolve the field's whole selection where an @provides
+        lets it: provided fields, or fields it resolves anyway. Otherwise the field is
+        fetched from its owner instead (through the parent entity's key)."""
+        if node.selection_set is None:
+            return True
+        named, _ = _unwrap(self._field_definition(parent_type, node.name.value).type)
+        if is_abstract_type(named):
+            return True  # planned per possible type; joins handle the rest
+        stack: list[SelectionNode] = list(node.selection_set.selections)
+        while stack:
+            selection = stack.pop()
+            if isinstance(selection, FieldNode):
+                name = selection.name.value
+                if name == "__typename":
+                    continue
+                if name in provided:
+                    if not self._covered(graph, named.name, selection, provided[name]):
+                        return False
+                elif graph not in self._graphs(named.name, name):
+                    return False
+            else:
+                stack.extend(self._fragment_parts(selection)[2])
+        return True
+
+    def _interface_owners(self, interface: str) -> list[str]:
+        """Subgraphs that resolve an entity interface by key (not as @interfaceObject)."""
+        ownership = self.supergraph.types.get(interface)
+        if ownership is None:
+            return []
+        return [
+            k.graph
+            for k in ownership.keys
+            if k.resolvable and k.graph not in ownership.interface_object_graphs
+        ]
+
+    def _abstract_fragment(
+        self,
+        group: _FetchGroup,
+        interface: str,
+        selection: SelectionNode,
+        path: tuple[str, ...],
+        level_out: list[Selection],
+        conditions: Conditions,
+    ) -> None:
+        """A fragment on an implementation of an @interfaceObject's interface: the owner of
+        the interface knows the real type, so it evaluates the fragment."""
+        owners = self._interface_owners(interface)
+        child = self._entity_child(group, interface, "__typename", owners, path, level_out)
+        entity = child.entity_selections.setdefault(interface, [])
+        add_plain_fields(entity, [typename_field()])
+        target = conditional_block(entity, conditions)
+        type_condition, directives, nested = self._fragment_parts(selection)
+        assert type_condition is not None
+        for object_type in self.supergraph.possible_types_in(interface, child.graph):
+            if not self._applies(type_condition, object_type):
+                continue
+            per_type: list[Selection] = []
+            self._plan_selections(child, object_type, nested, path, per_type, per_type, ())
+            if per_type:
+                block = FragmentSelection(object_type, directives, per_type)
+                target.append(block)
+
+    def _via_interface_object(
+        self,
+        group: _FetchGroup,
+        type_name: str,
+        selection: FieldNode,
+        path: tuple[str, ...],
+        level_out: list[Selection],
+        conditions: Conditions,
+    ) -> None:
+        """A field of an object type that only an @interfaceObject subgraph resolves, for
+        one of the interfaces the type implements: ask it with the interface's typename."""
+        name = selection.name.value
+        object_type = self.schema.get_type(type_name)
+        for interface in getattr(object_type, "interfaces", ()):
+            ownership = self.supergraph.types.get(interface.name)
+            if ownership is None:
+                continue
+            graphs = [
+                g
+                for g in self._graphs(interface.name, name)
+                if g in ownership.interface_object_graphs
+            ]
+            if not graphs:
+                continue
+            child = self._entity_child(
+                group, interface.name, name, graphs, path, level_out, object_type=type_name
+            )
+            child.typename_as[type_name] = interface.name
+            entity = child.entity_selections.setdefault(interface.name, [])
+            target = conditional_block(entity, conditions)
+            planned = self._field(child, interface.name, selection, path)
+            if all(_printed([planned]) != _printed([s]) for s in target):
+                target.append(planned)  # each implementation asks it: once is enough
+            return
+        raise PlanningError(f"no subgraph resolves {type_name}.{name}")
 
     def _entity_child(
         self,
@@ -321,14 +549,26 @@ class _Planner:
         graphs: list[str],
         path: tuple[str, ...],
         level_out: list[Selection],
+        *,
+        object_type: str | None = None,
     ) -> _FetchGroup:
-        """The entity fetch under ``group`` that will resolve the field, keys wired in."""
+        """The entity fetch under ``group`` that will resolve the field, keys wired in.
+
+        ``type_name`` is the type the target subgraph resolves (an interface, for an
+        @interfaceObject), ``object_type`` the type of the objects at ``path`` if it differs.
+        When no key of a target subgraph is available in ``group``'s subgraph, one hop
+        through a subgraph that has such a key's fields is taken.
+        """
+        source_type = object_type or type_name
         candidates: list[tuple[str, EntityKey]] = []
         for graph in graphs:
-            key = self._usable_key(type_name, graph, group.graph)
+            key = self._usable_key(type_name, graph, group.graph, source_type)
             if key is not None:
                 candidates.append((graph, key))
         if not candidates:
+            hop = self._hop(group, type_name, graphs, path, level_out)
+            if hop is not None:
+                return hop
             raise PlanningError(
                 f"cannot plan {type_name}.{field_name}: it is resolved by "
                 f"{', '.join(graphs) or 'no subgraph'}, which {group.graph} cannot reach "
@@ -342,16 +582,48 @@ class _Planner:
         if child is None:
             child = _FetchGroup(graph=graph, path=path, is_entity=True)
             group.children.append(child)
-        add_plain_fields(level_out, [typename_field(), *_field_set(key.fields)])
-        requirement = child.requirements.setdefault(type_name, [])
-        add_plain_fields(requirement, [typename_field(), *_field_set(key.fields)])
+        key_fields = _conflict_free(level_out, _field_set(key.fields))
+        add_plain_fields(level_out, [typename_field(), *key_fields])
+        requirement = child.requirements.setdefault(source_type, [])
+        add_plain_fields(requirement, [typename_field(), *_copy_fields(list(key_fields))])
         return child
 
-    def _usable_key(self, type_name: str, target: str, source: str) -> EntityKey | None:
+    def _hop(
+        self,
+        group: _FetchGroup,
+        type_name: str,
+        graphs: list[str],
+        path: tuple[str, ...],
+        level_out: list[Selection],
+    ) -> _FetchGroup | None:
+        for target in graphs:
+            for key in self.supergraph.resolvable_keys(type_name, target):
+                key_fields = [f.name.value for f in _parse_field_set(key.fields)]
+                for middle in self.supergraph.graphs:
+                    if (
+                        middle in (group.graph, target)
+                        or self._usable_key(type_name, middle, group.graph, type_name) is None
+                    ):
+                        continue
+                    if not all(middle in self._graphs(type_name, f) for f in key_fields):
+                        continue
+                    hop = self._entity_child(
+                        group, type_name, key_fields[0], [middle], path, level_out
+                    )
+                    add_plain_fields(
+                        hop.entity_selections.setdefault(type_name, []), _field_set(key.fields)
+                    )
+                    # The hop's results merge into the same objects: plan the target under it.
+                    return self._entity_child(hop, type_name, key_fields[0], [target], path, [])
+        return None
+
+    def _usable_key(
+        self, type_name: str, target: str, source: str, source_type: str | None = None
+    ) -> EntityKey | None:
         """A key by which ``target`` resolves the type and whose fields ``source`` has."""
         for key in self.supergraph.resolvable_keys(type_name, target):
             if all(
-                source in self.supergraph.resolving_graphs(type_name, f.name.value)
+                source in self._graphs(source_type or type_name, f.name.value)
                 for f in _parse_field_set(key.fields)
             ):
                 return key
@@ -371,7 +643,7 @@ class _Planner:
         Nested required fields are assumed to come from the subgraph of their top field.
         """
         for required in _field_set(requires):
-            graphs = self.supergraph.resolving_graphs(type_name, required.name)
+            graphs = self._graphs(type_name, required.name)
             if group.graph in graphs:
                 add_plain_fields(level_out, [required])
                 continue
@@ -492,8 +764,13 @@ class _Planner:
         for member in cluster:
             for type_name, fields in member.requirements.items():
                 add_plain_fields(requirements.setdefault(type_name, []), _copy_fields(fields))
+        typename_as: dict[str, str] = {}
+        for member in cluster:
+            typename_as.update(member.typename_as)
         requires = tuple(
-            TypeRequirement(type_name, tuple(_requirement(s) for s in fields))
+            TypeRequirement(
+                type_name, tuple(_requirement(s) for s in fields), typename_as.get(type_name)
+            )
             for type_name, fields in requirements.items()
         )
         return Fetch(
@@ -517,7 +794,13 @@ def _clusters(level: list[_FetchGroup]) -> list[list[_FetchGroup]]:
     clusters: list[tuple[list[_FetchGroup], dict[str, str], dict[str, str]]] = []
     for group in level:
         per_type = {
-            type_name: _printed(selections) + " / " + _printed(group.requirements[type_name])
+            type_name: _printed(selections)
+            + " / "
+            + " ".join(
+                f"{t}: {_printed(fields)}"
+                for t, fields in group.requirements.items()
+                if group.typename_as.get(t, t) == type_name
+            )
             for type_name, selections in group.entity_selections.items()
         }
         shapes = _response_shapes(
@@ -536,6 +819,23 @@ def _clusters(level: list[_FetchGroup]) -> list[list[_FetchGroup]]:
         else:
             clusters.append(([group], per_type, shapes))
     return [cluster for cluster, _, _ in clusters]
+
+
+def _excluded(selection: SelectionNode) -> bool:
+    """Excluded whatever the variables: a literal ``@skip(if: true)``/``@include(if: false)``."""
+    for directive in selection.directives or ():
+        name = directive.name.value
+        if name not in ("skip", "include"):
+            continue
+        for argument in directive.arguments or ():
+            value = argument.value
+            if (
+                argument.name.value == "if"
+                and isinstance(value, BooleanValueNode)
+                and value.value is (name == "skip")
+            ):
+                return True
+    return False
 
 
 def _printed(selections: list[Selection]) -> str:
@@ -570,11 +870,11 @@ def _merged_per_type(
     return merged
 
 
-def _copy_fields(fields: list[Selection]) -> list[FieldSelection]:
+def _copy_fields(fields: Iterable[Selection]) -> list[FieldSelection]:
     copies = []
     for original in fields:
         if isinstance(original, FieldSelection):
-            copy = FieldSelection(original.name)
+            copy = FieldSelection(original.name, original.alias, original.arguments)
             if original.selections is not None:
                 copy.selections = [*_copy_fields(original.selections)]
             copies.append(copy)
@@ -582,7 +882,39 @@ def _copy_fields(fields: list[Selection]) -> list[FieldSelection]:
 
 
 def build_query_plan(
-    document: DocumentNode, operation_name: str | None, supergraph: Supergraph
+    document: DocumentNode,
+    operation_name: str | None,
+    supergraph: Supergraph,
+    labels: frozenset[str] = frozenset(),
 ) -> QueryPlan:
-    """Plan an operation that was validated against ``supergraph.api_schema``."""
-    return _Planner(document, operation_name, supergraph).plan()
+    """Plan an operation that was validated against ``supergraph.api_schema``, with the
+    progressive-override ``labels`` that are on."""
+    return _Planner(document, operation_name, supergraph, labels).plan()
+
+
+Provided: TypeAlias = dict[str, "Provided"]
+
+
+def _provided(field_set: str) -> Provided:
+    """A @provides field set as nested names (fragments in it looked through)."""
+    operation = parse(f"{{ {field_set} }}", no_location=True).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+
+    def names(selections: Collection[SelectionNode]) -> Provided:
+        out: Provided = {}
+        for s in selections:
+            if isinstance(s, FieldNode):
+                sub = names(s.selection_set.selections) if s.selection_set else {}
+                out[s.name.value] = _merge_provided(out.get(s.name.value), sub)
+            elif isinstance(s, InlineFragmentNode):
+                out = _merge_provided(out, names(s.selection_set.selections))
+        return out
+
+    return names(operation.selection_set.selections)
+
+
+def _merge_provided(a: Provided | None, b: Provided) -> Provided:
+    merged = dict(a or {})
+    for k, v in b.items():
+        merged[k] = _merge_provided(merged.get(k), v)
+    return merged

@@ -69,7 +69,11 @@ def add_plain_fields(target: list[Selection], fields: Iterable[FieldSelection]) 
             (
                 s
                 for s in target
-                if isinstance(s, FieldSelection) and s.is_plain and s.name == new.name
+                if isinstance(s, FieldSelection)
+                and s.alias == new.alias
+                and not s.directives
+                and s.name == new.name
+                and _print_arguments(s.arguments) == _print_arguments(new.arguments)
             ),
             None,
         )
@@ -107,6 +111,10 @@ def conditional_block(
             target.append(block)
             target = block.selections
     return target
+
+
+def _print_arguments(arguments: tuple[ArgumentNode, ...]) -> str:
+    return " ".join(print_ast(a) for a in arguments)
 
 
 def _print_directives(directives: tuple[DirectiveNode, ...]) -> str:

@@ -96,10 +96,15 @@ class _OwnershipReader:
         )
         fields: dict[str, tuple[FieldSource, ...]] = {}
         for field in getattr(definition, "fields", None) or ():
-            sources = self._field_sources(field)
-            if sources:
-                fields[field.name.value] = sources
-        self.types[name] = TypeOwnership(name, tuple(graphs), keys, fields)
+            if _applications(field, self.field):
+                # Possibly empty: a field only graph-less @join__field marks (e.g. one an
+                # @interfaceObject adds to the implementations) is resolved by no subgraph
+                # on this type.
+                fields[field.name.value] = self._field_sources(field)
+        interface_objects = tuple(
+            self.graph_name(j["graph"]) for j in joins if j.get("isInterfaceObject")
+        )
+        self.types[name] = TypeOwnership(name, tuple(graphs), keys, fields, interface_objects)
 
         if isinstance(definition, ObjectTypeDefinitionNode | InterfaceTypeDefinitionNode):
             for implements in _applications(definition, self.implements):
@@ -122,6 +127,8 @@ class _OwnershipReader:
                     provides=args.get("provides") or None,
                     external=bool(args.get("external")),
                     used_overridden=bool(args.get("usedOverridden")),
+                    override=args.get("override") or None,
+                    override_label=args.get("overrideLabel") or None,
                 )
             )
         return tuple(sources)

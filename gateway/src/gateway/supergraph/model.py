@@ -42,12 +42,24 @@ class FieldSource:
     provides: str | None = None
     external: bool = False
     used_overridden: bool = False
+    # Progressive @override: the subgraph that took the field over resolves it while the
+    # label is on (``override`` set), the one it came from while it is off.
+    override: str | None = None
+    override_label: str | None = None
 
     @property
     def resolves(self) -> bool:
         # An external field is only declared (for keys and @requires), and an overridden one
         # still used by its old subgraph is no longer served from there.
         return not self.external and not self.used_overridden
+
+    def resolves_with(self, labels: frozenset[str]) -> bool:
+        if not self.resolves:
+            return False
+        if self.override_label is None:
+            return True
+        on = self.override_label in labels
+        return on if self.override is not None else not on
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +68,8 @@ class TypeOwnership:
     graphs: tuple[str, ...]
     keys: tuple[EntityKey, ...] = ()
     fields: Mapping[str, tuple[FieldSource, ...]] = field(default_factory=dict)
+    # Subgraphs where this interface is an object type marked @interfaceObject.
+    interface_object_graphs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,15 +97,40 @@ class Supergraph:
         if ownership is None:
             return ()
         explicit = ownership.fields.get(field_name)
-        if explicit:
+        if explicit is not None:
             return explicit
         # No @join__field: every subgraph that has the type resolves the field (join spec).
         return tuple(FieldSource(graph) for graph in ownership.graphs)
 
-    def resolving_graphs(self, type_name: str, field_name: str) -> list[str]:
-        """Subgraphs that can resolve the field, in the supergraph's graph order."""
-        resolving = {s.graph for s in self.field_sources(type_name, field_name) if s.resolves}
+    def resolving_graphs(
+        self, type_name: str, field_name: str, labels: frozenset[str] = frozenset()
+    ) -> list[str]:
+        """Subgraphs that can resolve the field, in the supergraph's graph order, with the
+        progressive-override ``labels`` that are on."""
+        resolving = {
+            s.graph for s in self.field_sources(type_name, field_name) if s.resolves_with(labels)
+        }
         return [name for name in self.graphs if name in resolving]
+
+    def provides(self, type_name: str, field_name: str, graph: str) -> str | None:
+        for source in self.field_sources(type_name, field_name):
+            if source.graph == graph:
+                return source.provides
+        return None
+
+    def is_interface_object(self, type_name: str, graph: str) -> bool:
+        ownership = self.types.get(type_name)
+        return ownership is not None and graph in ownership.interface_object_graphs
+
+    @property
+    def override_labels(self) -> frozenset[str]:
+        return frozenset(
+            s.override_label
+            for ownership in self.types.values()
+            for sources in ownership.fields.values()
+            for s in sources
+            if s.override_label
+        )
 
     def requires(self, type_name: str, field_name: str, graph: str) -> str | None:
         for source in self.field_sources(type_name, field_name):

@@ -1,5 +1,13 @@
-"""Clients to the subgraphs (HTTP; WebSocket subscriptions are not supported yet)."""
+"""Clients to the subgraphs: HTTP for queries and mutations, graphql-transport-ws for
+subscriptions."""
 
 from gateway.transport.http import SubgraphRequestError, SubgraphTransport, forwarded_headers
+from gateway.transport.websocket import SubgraphSubscriptionError, subscribe
 
-__all__ = ["SubgraphRequestError", "SubgraphTransport", "forwarded_headers"]
+__all__ = [
+    "SubgraphRequestError",
+    "SubgraphSubscriptionError",
+    "SubgraphTransport",
+    "forwarded_headers",
+    "subscribe",
+]

@@ -18,11 +18,22 @@ class Settings(CommonSettings):
     database: str = "analytics"
     #: The worker's durable queue on ``crm.events``; its dead-letter queue is ``<queue>.dlq``.
     queue: str = "analytics.events"
-    #: Unacknowledged messages the worker may hold (and handle concurrently).
-    prefetch: int = 64
+    #: Unacknowledged messages the worker may hold; they are written together (group commit,
+    #: at most this many events per batch).
+    prefetch: int = 256
     #: Attempts of a failing handler before the message is dead-lettered.
     max_attempts: int = 5
     #: The worker touches this file while it consumes and MongoDB answers (the container
     #: health check reads its age); empty disables it.
     heartbeat_path: str = "/tmp/analytics-worker.heartbeat"
     heartbeat_seconds: float = 10.0
+    #: How long a sequence gap may stay open before the held events are applied without the
+    #: missing ones (see ``analytics.domain.deal``), and how often the worker checks.
+    gap_timeout_seconds: float = 10.0
+    gap_check_seconds: float = 2.0
+    #: Coalescing delay of the worker's ``analytics.projection.updated`` notifications and of
+    #: the ``funnelUpdates`` subscription.
+    notify_seconds: float = 0.5
+    funnel_debounce_seconds: float = 1.0
+    #: Deal states the worker keeps in memory (saves a read per event).
+    cache_size: int = 20000

@@ -20,3 +20,8 @@ class Settings(CommonSettings):
     relay_poll_interval: float = Field(default=5.0, gt=0)
     relay_batch_size: int = Field(default=100, ge=1, le=1000)
     relay_max_backoff: float = Field(default=30.0, gt=0)
+    # Phones written without a country code are read in this region (ISO 3166-1 alpha-2).
+    phone_region: str = Field(default="US", min_length=2, max_length=2)
+    # The consumer of pipeline.opportunity.* events (timeline and lifecycle) runs in the API.
+    consumer_enabled: bool = True
+    consumer_queue: str = "customers.pipeline-events"

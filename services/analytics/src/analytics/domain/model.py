@@ -29,8 +29,14 @@ class DealStatus(StrEnum):
 class ConversionMethod(StrEnum):
     #: Each deal of the cohort (created in the window) counts once per stage it passed.
     COHORT = "COHORT"
-    #: Stage transitions that happened within the window (not implemented yet).
+    #: Stage exits (transitions out of each stage) that happened within the window.
     SNAPSHOT = "SNAPSHOT"
+
+
+class ForecastMethod(StrEnum):
+    WEIGHTED = "WEIGHTED"
+    HISTORICAL = "HISTORICAL"
+    MARKOV = "MARKOV"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,8 @@ class Stage:
     order: int
     kind: StageKind
     probability: float
+    #: Days without activity after which a deal in this stage is idle ("rotting"), if set.
+    rotting_days: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,11 @@ class OpportunityChange:
     to_stage: Stage | None = None
     #: The pipeline's full stage list when the event happened.
     stages: tuple[Stage, ...] | None = None
+    #: ``YYYY-MM-DD`` when the payload carries it (``None`` = not carried; ``""`` = cleared).
+    expected_close_date: str | None = None
+    lost_reason: str | None = None
+    #: The owner's team (``""`` = carried as none; ``None`` = not carried).
+    team: str | None = None
 
     @property
     def reached_open_order(self) -> int | None:

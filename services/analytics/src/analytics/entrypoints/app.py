@@ -1,7 +1,10 @@
 """The analytics API process: Starlette app with the GraphQL subgraph, health and metrics.
 
-Composition root of ``analytics-api``. The lifespan opens MongoDB and RabbitMQ and closes them;
-``/graphql`` sits behind ``IdentityMiddleware``; ``/health/ready`` checks both connections.
+Composition root of ``analytics-api``. The lifespan opens MongoDB and RabbitMQ (and the live
+feed's queue) and closes them; ``/graphql`` (HTTP) sits behind ``IdentityMiddleware``; the
+WebSocket ``/graphql`` (graphql-transport-ws) verifies the bearer token of the
+``connection_init`` payload ``{"Authorization": "Bearer <jwt>"}`` and refuses the connection
+(close code 4403) without a valid one; ``/health/ready`` checks both connections.
 """
 
 from __future__ import annotations
@@ -14,25 +17,46 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
 
-from analytics.adapters.mongo import MongoFunnelReadModel, ensure_indexes
+from analytics.adapters.mongo import CachedReadModel, MongoEventStore, ensure_indexes
 from analytics.entrypoints.context import Context, Resources, identity_of, resources_of
+from analytics.entrypoints.live import LiveFeed
 from analytics.entrypoints.schema import schema
+from analytics.service_layer.services import HistoryCache
 from analytics.settings import Settings
 from crm_common import amqp
+from crm_common.errors import Unauthenticated
 from crm_common.identity import TokenVerifier
 from crm_common.mongo import connect_mongo, ping
 from crm_common.web import IdentityMiddleware, health_routes, metrics_route
 
 
 class AnalyticsGraphQL(GraphQL[Context, None]):
+    def __init__(self, *args: object, verifier: TokenVerifier, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._verifier = verifier
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        return Context(identity=identity_of(request), resources=resources_of(request))
+        return Context(resources=resources_of(request), identity_or_none=identity_of(request))
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        try:
+            context.identity_or_none = self._verifier.verify_header(
+                header if isinstance(header, str) else None
+            )
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError({"message": exc.message}) from exc
+        unset: UnsetType = UNSET
+        return unset
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -46,16 +70,22 @@ def create_app(settings: Settings) -> Starlette:
             db = mongo[settings.database]
             await ensure_indexes(db)
             connection = await amqp.connect(settings.amqp_url)
+            live = LiveFeed(connection)
             try:
+                await live.start()
                 resources = Resources(
                     settings=settings,
                     mongo=mongo,
                     amqp=connection,
-                    funnel_read_model=MongoFunnelReadModel(db),
+                    read_model=CachedReadModel(db),
+                    events=MongoEventStore(db),
+                    history=HistoryCache(),
+                    live=live,
                 )
                 yield {"resources": resources}
             finally:
                 resources = None
+                await live.close()
                 await connection.close()
         finally:
             await mongo.close()
@@ -75,20 +105,16 @@ def create_app(settings: Settings) -> Starlette:
         if not connection.connected.is_set():  # a robust connection that is reconnecting
             raise ConnectionError("AMQP connection is reconnecting")
 
+    verifier = TokenVerifier(settings)
     ide: Literal["graphiql"] | None = None if settings.environment == "production" else "graphiql"
-    graphql = AnalyticsGraphQL(schema, graphql_ide=ide)
+    graphql = AnalyticsGraphQL(schema, graphql_ide=ide, verifier=verifier)
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             *health_routes({"mongo": mongo_ready, "amqp": amqp_ready}),
             metrics_route,
         ],
-        middleware=[
-            Middleware(
-                IdentityMiddleware,
-                verifier=TokenVerifier(settings),
-                protected_prefix="/graphql",
-            )
-        ],
+        middleware=[Middleware(IdentityMiddleware, verifier=verifier, protected_prefix="/graphql")],
         lifespan=lifespan,
     )

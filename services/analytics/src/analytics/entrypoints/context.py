@@ -1,19 +1,22 @@
 """What a GraphQL resolver receives: the caller's identity and the process's resources.
 
 ``Resources`` is created once per process in the app's lifespan (never at import time) and
-reaches each request through the lifespan state; ``Context`` is built per request.
+reaches each request through the lifespan state; ``Context`` is built per request (or per
+WebSocket connection, whose identity comes from the ``connection_init`` payload).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aio_pika.abc import AbstractRobustConnection
 from pymongo import AsyncMongoClient
 from starlette.requests import HTTPConnection
 
-from analytics.service_layer.ports import FunnelReadModel
+from analytics.entrypoints.live import LiveFeed
+from analytics.service_layer.ports import EventStore, ReadModel
+from analytics.service_layer.services import HistoryCache
 from analytics.settings import Settings
 from crm_common.errors import Unauthenticated
 from crm_common.identity import Identity
@@ -24,13 +27,24 @@ class Resources:
     settings: Settings
     mongo: AsyncMongoClient[dict[str, Any]]
     amqp: AbstractRobustConnection
-    funnel_read_model: FunnelReadModel
+    read_model: ReadModel
+    events: EventStore
+    history: HistoryCache
+    live: LiveFeed
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Context:
-    identity: Identity
     resources: Resources
+    identity_or_none: Identity | None = None
+    #: Set by Strawberry from the WebSocket ``connection_init`` payload.
+    connection_params: dict[str, Any] | None = field(default=None)
+
+    @property
+    def identity(self) -> Identity:
+        if self.identity_or_none is None:
+            raise Unauthenticated("missing bearer token")
+        return self.identity_or_none
 
 
 def resources_of(connection: HTTPConnection) -> Resources:
@@ -40,10 +54,7 @@ def resources_of(connection: HTTPConnection) -> Resources:
     return resources
 
 
-def identity_of(connection: HTTPConnection) -> Identity:
+def identity_of(connection: HTTPConnection) -> Identity | None:
+    """The identity ``IdentityMiddleware`` verified (None on a WebSocket: it comes later)."""
     identity = connection.scope.get("state", {}).get("identity")
-    if not isinstance(identity, Identity):
-        # IdentityMiddleware guards /graphql; reaching here without one is a wiring error,
-        # and refusing is the only safe answer.
-        raise Unauthenticated("missing bearer token")
-    return identity
+    return identity if isinstance(identity, Identity) else None

@@ -1,17 +1,19 @@
 """From a received CloudEvent to the domain's ``OpportunityChange``.
 
 ``pipeline.opportunity.created`` and ``pipeline.opportunity.stage_changed`` have the payload of
-docs/CONVENTIONS.md and are validated strictly: an event that does not match is rejected (and
-dead-lettered by the consumer). The other ``pipeline.opportunity.*`` types have no documented
-payload yet; they are stored, and applied for whatever of the same fields they carry.
+docs/CONVENTIONS.md, and so have ``won``, ``lost`` and ``reopened`` (same shape); they are
+validated strictly: an event that does not match is rejected (and dead-lettered by the
+consumer). ``updated`` and any other ``pipeline.opportunity.*`` type are applied for whatever of
+the same fields they carry (``changes`` is not needed: the current values are in the payload).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -27,7 +29,15 @@ from crm_common.events import CloudEvent
 
 log = logging.getLogger(__name__)
 
-STRICT_TYPES = frozenset({"pipeline.opportunity.created", "pipeline.opportunity.stage_changed"})
+STRICT_TYPES = frozenset(
+    {
+        "pipeline.opportunity.created",
+        "pipeline.opportunity.stage_changed",
+        "pipeline.opportunity.won",
+        "pipeline.opportunity.lost",
+        "pipeline.opportunity.reopened",
+    }
+)
 OPPORTUNITY_PREFIX = "pipeline.opportunity."
 
 Id = Annotated[str, Field(min_length=1)]
@@ -45,6 +55,7 @@ class StagePayload(_Payload):
     order: int
     kind: Literal["OPEN", "WON", "LOST"]
     probability: float
+    rottingDays: int | None = None
 
     def to_domain(self) -> Stage:
         return Stage(
@@ -53,6 +64,7 @@ class StagePayload(_Payload):
             order=self.order,
             kind=StageKind(self.kind),
             probability=self.probability,
+            rotting_days=self.rottingDays,
         )
 
 
@@ -75,6 +87,9 @@ class OpportunityPayload(_Payload):
     toStage: StagePayload
     stages: list[StagePayload] = Field(min_length=1)
     changedAt: AwareDatetime
+    expectedCloseDate: str | None = None
+    lostReason: str | None = None
+    team: str | None = None
 
 
 class PartialOpportunityPayload(_Payload):
@@ -91,6 +106,9 @@ class PartialOpportunityPayload(_Payload):
     toStage: StagePayload | None = None
     stages: list[StagePayload] | None = None
     changedAt: AwareDatetime | None = None
+    expectedCloseDate: str | None = None
+    lostReason: str | None = None
+    team: str | None = None
 
 
 def _event_time(event: CloudEvent) -> datetime:
@@ -117,9 +135,16 @@ def to_change(event: CloudEvent) -> OpportunityChange | None:
         try:
             payload = PartialOpportunityPayload.model_validate(event.data)
         except ValidationError:
-            # No contract to break: keep the event in the store, leave the projection alone.
+            # No contract to break: keep the event in the store; the projection only counts
+            # its sequence (so that later events are not held behind it) and its time.
             log.info("event stored without projection", extra={"event_id": event.id})
-            return None
+            return OpportunityChange(
+                event_id=event.id,
+                event_type=event.type,
+                opportunity_id=event.subject,
+                sequence=event.sequence,
+                changed_at=_event_time(event),
+            )
     if payload.opportunityId is not None and payload.opportunityId != event.subject:
         raise InvalidEvent(
             f"subject {event.subject!r} differs from opportunityId {payload.opportunityId!r}"
@@ -147,4 +172,20 @@ def to_change(event: CloudEvent) -> OpportunityChange | None:
             if payload.stages is not None
             else None
         ),
+        expected_close_date=(
+            (payload.expectedCloseDate or "")
+            if "expectedCloseDate" in payload.model_fields_set
+            else None
+        ),
+        lost_reason=payload.lostReason,
+        team=(payload.team or "") if "team" in payload.model_fields_set else None,
     )
+
+
+def stored_change(envelope: Mapping[str, Any]) -> OpportunityChange | None:
+    """The change of an envelope read back from the event store (``None``: not applicable)."""
+    fields = {k: v for k, v in envelope.items() if k in CloudEvent.model_fields}
+    try:
+        return to_change(CloudEvent.model_validate(fields))
+    except (ValidationError, InvalidEvent):
+        return None

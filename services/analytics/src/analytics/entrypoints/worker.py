@@ -14,20 +14,21 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from aio_pika.abc import AbstractRobustConnection
 from pymongo import AsyncMongoClient
 
-from analytics.adapters.mongo import MongoEventStore, MongoOpportunityProjection, ensure_indexes
-from analytics.domain.model import InvalidEvent
-from analytics.entrypoints.messages import to_change
+from analytics.adapters.mongo import MongoDealRepository, MongoEventStore, ensure_indexes
+from analytics.domain.model import InvalidEvent, OpportunityChange
+from analytics.entrypoints.messages import stored_change, to_change
 from analytics.service_layer import services
-from analytics.service_layer.ports import EventStore, OpportunityProjection
+from analytics.service_layer.ports import DealRepository, EventStore
 from analytics.settings import Settings
-from crm_common.amqp import EventConsumer, EventHandler, PoisonMessage, connect
-from crm_common.events import CloudEvent, iso, utcnow
+from crm_common.amqp import EventConsumer, EventHandler, EventPublisher, PoisonMessage, connect
+from crm_common.events import CloudEvent, iso, new_event, utcnow
 from crm_common.logging import configure_logging
 from crm_common.mongo import connect_mongo, ping
 
@@ -40,7 +41,142 @@ ROUTING_KEYS = ("pipeline.opportunity.#",)
 DRAIN_SECONDS = 10.0
 
 
-def make_handler(events: EventStore, projection: OpportunityProjection) -> EventHandler:
+NOTIFY_TYPE = "analytics.projection.updated"
+
+
+class Notifier:
+    """Tells API processes which pipelines' projections changed: at most one
+    ``analytics.projection.updated`` event per pipeline every ``every`` seconds, on
+    ``crm.events`` (the API's live queue feeds ``funnelUpdates`` from it, so a subscriber never
+    recomputes a report before the worker has written it). Best effort: a lost notification
+    only delays an update until the next one."""
+
+    def __init__(
+        self, publisher: EventPublisher | None, every: float, deals: DealRepository | None = None
+    ) -> None:
+        self._publisher = publisher
+        self._deals = deals
+        self._every = every
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self._sequence = 0
+
+    def touch(self, changes: list[OpportunityChange]) -> None:
+        for change in changes:
+            if change.pipeline_id is not None:
+                self._dirty.add(change.pipeline_id)
+        if self._dirty:
+            self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            waiter = asyncio.ensure_future(self._wake.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
+            if stop.is_set():
+                return
+            await asyncio.sleep(self._every)
+            self._wake.clear()
+            dirty, self._dirty = self._dirty, set()
+            for pipeline_id in sorted(dirty):
+                await self._publish(pipeline_id)
+
+    async def _publish(self, pipeline_id: str) -> None:
+        self._sequence += 1
+        try:
+            if self._deals is not None:
+                await self._deals.bump(pipeline_id)
+            if self._publisher is None:
+                return
+            await self._publisher.publish(
+                new_event(
+                    source="crm/analytics",
+                    type=NOTIFY_TYPE,
+                    subject=pipeline_id,
+                    sequence=self._sequence,
+                    data={"pipelineId": pipeline_id},
+                )
+            )
+        except Exception as exc:  # best effort, see the class docstring
+            log.warning("notification failed", extra={"error": repr(exc)})
+
+
+class Batcher:
+    """Group commit: the handlers of the deliveries in hand (up to the prefetch count) wait
+    while their events are written together (``services.record_batch``): one insert of the
+    events, one read and one bulk write of the states. A batch is flushed when it is full or
+    ``linger`` seconds after its first event; flushes (and gap sweeps) run one at a time, so
+    an opportunity's events are folded in one place only."""
+
+    def __init__(
+        self,
+        events: EventStore,
+        deals: DealRepository,
+        *,
+        max_batch: int,
+        linger: float = 0.01,
+        lock: asyncio.Lock | None = None,
+    ) -> None:
+        self._events = events
+        self._deals = deals
+        self._max = max(1, max_batch)
+        self._linger = linger
+        self.lock = lock or asyncio.Lock()
+        self._pending: list[tuple[services.Incoming, asyncio.Future[list[OpportunityChange]]]] = []
+        self._ready = asyncio.Event()
+        self._full = asyncio.Event()
+
+    async def submit(self, item: services.Incoming) -> list[OpportunityChange]:
+        future: asyncio.Future[list[OpportunityChange]] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        self._ready.set()
+        if len(self._pending) >= self._max:
+            self._full.set()
+        return await future
+
+    async def run(self) -> None:
+        """Flush until cancelled (after the consumer has drained its deliveries)."""
+        while True:
+            await self._ready.wait()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._full.wait(), self._linger)
+            batch, self._pending = self._pending[: self._max], self._pending[self._max :]
+            if len(self._pending) < self._max:
+                self._full.clear()
+            if not self._pending:
+                self._ready.clear()
+            if batch:
+                await self._flush(batch)
+
+    async def _flush(
+        self, batch: list[tuple[services.Incoming, asyncio.Future[list[OpportunityChange]]]]
+    ) -> None:
+        try:
+            async with self.lock:
+                results = await services.record_batch(
+                    [item for item, _ in batch],
+                    events=self._events,
+                    deals=self._deals,
+                    parse=stored_change,
+                    now=utcnow(),
+                )
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
+def make_handler(batcher: Batcher, notifier: Notifier | None = None) -> EventHandler:
     """The consumer's handler: invalid payloads are poison, everything else is retried."""
 
     async def handle(event: CloudEvent) -> None:
@@ -48,17 +184,42 @@ def make_handler(events: EventStore, projection: OpportunityProjection) -> Event
             change = to_change(event)
         except InvalidEvent as exc:
             raise PoisonMessage(str(exc)) from exc
-        recorded = await services.record_event(
-            event.id,
-            event.model_dump(exclude_none=True),
-            change,
-            events=events,
-            projection=projection,
+        applied = await batcher.submit(
+            services.Incoming(event.id, event.model_dump(exclude_none=True), change)
         )
-        if recorded:
-            log.debug("event recorded", extra={"event_id": event.id, "type": event.type})
+        if notifier is not None:
+            notifier.touch(applied)
 
     return handle
+
+
+async def sweep_gaps(
+    settings: Settings,
+    events: EventStore,
+    deals: DealRepository,
+    lock: asyncio.Lock,
+    notifier: Notifier,
+    stop: asyncio.Event,
+) -> None:
+    """Every ``gap_check_seconds``: apply the events held longer than ``gap_timeout_seconds``
+    (under the batcher's lock: never while a batch is being folded)."""
+    while not stop.is_set():
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), settings.gap_check_seconds)
+        if stop.is_set():
+            return
+        try:
+            older_than = utcnow() - timedelta(seconds=settings.gap_timeout_seconds)
+            async with lock:
+                await services.release_gaps(
+                    older_than=older_than,
+                    events=events,
+                    deals=deals,
+                    parse=stored_change,
+                    on_applied=notifier.touch,
+                )
+        except Exception as exc:
+            log.warning("gap sweep failed; retrying later", extra={"error": repr(exc)})
 
 
 def health_probe(
@@ -112,19 +273,30 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     connection: AbstractRobustConnection | None = None
     consumer: EventConsumer | None = None
     beat: asyncio.Task[None] | None = None
+    flusher: asyncio.Task[None] | None = None
     try:
         db = mongo[settings.database]
         await ensure_indexes(db)
         connection = await connect(settings.amqp_url)
+        events = MongoEventStore(db)
+        deals = MongoDealRepository(db, cache_size=settings.cache_size)
+        publisher = EventPublisher(connection)
+        notifier = Notifier(publisher, settings.notify_seconds, deals)
+        batcher = Batcher(events, deals, max_batch=settings.prefetch)
+        flusher = asyncio.create_task(batcher.run())
         consumer = EventConsumer(
             connection,
             settings.queue,
             ROUTING_KEYS,
-            make_handler(MongoEventStore(db), MongoOpportunityProjection(db)),
+            make_handler(batcher, notifier),
             prefetch=settings.prefetch,
             max_attempts=settings.max_attempts,
         )
         await consumer.start()
+        background = [
+            asyncio.create_task(notifier.run(stop)),
+            asyncio.create_task(sweep_gaps(settings, events, deals, batcher.lock, notifier, stop)),
+        ]
         log.info(
             "worker consuming",
             extra={"queue": settings.queue, "database": settings.database},
@@ -140,6 +312,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             )
         await stop.wait()
         log.info("worker stopping")
+        await asyncio.gather(*background, return_exceptions=True)
     finally:
         if beat is not None:
             stop.set()
@@ -151,6 +324,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                     extra={"running": consumer.in_flight.running},
                 )
             await consumer.close()
+        if flusher is not None:  # after the drain: the handlers in hand wait for their flush
+            flusher.cancel()
+            with suppress(asyncio.CancelledError):
+                await flusher
         if connection is not None:
             await connection.close()
         await mongo.close()

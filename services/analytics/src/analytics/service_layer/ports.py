@@ -1,41 +1,80 @@
 """The ports the use cases need; ``analytics.adapters`` implements them on MongoDB.
 
-Tests substitute in-memory fakes. Every method is a single, idempotent storage operation (or
-a read), so that a use case interrupted at any point can simply be run again.
+Tests substitute in-memory fakes (``analytics.adapters.memory``). Every write is a single,
+idempotent storage operation, so that a use case interrupted at any point can be run again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from analytics.domain.deal import DealState
 from analytics.domain.funnel import DealProgress
-from analytics.domain.model import OpportunityChange, Stage
+from analytics.domain.model import Stage
 
 
 class EventStore(Protocol):
     """Every event received, keyed by CloudEvent id; doubles as the processed-ids record."""
 
-    async def contains(self, event_id: str) -> bool: ...
+    async def append(self, event_id: str, envelope: Mapping[str, Any]) -> bool:
+        """Record the event; ``False`` (and no change) if the id is already there."""
+        ...
 
-    async def append(self, event_id: str, envelope: Mapping[str, Any]) -> None:
-        """Record the event; recording an id that is already there is a no-op."""
+    async def append_many(self, items: list[tuple[str, Mapping[str, Any]]]) -> None:
+        """Record many events (ids already there are left alone)."""
+        ...
+
+    async def find(self, subject: str, sequence: int) -> Mapping[str, Any] | None:
+        """The stored envelope of ``subject``'s event number ``sequence``."""
+        ...
+
+    def replay(self, pipeline_id: str | None = None) -> AsyncIterator[Mapping[str, Any]]:
+        """Every stored envelope (of one pipeline), ordered by subject, then sequence."""
         ...
 
 
-class OpportunityProjection(Protocol):
-    """Per-opportunity funnel state and per-pipeline stage definitions, kept up to date."""
+class DealRepository(Protocol):
+    """Per-opportunity states (``DealState``) and per-pipeline stage lists."""
 
-    async def apply(self, change: OpportunityChange) -> None:
-        """Merge ``change``; applying it again, or out of order, gives the same state."""
+    async def get(self, opportunity_id: str) -> tuple[DealState, int] | None:
+        """The state and its revision (for an optimistic save)."""
+        ...
+
+    async def save(self, state: DealState, revision: int | None) -> None:
+        """Write ``state``; ``revision`` None = new. Raises ``ConcurrentUpdate`` if stale."""
+        ...
+
+    async def get_many(self, opportunity_ids: set[str]) -> dict[str, tuple[DealState, int]]:
+        """The states (and revisions) of those that exist."""
+        ...
+
+    async def save_many(self, states: list[tuple[DealState, int | None]]) -> set[str]:
+        """Write many states (``save`` semantics); returns the ids that conflicted."""
+        ...
+
+    async def note_pipeline(
+        self, pipeline_id: str, stages: tuple[Stage, ...] | None, as_of: datetime
+    ) -> None:
+        """Keep the latest stage list of the pipeline."""
+        ...
+
+    async def bump(self, pipeline_id: str) -> None:
+        """Count a change of the pipeline's projections (cache key of derived figures)."""
+        ...
+
+    async def held_before(self, moment: datetime) -> list[str]:
+        """Opportunities holding events since before ``moment`` (gaps to time out)."""
         ...
 
 
-class FunnelReadModel(Protocol):
+class ReadModel(Protocol):
     async def stages(self, pipeline_id: str) -> list[Stage] | None:
         """The latest known stage list of the pipeline, ``None`` if no event named it."""
         ...
+
+    async def change_count(self, pipeline_id: str) -> int: ...
 
     async def cohort(
         self,
@@ -47,3 +86,23 @@ class FunnelReadModel(Protocol):
     ) -> list[DealProgress]:
         """The pipeline's deals created in ``[created_from, created_to)``, grouped by progress."""
         ...
+
+    async def deals(
+        self,
+        pipeline_id: str,
+        *,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        created_before: datetime | None = None,
+        credited_to: str | None = None,
+        moved_from: datetime | None = None,
+        moved_to: datetime | None = None,
+        open_only: bool = False,
+        fields: tuple[str, ...] | None = None,
+    ) -> list[DealState]:
+        """The pipeline's deal states matching every given filter."""
+        ...
+
+
+class ConcurrentUpdate(Exception):
+    """Another writer saved the same opportunity first: retry the use case."""

@@ -1,24 +1,65 @@
-"""Use cases: record an incoming event, and answer the funnel report."""
+"""Use cases: record an incoming event (in sequence order), time out gaps, rebuild, reports."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
-from analytics.domain.funnel import FunnelStep, cohort_funnel
-from analytics.domain.model import ConversionMethod, OpportunityChange
-from analytics.service_layer.ports import EventStore, FunnelReadModel, OpportunityProjection
+from analytics.domain import forecast as fc
+from analytics.domain import reports
+from analytics.domain.deal import DealState, Verdict
+from analytics.domain.funnel import DealProgress, FunnelFigures, FunnelStep, cohort_funnel
+from analytics.domain.model import ConversionMethod, ForecastMethod, OpportunityChange, Stage
+from analytics.service_layer.ports import (
+    ConcurrentUpdate,
+    DealRepository,
+    EventStore,
+    ReadModel,
+)
 from crm_common.errors import BadUserInput, Forbidden
 from crm_common.identity import Identity
 
 log = logging.getLogger(__name__)
 
-#: Roles that may read reports over every owner's deals. Team scoping for managers needs the
-#: team of each owner, which no event carries yet; until then a manager sees every owner.
+Parse = Callable[[Mapping[str, Any]], OpportunityChange | None]
+
+#: Roles that may read reports over other owners' deals (a manager: their team's, below).
 _ALL_OWNERS_ROLES = frozenset({"manager", "admin", "service"})
+_EVERY_DEAL_ROLES = frozenset({"admin", "service"})
+_SAVE_ATTEMPTS = 10
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+async def _drain(state: DealState, events: EventStore, parse: Parse) -> list[OpportunityChange]:
+    """Apply the held events that are now in line."""
+    applied: list[OpportunityChange] = []
+    while (sequence := state.next_held()) is not None:
+        envelope = await events.find(state.opportunity_id, sequence)
+        change = parse(envelope) if envelope is not None else None
+        if change is None:
+            state.last_sequence = sequence
+        else:
+            state.apply(change)
+            applied.append(change)
+        state.unhold(sequence)
+    return applied
+
+
+async def _note(deals: DealRepository, changes: Iterable[OpportunityChange]) -> None:
+    latest: dict[str, OpportunityChange] = {}
+    for change in changes:
+        if change.pipeline_id is not None:
+            known = latest.get(change.pipeline_id)
+            if known is None or change.stages is not None:
+                latest[change.pipeline_id] = change
+    for pipeline_id, change in latest.items():
+        await deals.note_pipeline(pipeline_id, change.stages, change.changed_at)
 
 
 async def record_event(
@@ -27,21 +68,231 @@ async def record_event(
     change: OpportunityChange | None,
     *,
     events: EventStore,
-    projection: OpportunityProjection,
-) -> bool:
-    """Store the event and fold it into the projections; ``False`` if it was already processed.
+    deals: DealRepository,
+    parse: Parse,
+    now: datetime,
+) -> list[OpportunityChange]:
+    """Store the event, then fold it into its opportunity's state in sequence order.
 
-    The projection is written before the event id is recorded: a crash in between leaves the id
-    unrecorded, the broker redelivers, and the (idempotent) projection update runs again. The
-    reverse order could record an event whose count was never made.
+    Returns the changes applied now (this event and the held ones it released; empty for a
+    duplicate, a stale or a held event). The event is stored first: a crash before the state
+    is saved leaves it stored and unapplied, and the redelivery applies it (the state's
+    ``last_sequence`` makes applying idempotent). Held events are read back from the store.
     """
-    if await events.contains(event_id):
-        log.info("duplicate event skipped", extra={"event_id": event_id})
-        return False
-    if change is not None:
-        await projection.apply(change)
-    await events.append(event_id, envelope)
-    return True
+    new = await events.append(event_id, envelope)
+    if not new:
+        log.info("duplicate event id", extra={"event_id": event_id})
+    if change is None:
+        return []
+    for _ in range(_SAVE_ATTEMPTS):
+        loaded = await deals.get(change.opportunity_id)
+        state, revision = loaded if loaded else (DealState(change.opportunity_id), None)
+        verdict = state.offer(change.sequence)
+        if verdict is Verdict.STALE:
+            return []
+        if verdict is Verdict.HOLD:
+            if not state.hold(change.sequence, now):
+                return []
+            log.info(
+                "event held behind a sequence gap",
+                extra={"event_id": event_id, "sequence": change.sequence},
+            )
+            applied: list[OpportunityChange] = []
+        else:
+            state.apply(change)
+            state.unhold(change.sequence)
+            applied = [change, *await _drain(state, events, parse)]
+        try:
+            await _note(deals, applied)
+            await deals.save(state, revision)
+        except ConcurrentUpdate:
+            continue
+        return applied
+    raise ConcurrentUpdate(change.opportunity_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    event_id: str
+    envelope: Mapping[str, Any]
+    change: OpportunityChange | None
+
+
+async def record_batch(
+    items: list[Incoming],
+    *,
+    events: EventStore,
+    deals: DealRepository,
+    parse: Parse,
+    now: datetime,
+) -> list[list[OpportunityChange] | Exception]:
+    """``record_event`` for many events at once, with the same rules and the same crash
+    safety (events stored first, states written after): one write of the events, one read
+    of the states, one write of the states. Per item: the changes applied, or the exception
+    (``ConcurrentUpdate``) of an opportunity that another writer changed meanwhile."""
+    await events.append_many([(item.event_id, item.envelope) for item in items])
+    wanted = {item.change.opportunity_id for item in items if item.change is not None}
+    loaded = await deals.get_many(wanted)
+    states = {key: loaded.get(key) or (DealState(key), None) for key in wanted}
+    results: list[list[OpportunityChange] | Exception] = [[] for _ in items]
+    dirty: set[str] = set()
+    for index, item in enumerate(items):
+        change = item.change
+        if change is None:
+            continue
+        state, _ = states[change.opportunity_id]
+        verdict = state.offer(change.sequence)
+        if verdict is Verdict.STALE:
+            continue
+        if verdict is Verdict.HOLD:
+            if state.hold(change.sequence, now):
+                dirty.add(change.opportunity_id)
+            continue
+        state.apply(change)
+        state.unhold(change.sequence)
+        results[index] = [change, *await _drain(state, events, parse)]
+        dirty.add(change.opportunity_id)
+    applied = [c for r in results if isinstance(r, list) for c in r]
+    await _note(deals, applied)
+    conflicts = await deals.save_many([states[key] for key in sorted(dirty)])
+    for index, item in enumerate(items):
+        if item.change is not None and item.change.opportunity_id in conflicts:
+            results[index] = ConcurrentUpdate(item.change.opportunity_id)
+    return results
+
+
+async def release_gaps(
+    *,
+    older_than: datetime,
+    events: EventStore,
+    deals: DealRepository,
+    parse: Parse,
+    on_applied: Callable[[list[OpportunityChange]], None] | None = None,
+) -> int:
+    """Timeout policy: apply the events held since before ``older_than``, skipping the
+    missing sequences. Returns how many opportunities were released."""
+    released = 0
+    for opportunity_id in await deals.held_before(older_than):
+        loaded = await deals.get(opportunity_id)
+        if loaded is None:
+            continue
+        state, revision = loaded
+        if state.held_since is None or state.held_since >= older_than:
+            continue
+        applied: list[OpportunityChange] = []
+        while state.held:
+            state.skip_gap()
+            applied += await _drain(state, events, parse)
+        log.warning(
+            "sequence gap timed out; held events applied",
+            extra={"opportunity_id": opportunity_id, "gaps_skipped": state.gaps_skipped},
+        )
+        try:
+            await _note(deals, applied)
+            await deals.save(state, revision)
+        except ConcurrentUpdate:
+            continue  # changed meanwhile: the next sweep looks again
+        released += 1
+        if on_applied is not None:
+            on_applied(applied)
+    return released
+
+
+@dataclass
+class Rebuilt:
+    deals: int = 0
+    events: int = 0
+    pipelines: dict[str, tuple[tuple[Stage, ...], datetime]] = field(default_factory=dict)
+    changes: dict[str, int] = field(default_factory=dict)
+
+
+def _finish(state: DealState, held: dict[int, OpportunityChange]) -> None:
+    while state.held:
+        state.skip_gap()
+        while (sequence := state.next_held()) is not None:
+            state.apply(held[sequence])
+            state.unhold(sequence)
+
+
+async def replay_states(
+    envelopes: AsyncIterator[Mapping[str, Any]], parse: Parse, summary: Rebuilt | None = None
+) -> AsyncIterator[DealState]:
+    """Fold stored envelopes (ordered by subject, then sequence) into deal states, with the
+    live worker's rules (held events, gaps skipped at the end as if timed out)."""
+    state: DealState | None = None
+    held: dict[int, OpportunityChange] = {}
+    async for envelope in envelopes:
+        change = parse(envelope)
+        if change is None:
+            continue
+        if summary is not None:
+            summary.events += 1
+            if change.pipeline_id is not None:
+                summary.changes[change.pipeline_id] = summary.changes.get(change.pipeline_id, 0) + 1
+                if change.stages is not None:
+                    known = summary.pipelines.get(change.pipeline_id)
+                    if known is None or known[1] < change.changed_at:
+                        summary.pipelines[change.pipeline_id] = (change.stages, change.changed_at)
+        if state is None or state.opportunity_id != change.opportunity_id:
+            if state is not None:
+                _finish(state, held)
+                yield state
+            state, held = DealState(change.opportunity_id), {}
+        verdict = state.offer(change.sequence)
+        if verdict is Verdict.HOLD:
+            held.setdefault(change.sequence, change)
+            state.hold(change.sequence, change.changed_at)
+        elif verdict is Verdict.APPLY:
+            state.apply(change)
+            state.unhold(change.sequence)
+            while (sequence := state.next_held()) is not None:
+                state.apply(held[sequence])
+                state.unhold(sequence)
+    if state is not None:
+        _finish(state, held)
+        yield state
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def owner_scope(viewer: Identity, owner_id: str | None) -> str | None:
+    """The owner filter the viewer may use: reps only ever see their own deals."""
+    if viewer.roles & _ALL_OWNERS_ROLES:
+        return owner_id
+    if "rep" in viewer.roles:
+        if owner_id is not None and owner_id != viewer.user_id:
+            raise Forbidden("a rep may only read reports on their own deals")
+        return viewer.user_id
+    raise Forbidden("reading reports needs the role rep, manager, admin or service")
+
+
+def visibility(viewer: Identity) -> Callable[[DealState], bool] | None:
+    """docs/CONVENTIONS.md, Visibility: admins and services see every deal (None: no filter);
+    a manager the deals of their team (the ``team`` the events carry) and their own; a rep
+    is restricted by ``owner_scope`` (their own figures)."""
+    if viewer.roles & _EVERY_DEAL_ROLES or "manager" not in viewer.roles:
+        return None
+    team, me = viewer.team, viewer.user_id
+    return lambda deal: (team is not None and deal.team == team) or deal.owner_id == me
+
+
+def _only(deals: list[DealState], visible: Callable[[DealState], bool] | None) -> list[DealState]:
+    return deals if visible is None else [deal for deal in deals if visible(deal)]
+
+
+def _groups(deals: Iterable[DealState]) -> list[DealProgress]:
+    counts: dict[tuple[Any, int | None, bool], int] = {}
+    for deal in deals:
+        if deal.status is not None:
+            key = (deal.status, deal.max_open_order, deal.reached_won)
+            counts[key] = counts.get(key, 0) + 1
+    return [DealProgress(st, top, won, n) for (st, top, won), n in counts.items()]
+
+
+def _check_window(start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and start >= end:
+        raise BadUserInput("'from' must be before 'to'", field="from")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,17 +304,6 @@ class FunnelReport:
     lost: int
 
 
-def _owner_scope(viewer: Identity, owner_id: str | None) -> str | None:
-    """The owner filter the viewer may use: reps only ever see their own deals."""
-    if viewer.roles & _ALL_OWNERS_ROLES:
-        return owner_id
-    if "rep" in viewer.roles:
-        if owner_id is not None and owner_id != viewer.user_id:
-            raise Forbidden("a rep may only read reports on their own deals")
-        return viewer.user_id
-    raise Forbidden("reading reports needs the role rep, manager, admin or service")
-
-
 async def funnel_report(
     pipeline_id: str,
     *,
@@ -72,27 +312,49 @@ async def funnel_report(
     created_from: datetime | None,
     created_to: datetime | None,
     owner_id: str | None,
-    read_model: FunnelReadModel,
+    read_model: ReadModel,
 ) -> FunnelReport:
-    """The funnel of the pipeline (API.md ``funnel``).
-
-    COHORT: the deals created in ``[created_from, created_to)`` (optionally of one owner),
-    each counted once per OPEN stage it passed. An unknown pipeline (no event ever named it)
-    gives a report with no steps and zero counts, not an error: analytics cannot tell a
-    pipeline without deals from a pipeline that does not exist.
-    """
-    if method is not ConversionMethod.COHORT:
-        raise BadUserInput(f"funnel method {method.value} is not yet supported", field="method")
-    if created_from is not None and created_to is not None and created_from >= created_to:
-        raise BadUserInput("'from' must be before 'to'", field="from")
-    owner = _owner_scope(viewer, owner_id)
+    """The funnel (API.md ``funnel``); ``from``/``to`` bound the creation time (COHORT) or the
+    transition time (SNAPSHOT). An unknown pipeline gives no steps and zero counts."""
+    _check_window(created_from, created_to)
+    owner = owner_scope(viewer, owner_id)
+    visible = visibility(viewer)
     stages = await read_model.stages(pipeline_id)
     if stages is None:
         return FunnelReport(pipeline_id=pipeline_id, method=method, steps=(), won=0, lost=0)
-    deals = await read_model.cohort(
-        pipeline_id, created_from=created_from, created_to=created_to, owner_id=owner
-    )
-    figures = cohort_funnel(stages, deals)
+    figures: FunnelFigures
+    if method is ConversionMethod.SNAPSHOT:
+        deals = await read_model.deals(
+            pipeline_id,
+            moved_from=created_from,
+            moved_to=created_to,
+            fields=("moves",),
+        )
+        figures = reports.snapshot_funnel(
+            stages, _only(deals, visible), created_from, created_to, owner
+        )
+    elif owner is None and visible is None:
+        groups = await read_model.cohort(
+            pipeline_id, created_from=created_from, created_to=created_to, owner_id=None
+        )
+        figures = cohort_funnel(stages, groups)
+    elif owner is None:
+        deals = await read_model.deals(
+            pipeline_id,
+            created_from=created_from,
+            created_to=created_to,
+            fields=("status", "maxOpenOrderReached", "reachedWon", "ownerId", "team"),
+        )
+        figures = cohort_funnel(stages, _groups(_only(deals, visible)))
+    else:
+        deals = await read_model.deals(
+            pipeline_id,
+            created_from=created_from,
+            created_to=created_to,
+            credited_to=owner,
+            fields=("credits", "closedBy"),
+        )
+        figures = reports.cohort_by_credits(stages, _only(deals, visible), owner)
     return FunnelReport(
         pipeline_id=pipeline_id,
         method=method,
@@ -100,3 +362,200 @@ async def funnel_report(
         won=figures.won,
         lost=figures.lost,
     )
+
+
+async def stage_durations(
+    pipeline_id: str,
+    *,
+    viewer: Identity,
+    start: datetime | None,
+    end: datetime | None,
+    owner_id: str | None,
+    read_model: ReadModel,
+    now: datetime,
+) -> list[reports.StageDurationFigures]:
+    _check_window(start, end)
+    owner = owner_scope(viewer, owner_id)
+    stages = await read_model.stages(pipeline_id)
+    if stages is None:
+        return []
+    deals = await read_model.deals(pipeline_id, fields=("stays", "updatedAt", "ownerId", "status"))
+    return reports.stage_durations(stages, _only(deals, visibility(viewer)), start, end, owner, now)
+
+
+async def idle_deals(
+    pipeline_id: str,
+    *,
+    viewer: Identity,
+    owner_id: str | None,
+    days: int | None,
+    read_model: ReadModel,
+    now: datetime,
+) -> list[tuple[DealState, Stage | None, float]]:
+    """Open deals without activity for longer than ``days`` (default: their stage's
+    ``rottingDays``, else 30), the longest idle first, with their idle days."""
+    owner = owner_scope(viewer, owner_id)
+    stages = {s.id: s for s in await read_model.stages(pipeline_id) or []}
+    found: list[tuple[DealState, Stage | None, float]] = []
+    candidates = await read_model.deals(
+        pipeline_id, open_only=True, fields=("updatedAt", "amount", "title", "team")
+    )
+    for deal in _only(candidates, visibility(viewer)):
+        if owner is not None and deal.owner_id != owner:
+            continue
+        stage = stages.get(deal.stage.id) if deal.stage else None
+        if deal.updated_at is not None and reports.is_idle(deal, stage or deal.stage, now, days):
+            found.append(
+                (deal, stage or deal.stage, (now - deal.updated_at).total_seconds() / 86400)
+            )
+    return sorted(found, key=lambda item: -item[2])
+
+
+async def sales_performance(
+    pipeline_id: str,
+    *,
+    viewer: Identity,
+    start: datetime | None,
+    end: datetime | None,
+    owner_id: str | None,
+    read_model: ReadModel,
+) -> reports.PerformanceFigures:
+    _check_window(start, end)
+    owner = owner_scope(viewer, owner_id)
+    deals = await read_model.deals(
+        pipeline_id,
+        fields=("amount", "createdAt", "closedAt", "closedBy", "status"),
+    )
+    return reports.sales_performance(_only(deals, visibility(viewer)), start, end, owner)
+
+
+@dataclass
+class _History:
+    changes: int
+    computed: float
+    chain: fc.Chain
+    win_rates: dict[str, float]
+
+
+class HistoryCache:
+    """The transition statistics and win rates of a pipeline's history, recomputed when the
+    pipeline changed (the worker bumps its change counter after applying its events) or after
+    ``ttl`` seconds (a lost bump costs at most that)."""
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        self._ttl = ttl
+        self._entries: dict[str, _History] = {}
+
+    async def get(
+        self, pipeline_id: str, stages: list[Stage], read_model: ReadModel, now: datetime
+    ) -> _History:
+        changes = await read_model.change_count(pipeline_id)
+        entry = self._entries.get(pipeline_id)
+        if (
+            entry is not None
+            and entry.changes == changes
+            and (time.monotonic() - entry.computed < self._ttl)
+        ):
+            return entry
+        history = await read_model.deals(pipeline_id, fields=("stays",))
+        entry = _History(
+            changes=changes,
+            computed=time.monotonic(),
+            chain=fc.estimate_chain(stages, fc.transition_stats(history, now)),
+            win_rates=fc.historical_win_rates(history, now),
+        )
+        self._entries[pipeline_id] = entry
+        return entry
+
+
+async def forecast(
+    pipeline_id: str,
+    *,
+    viewer: Identity,
+    period_start: date,
+    period_end: date,
+    method: ForecastMethod,
+    owner_id: str | None,
+    read_model: ReadModel,
+    cache: HistoryCache,
+    now: datetime,
+) -> fc.ForecastFigures:
+    if period_end < period_start:
+        raise BadUserInput("'periodEnd' must not be before 'periodStart'", field="periodEnd")
+    owner = owner_scope(viewer, owner_id)
+    stages = await read_model.stages(pipeline_id)
+    if stages is None:
+        return fc.ForecastFigures(method, {}, {}, {}, 0)
+    visible = visibility(viewer)
+    open_deals = [
+        d
+        for d in await read_model.deals(
+            pipeline_id, open_only=True, fields=("amount", "expectedCloseDate")
+        )
+        if (owner is None or d.owner_id == owner) and (visible is None or visible(d))
+    ]
+    history = (
+        await cache.get(pipeline_id, stages, read_model, now)
+        if method is not ForecastMethod.WEIGHTED
+        else None
+    )
+    return fc.forecast(
+        method,
+        stages=stages,
+        open_deals=fc.open_deals_at(open_deals, None),
+        period_start=period_start,
+        period_end=period_end,
+        as_of=now,
+        chain=history.chain if history else None,
+        win_rates=history.win_rates if history else None,
+    )
+
+
+async def forecast_backtest(
+    pipeline_id: str,
+    *,
+    viewer: Identity,
+    periods: int,
+    period_days: int,
+    events: EventStore,
+    read_model: ReadModel,
+    parse: Parse,
+    today: date,
+) -> list[fc.AccuracyFigures]:
+    """Replays the pipeline's stored events into deal histories, then each past period."""
+    if not 1 <= periods <= 24:
+        raise BadUserInput("'periods' must be between 1 and 24", field="periods")
+    if not 1 <= period_days <= 366:
+        raise BadUserInput("'periodDays' must be between 1 and 366", field="periodDays")
+    owner_scope(viewer, None)
+    if "rep" in viewer.roles and not viewer.roles & _ALL_OWNERS_ROLES:
+        raise Forbidden("a backtest covers every owner's deals: managers, admins and services")
+    stages = await read_model.stages(pipeline_id)
+    if stages is None:
+        return []
+    deals = [state async for state in replay_states(events.replay(pipeline_id), parse)]
+    deals = _only(deals, visibility(viewer))
+    return fc.backtest(stages, deals, periods=periods, period_days=period_days, today=today)
+
+
+async def pipeline_as_of(
+    pipeline_id: str,
+    *,
+    viewer: Identity,
+    at: datetime,
+    owner_id: str | None,
+    read_model: ReadModel,
+) -> list[reports.StageSnapshotFigures]:
+    owner = owner_scope(viewer, owner_id)
+    stages = await read_model.stages(pipeline_id)
+    if stages is None:
+        return []
+    deals = _only(
+        await read_model.deals(pipeline_id, created_before=at, fields=("stays",)),
+        visibility(viewer),
+    )
+    if owner is not None:
+        deals = [
+            d for d in deals if (stay := d.stage_at(at)) is not None and stay.owner_id == owner
+        ]
+    return reports.pipeline_as_of(stages, deals, at)

@@ -1,76 +1,190 @@
-"""The customer archive in MongoDB: collection ``customers``, ``_id`` = the customer id.
+"""The customer archive in MongoDB.
 
-Documents carry fields beyond the aggregate: ``name_search`` (the case-folded name, for
-fragment search without ``$text``), and the outbox: ``outbox`` (CloudEvents not yet published,
-oldest first) and ``outbox_pending`` (true while the outbox may hold events; sparse-indexed).
-A change and its events are ONE write of one document, hence atomic without transactions;
-after it, the pending events are handed to the relay (see ``outbox``).
+Collections:
+
+- ``customers`` (``_id`` = the customer id). Beyond the aggregate, a document carries search
+  fields (``name_search``: the folded name; ``search_tokens``: folded words of the name, the
+  e-mails and the phones, for indexed prefix search; ``phone_digits``; ``tags_search``), the
+  ids merged into it (``merged_ids``, indexed: an old id resolves in the same query), and the
+  outbox (``outbox``: CloudEvents not yet published; ``outbox_pending``: sparse-indexed flag).
+  A change and its events are ONE write of one document, hence atomic without transactions.
+- ``interactions``: the timeline, indexed by customer and time (newest first).
+- ``audit``: one entry per customer version (``_id`` = ``<customer id>:<version>``).
+- ``merged_customers``: the documents of merged customers as they were, for the record.
+- ``transfers``: ownership transfers, with their own outbox.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from crm_common.errors import Conflict
 from crm_common.outbox import OutboxListener
 from customers.adapters.outbox import outbox_entry
-from customers.domain.model import Customer, CustomerKind, LeadSource, LifecycleStage
-from customers.service_layer.ports import CustomerQuery, Page
+from customers.domain.events import OwnershipTransferred
+from customers.domain.model import (
+    Address,
+    AuditEntry,
+    Customer,
+    CustomerKind,
+    FieldChange,
+    Interaction,
+    InteractionKind,
+    LeadSource,
+    LifecycleStage,
+    fold,
+    phone_digits,
+    search_tokens,
+    words,
+)
+from customers.service_layer.ports import (
+    CustomerQuery,
+    Page,
+    Scope,
+    Sort,
+    SortField,
+    TimelinePage,
+    TransferRecord,
+)
 
 COLLECTION = "customers"
+INTERACTIONS = "interactions"
+AUDIT = "audit"
+MERGED = "merged_customers"
+TRANSFERS = "transfers"
 
 # Reads never need the outbox; the relay reads it on its own.
-_PROJECTION = {"outbox": 0, "outbox_pending": 0}
+_PROJECTION = {"outbox": 0, "outbox_pending": 0, "search_tokens": 0, "search_text": 0}
+# Sorted lists page on one string key each (value + NUL + id): a keyset is one range.
+_SORT_KEYS = {
+    SortField.ID: "_id",
+    SortField.NAME: "sort_name",
+    SortField.CREATED_AT: "sort_created",
+    SortField.UPDATED_AT: "sort_updated",
+}
 
 
-def customers_collection(
-    database: AsyncDatabase[dict[str, Any]],
-) -> AsyncCollection[dict[str, Any]]:
+def sort_key(customer: Customer, field: SortField) -> str:
+    if field is SortField.NAME:
+        value = fold(customer.name)
+    elif field is SortField.CREATED_AT:
+        value = customer.created_at.astimezone(UTC).isoformat()
+    elif field is SortField.UPDATED_AT:
+        value = customer.updated_at.astimezone(UTC).isoformat()
+    else:
+        return customer.id
+    return f"{value}\x00{customer.id}"
+
+
+def visibility_keys(owner_id: str, team: str | None) -> list[str]:
+    return [f"owner:{owner_id}", *([f"team:{team}"] if team else [])]
+
+
+Collection = AsyncCollection[dict[str, Any]]
+
+
+def customers_collection(database: AsyncDatabase[dict[str, Any]]) -> Collection:
     return database[COLLECTION]
 
 
-async def create_indexes(collection: AsyncCollection[dict[str, Any]]) -> None:
+async def create_indexes(database: AsyncDatabase[dict[str, Any]]) -> None:
+    collection = database[COLLECTION]
+    # No $or anywhere: SecantusDB (the stand-in) answers $or by scanning. Alternatives are
+    # folded into arrays instead (``ids``: own id + merged ids; ``visibility``: owner + team).
     await collection.create_index(
         [("outbox_pending", ASCENDING)], name="outbox_pending", sparse=True
     )
-    await collection.create_index([("owner_id", ASCENDING), ("_id", ASCENDING)], name="owner")
-    await collection.create_index([("lifecycle", ASCENDING), ("_id", ASCENDING)], name="lifecycle")
+    await collection.create_index([("ids", ASCENDING)], name="ids")
+    await collection.create_index([("visibility", ASCENDING)], name="visibility")
     await collection.create_index([("company_id", ASCENDING)], name="company", sparse=True)
-    await collection.create_index([("email", ASCENDING)], name="email", sparse=True)
-    await collection.create_index([("tags", ASCENDING)], name="tags")
+    await collection.create_index([("emails", ASCENDING)], name="emails")
+    await collection.create_index([("phones", ASCENDING)], name="phones")
+    await collection.create_index([("tags_search", ASCENDING)], name="tags")
+    await collection.create_index([("search_tokens", ASCENDING)], name="search_tokens")
+    await collection.create_index([("external_id", ASCENDING)], name="external_id", sparse=True)
+    await collection.create_index([("sort_name", ASCENDING)], name="sort_name")
+    await collection.create_index([("sort_created", ASCENDING)], name="sort_created")
+    interactions = database[INTERACTIONS]
+    # Ascending keys, walked backwards for newest first: SecantusDB misses range bounds on
+    # descending compound keys, and real MongoDB serves both directions from one index.
+    await interactions.create_index(
+        [("customer_id", ASCENDING), ("sort_key", ASCENDING)], name="customer_time"
+    )
+    await database[AUDIT].create_index(
+        [("customer_id", ASCENDING), ("sort_key", ASCENDING)], name="customer_time"
+    )
+    await database[TRANSFERS].create_index(
+        [("outbox_pending", ASCENDING)], name="outbox_pending", sparse=True
+    )
 
 
 def search_key(name: str) -> str:
-    return name.casefold()
+    return fold(name)
+
+
+def _source_document(source: LeadSource | None) -> dict[str, Any] | None:
+    if source is None:
+        return None
+    return {
+        "channel": source.channel,
+        "campaign": source.campaign,
+        "medium": source.medium,
+        "referrer": source.referrer,
+    }
+
+
+def _address_document(address: Address | None) -> dict[str, Any] | None:
+    if address is None:
+        return None
+    return {
+        "street": address.street,
+        "city": address.city,
+        "postal_code": address.postal_code,
+        "region": address.region,
+        "country": address.country,
+    }
 
 
 def to_document(customer: Customer) -> dict[str, Any]:
-    source = customer.source
     return {
         "_id": customer.id,
         "kind": customer.kind.value,
         "name": customer.name,
         "name_search": search_key(customer.name),
         "email": customer.email,
+        "emails": list(customer.emails),
         "phone": customer.phone,
+        "phones": list(customer.phones),
+        "phone_digits": [phone_digits(p) for p in customer.phones],
+        "search_tokens": (tokens := search_tokens(customer)),
+        "search_text": " " + " ".join(tokens),
         "company_id": customer.company_id,
-        "source": None
-        if source is None
-        else {
-            "channel": source.channel,
-            "campaign": source.campaign,
-            "medium": source.medium,
-            "referrer": source.referrer,
-        },
+        "source": _source_document(customer.source),
+        "address": _address_document(customer.address),
         "lifecycle": customer.lifecycle.value,
+        "lifecycle_reason": customer.lifecycle_reason,
+        "lifecycle_changed_at": customer.lifecycle_changed_at,
+        "lifecycle_cause": customer.lifecycle_cause,
         "owner_id": customer.owner_id,
+        "team": customer.team,
         "tags": list(customer.tags),
+        "tags_search": [fold(tag) for tag in customer.tags],
         "attributes": customer.attributes,
+        "external_id": customer.external_id,
+        "merged_ids": list(customer.merged_ids),
+        "ids": [customer.id, *customer.merged_ids],
+        "visibility": visibility_keys(customer.owner_id, customer.team),
+        "sort_name": sort_key(customer, SortField.NAME),
+        "sort_created": sort_key(customer, SortField.CREATED_AT),
+        "sort_updated": sort_key(customer, SortField.UPDATED_AT),
         "version": customer.version,
         "created_at": customer.created_at,
         "updated_at": customer.updated_at,
@@ -79,12 +193,15 @@ def to_document(customer: Customer) -> dict[str, Any]:
 
 def from_document(document: dict[str, Any]) -> Customer:
     source = document.get("source")
+    address = document.get("address")
+    email = document.get("email")
+    phone = document.get("phone")
     return Customer(
         id=document["_id"],
         kind=CustomerKind(document["kind"]),
         name=document["name"],
-        email=document.get("email"),
-        phone=document.get("phone"),
+        email=email,
+        phone=phone,
         company_id=document.get("company_id"),
         source=None
         if not source
@@ -101,32 +218,159 @@ def from_document(document: dict[str, Any]) -> Customer:
         version=document["version"],
         created_at=document["created_at"],
         updated_at=document["updated_at"],
+        emails=list(document.get("emails") or ([email] if email else [])),
+        phones=list(document.get("phones") or ([phone] if phone else [])),
+        address=None
+        if not address
+        else Address(
+            street=address.get("street"),
+            city=address.get("city"),
+            postal_code=address.get("postal_code"),
+            region=address.get("region"),
+            country=address.get("country"),
+        ),
+        external_id=document.get("external_id"),
+        team=document.get("team"),
+        lifecycle_reason=document.get("lifecycle_reason"),
+        lifecycle_changed_at=document.get("lifecycle_changed_at"),
+        lifecycle_cause=document.get("lifecycle_cause"),
+        merged_ids=list(document.get("merged_ids") or []),
     )
 
 
+def scope_filter(scope: Scope | None) -> dict[str, Any]:
+    if scope is None:
+        return {}
+    if scope.nothing:
+        return {"_id": {"$in": []}}
+    keys: list[str] = []
+    if scope.owner_id is not None:
+        keys.append(f"owner:{scope.owner_id}")
+    if scope.team is not None:
+        keys.append(f"team:{scope.team}")
+    if not keys:
+        return {}
+    return {"visibility": {"$in": keys}}
+
+
+def prefix_conditions(prefixes: list[str]) -> list[dict[str, Any]]:
+    """Documents with, for each prefix, a search token starting with it. The longest prefix
+    is a range on the indexed ``search_tokens``; on an array a range may be met by two
+    different elements, so a regular expression over ``search_text`` (the same tokens as one
+    string) decides. (A ``^`` regex, ``$elemMatch``, ``$all`` or ``$and`` on the array is a
+    scan on the stand-in.)"""
+    if not prefixes:
+        return []
+    longest = max(prefixes, key=len)
+    lookaheads = "".join(f"(?=.* {re.escape(prefix)})" for prefix in prefixes)
+    return [
+        {"search_tokens": {"$gte": longest, "$lt": longest[:-1] + chr(ord(longest[-1]) + 1)}},
+        {"search_text": {"$regex": "^" + lookaheads}},
+    ]
+
+
 def to_filter(query: CustomerQuery) -> dict[str, Any]:
-    conditions: dict[str, Any] = {}
-    if query.lifecycles:
-        conditions["lifecycle"] = {"$in": [stage.value for stage in query.lifecycles]}
-    if query.owner_id is not None:
-        conditions["owner_id"] = query.owner_id
-    if query.kind is not None:
-        conditions["kind"] = query.kind.value
-    if query.tag is not None:
-        conditions["tags"] = query.tag
+    conditions: list[dict[str, Any]] = []
     if query.name_contains:
-        conditions["name_search"] = {"$regex": re.escape(search_key(query.name_contains))}
-    return conditions
+        conditions += name_fragment_conditions(query.name_contains)
+    if query.search:
+        conditions += prefix_conditions(sorted(set(words(query.search))))
+    if query.lifecycles:
+        conditions.append({"lifecycle": {"$in": [stage.value for stage in query.lifecycles]}})
+    if query.owner_id is not None:
+        conditions.append({"visibility": f"owner:{query.owner_id}"})
+    if query.kind is not None:
+        conditions.append({"kind": query.kind.value})
+    if query.tag is not None:
+        conditions.append({"tags_search": fold(query.tag)})
+    if query.company_id is not None:
+        conditions.append({"company_id": query.company_id})
+    if query.source_channel is not None:
+        conditions.append({"source.channel": query.source_channel})
+    if query.source_campaign is not None:
+        conditions.append({"source.campaign": query.source_campaign})
+    period: dict[str, Any] = {}
+    if query.created_from is not None:
+        period["$gte"] = query.created_from
+    if query.created_to is not None:
+        period["$lt"] = query.created_to
+    if period:
+        conditions.append({"created_at": period})
+    if query.email_contains:
+        conditions.append({"emails": {"$regex": re.escape(fold(query.email_contains))}})
+    if query.phone_contains:
+        digits = "".join(ch for ch in query.phone_contains if ch.isdigit())
+        conditions.append({"phone_digits": {"$regex": re.escape(digits)}})
+    scope = scope_filter(query.scope)
+    if scope:
+        conditions.append(scope)
+    return flatten(conditions)
+
+
+def flatten(conditions: list[dict[str, Any]]) -> dict[str, Any]:
+    """One flat document where the fields differ (the stand-in plans ``$and`` badly); a
+    second condition on a field already used goes into ``$and``. The first condition on a
+    field is the one indexes see first, so the most selective come first."""
+    flat: dict[str, Any] = {}
+    rest: list[dict[str, Any]] = []
+    for condition in conditions:
+        if any(key in flat for key in condition):
+            rest.append(condition)
+        else:
+            flat.update(condition)
+    if rest:
+        flat["$and"] = rest
+    return flat
+
+
+# What may precede a word in a folded name (the fragment must start a word).
+_WORD_START = r"(?:^|[\s\-'.,/&()+:;\"])"
+
+
+def name_fragment_conditions(fragment: str) -> list[dict[str, Any]]:
+    """A fragment that starts a word of the name, case and accents ignored ("mull" finds
+    "Anna Müller", "garcia rob" finds "García Robotics"). Its longest word narrows the
+    candidates through the ``search_tokens`` index (a prefix range); the regular expression
+    over the folded name then checks the whole fragment. No scan of the collection."""
+    folded = fold(fragment).strip()
+    exact = {"name_search": {"$regex": _WORD_START + re.escape(folded)}}
+    fragment_words = words(folded)
+    if not fragment_words:
+        return [exact]
+    return [prefix_conditions([max(fragment_words, key=len)])[0], exact]
+
+
+def _outbox_update(customer: Customer, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    document = to_document(customer)
+    del document["_id"]
+    update: dict[str, Any] = {"$set": document}
+    if entries:
+        document["outbox_pending"] = True
+        update["$push"] = {"outbox": {"$each": entries}}
+    return update
 
 
 class MongoCustomerRepository:
     def __init__(
         self,
-        collection: AsyncCollection[dict[str, Any]],
+        collection: Collection,
         outbox_listener: OutboxListener | None = None,
+        audit: MongoAuditRepository | None = None,
+        wake_relay: Any = None,
     ) -> None:
         self.collection = collection
         self._listener = outbox_listener
+        self._audit = audit
+        self._wake = wake_relay
+        self._merged = collection.database[MERGED]
+
+    async def _after_write(self, customer: Customer, entries: list[dict[str, Any]]) -> None:
+        customer.events.clear()
+        if self._audit is not None and customer.audit:
+            await self._audit.add(customer.audit)
+        customer.audit.clear()
+        if self._listener is not None and entries:
+            self._listener.submit(customer.id, entries)
 
     async def add(self, customer: Customer) -> None:
         document = to_document(customer)
@@ -135,9 +379,43 @@ class MongoCustomerRepository:
         if entries:
             document["outbox_pending"] = True
         await self.collection.insert_one(document)
-        customer.events.clear()
-        if self._listener is not None:
-            self._listener.submit(customer.id, entries)
+        await self._after_write(customer, entries)
+
+    async def add_many(self, customers: Sequence[Customer]) -> None:
+        if not customers:
+            return
+        documents = []
+        audit: list[AuditEntry] = []
+        for customer in customers:
+            document = to_document(customer)
+            document["outbox"] = [outbox_entry(event) for event in customer.events]
+            document["outbox_pending"] = True
+            documents.append(document)
+            audit += customer.audit
+            customer.events.clear()
+            customer.audit.clear()
+        await self.collection.insert_many(documents, ordered=False)
+        if self._audit is not None:
+            await self._audit.add(audit)
+        if self._wake is not None:
+            self._wake()
+
+    async def save(
+        self,
+        customer: Customer,
+        expected_version: int,
+        carried_outbox: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        entries = [*carried_outbox, *(outbox_entry(event) for event in customer.events)]
+        result = await self.collection.update_one(
+            {"_id": customer.id, "version": expected_version}, _outbox_update(customer, entries)
+        )
+        if result.matched_count == 0:
+            raise Conflict(
+                f"customer {customer.id} changed meanwhile (expected version {expected_version})",
+                field="expectedVersion",
+            )
+        await self._after_write(customer, entries)
 
     async def get(self, customer_id: str) -> Customer | None:
         document = await self.collection.find_one({"_id": customer_id}, _PROJECTION)
@@ -149,19 +427,48 @@ class MongoCustomerRepository:
         cursor = self.collection.find({"_id": {"$in": list(customer_ids)}}, _PROJECTION)
         return [from_document(document) async for document in cursor]
 
+    async def resolve_many(self, customer_ids: Sequence[str]) -> dict[str, Customer]:
+        if not customer_ids:
+            return {}
+        ids = list(customer_ids)
+        # One round trip: the whole answer in the first batch (no getMore).
+        cursor = self.collection.find(
+            {"ids": {"$in": ids}}, _PROJECTION, batch_size=max(len(ids) + 1, 101)
+        )
+        found: dict[str, Customer] = {}
+        survivors: dict[str, Customer] = {}
+        async for document in cursor:
+            customer = from_document(document)
+            found[customer.id] = customer
+            for merged_id in customer.merged_ids:
+                survivors[merged_id] = customer
+        # A merged id resolves to its survivor even while its old document still exists
+        # (between the steps of a merge).
+        resolved = {**found, **survivors}
+        return {i: resolved[i] for i in ids if i in resolved}
+
     async def contacts_of(self, company_ids: Sequence[str]) -> list[Customer]:
         if not company_ids:
             return []
         cursor = self.collection.find({"company_id": {"$in": list(company_ids)}}, _PROJECTION)
         return [from_document(document) async for document in cursor]
 
-    async def page(self, query: CustomerQuery, first: int, after_id: str | None) -> Page:
+    async def page(
+        self, query: CustomerQuery, sort: Sort, first: int, after: tuple[Any, str] | None
+    ) -> Page:
+        key = _SORT_KEYS[sort.field]
+        direction = DESCENDING if sort.descending else ASCENDING
         conditions = to_filter(query)
-        if after_id is not None:
-            conditions["_id"] = {"$gt": after_id}
-        cursor = (
-            self.collection.find(conditions, _PROJECTION).sort("_id", ASCENDING).limit(first + 1)
-        )
+        if after is not None:
+            value, after_id = after
+            op = "$lt" if sort.descending else "$gt"
+            bound = after_id if key == "_id" else f"{value}\x00{after_id}"
+            conditions = (
+                flatten([conditions, {key: {op: bound}}]) if conditions else {key: {op: bound}}
+            )
+        cursor = self.collection.find(conditions, _PROJECTION).sort(key, direction).limit(first + 1)
+        if not conditions:
+            cursor = cursor.hint([(key, ASCENDING)])
         documents = await cursor.to_list(None)
         return Page(
             items=[from_document(document) for document in documents[:first]],
@@ -169,4 +476,364 @@ class MongoCustomerRepository:
         )
 
     async def count(self, query: CustomerQuery) -> int:
-        return await self.collection.count_documents(to_filter(query))
+        conditions = to_filter(query)
+        if not conditions:  # everything: the collection's count, not a scan
+            return await self.collection.estimated_document_count()
+        return await self.collection.count_documents(conditions)
+
+    async def iterate(self, query: CustomerQuery) -> AsyncIterator[Customer]:
+        cursor = self.collection.find(to_filter(query), _PROJECTION, batch_size=500).sort(
+            "_id", ASCENDING
+        )
+        async for document in cursor:
+            yield from_document(document)
+
+    async def duplicates_of(self, customer: Customer, limit: int) -> list[Customer]:
+        alternatives: list[dict[str, Any]] = []
+        if customer.emails:
+            alternatives.append({"emails": {"$in": customer.emails}})
+        if customer.phones:
+            alternatives.append({"phones": {"$in": customer.phones}})
+        if customer.company_id is not None:
+            alternatives.append({"company_id": customer.company_id})
+        first_words = words(customer.name)
+        if first_words:
+            alternatives.append(
+                {
+                    "search_tokens": {"$in": first_words},
+                    "kind": customer.kind.value,
+                    "company_id": customer.company_id,
+                }
+            )
+        return await self._any_of(alternatives, limit, exclude=customer.id)
+
+    async def _any_of(
+        self, alternatives: list[dict[str, Any]], limit: int = 0, exclude: str | None = None
+    ) -> list[Customer]:
+        """One indexed query per alternative (instead of $or), de-duplicated."""
+        found: dict[str, Customer] = {}
+        for conditions in alternatives:
+            if exclude is not None:
+                conditions = {**conditions, "_id": {"$ne": exclude}}
+            async for document in self.collection.find(conditions, _PROJECTION, limit=limit):
+                found.setdefault(document["_id"], from_document(document))
+        return list(found.values())
+
+    async def find_for_import(
+        self, ids: Sequence[str], external_ids: Sequence[str], emails: Sequence[str]
+    ) -> list[Customer]:
+        alternatives: list[dict[str, Any]] = []
+        if ids:
+            alternatives.append({"_id": {"$in": list(ids)}})
+        if external_ids:
+            alternatives.append({"external_id": {"$in": list(external_ids)}})
+        if emails:
+            alternatives.append({"emails": {"$in": list(emails)}})
+        return await self._any_of(alternatives)
+
+    async def owned_by(self, owner_id: str, team: str | None) -> list[str]:
+        conditions: dict[str, Any] = {"owner_id": owner_id}
+        if team is not None:
+            conditions["team"] = team
+        cursor = self.collection.find(conditions, {"_id": 1}).sort("_id", ASCENDING)
+        return [document["_id"] async for document in cursor]
+
+    async def transfer(
+        self, customer_ids: Sequence[str], from_owner: str, to_owner: str, now: datetime
+    ) -> list[Customer]:
+        if not customer_ids:
+            return []
+        conditions = {"_id": {"$in": list(customer_ids)}, "owner_id": from_owner}
+        before = [
+            from_document(document)
+            async for document in self.collection.find(conditions, _PROJECTION)
+        ]
+        if not before:
+            return []
+        operations = [
+            UpdateOne(
+                {"_id": customer.id, "owner_id": from_owner, "version": customer.version},
+                {
+                    "$set": {
+                        "owner_id": to_owner,
+                        "visibility": visibility_keys(to_owner, customer.team),
+                        "updated_at": now,
+                        "sort_updated": f"{now.astimezone(UTC).isoformat()}\x00{customer.id}",
+                    },
+                    "$inc": {"version": 1},
+                },
+            )
+            for customer in before
+        ]
+        await self.collection.bulk_write(operations, ordered=False)
+        return before
+
+    async def retire_merged(
+        self, sources: Sequence[Customer], survivor_id: str, now: datetime
+    ) -> int:
+        ids = [source.id for source in sources]
+        moved = await self.collection.update_many(
+            {"company_id": {"$in": ids}}, {"$set": {"company_id": survivor_id, "updated_at": now}}
+        )
+        async for document in self.collection.find({"_id": {"$in": ids}}):
+            document.pop("outbox", None)
+            document.pop("outbox_pending", None)
+            document["merged_into"] = survivor_id
+            document["merged_at"] = now
+            await self._merged.replace_one({"_id": document["_id"]}, document, upsert=True)
+        await self.collection.delete_many({"_id": {"$in": ids}})
+        return moved.modified_count
+
+    async def backfill_search_fields(self) -> int:
+        """Documents written before the search fields existed get them (once, at start)."""
+        done = 0
+        cursor = self.collection.find({"search_text": {"$exists": False}}, _PROJECTION)
+        async for document in cursor:
+            fresh = to_document(from_document(document))
+            del fresh["_id"]
+            await self.collection.update_one({"_id": document["_id"]}, {"$set": fresh})
+            done += 1
+        return done
+
+    async def pending_outbox(self, customer_ids: Sequence[str]) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = []
+        cursor = self.collection.find(
+            {"_id": {"$in": list(customer_ids)}, "outbox_pending": True}, {"outbox": 1}
+        )
+        async for document in cursor:
+            entries += document.get("outbox") or []
+        return entries
+
+
+def interaction_document(interaction: Interaction) -> dict[str, Any]:
+    return {
+        "_id": interaction.id,
+        "customer_id": interaction.customer_id,
+        "kind": interaction.kind.value,
+        "occurred_at": interaction.occurred_at,
+        "recorded_at": interaction.recorded_at,
+        "summary": interaction.summary,
+        "details": interaction.details,
+        "actor_id": interaction.actor_id,
+        "actor_name": interaction.actor_name,
+        "opportunity_id": interaction.opportunity_id,
+        "merged_from": interaction.merged_from,
+        "sort_key": interaction_key(interaction.occurred_at, interaction.id),
+    }
+
+
+def interaction_key(occurred_at: datetime, interaction_id: str) -> str:
+    """Newest first = this key descending; a page boundary is one range on it."""
+    return f"{occurred_at.astimezone(UTC).isoformat()}\x00{interaction_id}"
+
+
+def interaction_from_document(document: dict[str, Any]) -> Interaction:
+    return Interaction(
+        id=document["_id"],
+        customer_id=document["customer_id"],
+        kind=InteractionKind(document["kind"]),
+        occurred_at=document["occurred_at"],
+        recorded_at=document["recorded_at"],
+        summary=document["summary"],
+        details=document.get("details"),
+        actor_id=document.get("actor_id"),
+        actor_name=document.get("actor_name"),
+        opportunity_id=document.get("opportunity_id"),
+        merged_from=document.get("merged_from"),
+    )
+
+
+class MongoInteractionRepository:
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+
+    async def add(self, interaction: Interaction) -> bool:
+        try:
+            await self.collection.insert_one(interaction_document(interaction))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    @staticmethod
+    def _filter(
+        customer_id: str,
+        kinds: Sequence[InteractionKind],
+        occurred_from: datetime | None,
+        occurred_to: datetime | None,
+    ) -> dict[str, Any]:
+        conditions: dict[str, Any] = {"customer_id": customer_id}
+        if kinds:
+            conditions["kind"] = {"$in": [kind.value for kind in kinds]}
+        period: dict[str, Any] = {}
+        if occurred_from is not None:
+            period["$gte"] = occurred_from
+        if occurred_to is not None:
+            period["$lt"] = occurred_to
+        if period:
+            conditions["occurred_at"] = period
+        return conditions
+
+    async def page(
+        self,
+        customer_id: str,
+        kinds: Sequence[InteractionKind],
+        occurred_from: datetime | None,
+        occurred_to: datetime | None,
+        first: int,
+        after: tuple[datetime, str] | None,
+    ) -> TimelinePage:
+        conditions = self._filter(customer_id, kinds, occurred_from, occurred_to)
+        if after is not None:
+            at, after_id = after
+            conditions["sort_key"] = {"$lt": interaction_key(at, after_id)}
+        cursor = self.collection.find(conditions).sort("sort_key", DESCENDING).limit(first + 1)
+        documents = await cursor.to_list(None)
+        return TimelinePage(
+            items=[interaction_from_document(d) for d in documents[:first]],
+            has_next=len(documents) > first,
+        )
+
+    async def count(
+        self,
+        customer_id: str,
+        kinds: Sequence[InteractionKind],
+        occurred_from: datetime | None,
+        occurred_to: datetime | None,
+    ) -> int:
+        return await self.collection.count_documents(
+            self._filter(customer_id, kinds, occurred_from, occurred_to)
+        )
+
+    async def repoint(self, from_ids: Sequence[str], to_id: str) -> int:
+        moved = 0
+        for from_id in from_ids:
+            result = await self.collection.update_many(
+                {"customer_id": from_id},
+                {"$set": {"customer_id": to_id, "merged_from": from_id}},
+            )
+            moved += result.modified_count
+        return moved
+
+    async def count_for(self, customer_ids: Sequence[str]) -> int:
+        return await self.collection.count_documents({"customer_id": {"$in": list(customer_ids)}})
+
+
+def audit_key(entry: AuditEntry) -> str:
+    """Newest first across a customer and the customers merged into it."""
+    return f"{entry.at.astimezone(UTC).isoformat()}\x00{entry.id}"
+
+
+class MongoAuditRepository:
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+
+    async def add(self, entries: Sequence[AuditEntry]) -> None:
+        if not entries:
+            return
+        documents = [
+            {
+                "_id": entry.id,
+                "customer_id": entry.customer_id,
+                "version": entry.version,
+                "action": entry.action,
+                "changes": [
+                    {"field": c.field, "from": c.before, "to": c.after} for c in entry.changes
+                ],
+                "at": entry.at,
+                "actor_id": entry.actor_id,
+                "actor_name": entry.actor_name,
+                "note": entry.note,
+                "sort_key": audit_key(entry),
+            }
+            for entry in entries
+        ]
+        try:
+            await self.collection.insert_many(documents, ordered=False)
+        except BulkWriteError as exc:  # a retried write: entries already there are fine
+            if any(error.get("code") != 11000 for error in exc.details.get("writeErrors", [])):
+                raise
+
+    async def page(
+        self, customer_ids: Sequence[str], first: int, after: str | None
+    ) -> tuple[list[AuditEntry], bool]:
+        conditions: dict[str, Any] = {"customer_id": {"$in": list(customer_ids)}}
+        if after is not None:
+            conditions["sort_key"] = {"$lt": after}
+        cursor = self.collection.find(conditions).sort("sort_key", DESCENDING).limit(first + 1)
+        documents = await cursor.to_list(None)
+        entries = [
+            AuditEntry(
+                customer_id=d["customer_id"],
+                version=d["version"],
+                action=d["action"],
+                changes=tuple(FieldChange(c["field"], c["from"], c["to"]) for c in d["changes"]),
+                at=d["at"],
+                actor_id=d.get("actor_id"),
+                actor_name=d.get("actor_name"),
+                note=d.get("note"),
+            )
+            for d in documents[:first]
+        ]
+        return entries, len(documents) > first
+
+
+class MongoTransferRepository:
+    def __init__(self, collection: Collection, outbox_listener: OutboxListener | None) -> None:
+        self.collection = collection
+        self._listener = outbox_listener
+
+    async def record(
+        self,
+        transfer_id: str,
+        from_owner: str,
+        to_owner: str,
+        include_open_opportunities: bool,
+        moved_ids: Sequence[str],
+        actor_id: str,
+        actor_name: str,
+        now: datetime,
+        event_needed: bool,
+    ) -> TransferRecord:
+        run = {"at": now, "by": actor_id, "byName": actor_name, "moved": list(moved_ids)}
+        document = await self.collection.find_one_and_update(
+            {"_id": transfer_id},
+            {
+                "$setOnInsert": {
+                    "from_owner_id": from_owner,
+                    "to_owner_id": to_owner,
+                    "include_open_opportunities": include_open_opportunities,
+                    "created_at": now,
+                    "outbox": [],
+                },
+                "$addToSet": {"customer_ids": {"$each": list(moved_ids)}},
+                "$push": {"runs": run},
+                "$inc": {"version": 1},
+            },
+            upsert=True,
+            return_document=True,
+        )
+        assert document is not None
+        ids = list(document.get("customer_ids") or [])
+        if event_needed or not document.get("events_emitted"):
+            event = OwnershipTransferred(
+                transfer_id=transfer_id,
+                from_owner_id=from_owner,
+                to_owner_id=to_owner,
+                include_open_opportunities=include_open_opportunities,
+                customer_ids=tuple(ids),
+                version=document["version"],
+                occurred_at=now,
+                actor_id=actor_id,
+                actor_name=actor_name,
+            )
+            entry = outbox_entry(event)
+            await self.collection.update_one(
+                {"_id": transfer_id},
+                {
+                    "$push": {"outbox": entry},
+                    "$set": {"outbox_pending": True, "events_emitted": True},
+                },
+            )
+            if self._listener is not None:
+                self._listener.submit(transfer_id, [entry])
+        return TransferRecord(transfer_id, ids, len(document.get("runs") or []))

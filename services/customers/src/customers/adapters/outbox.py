@@ -9,11 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_common.events import CloudEvent, new_event
-from customers.domain.events import CustomerCreated, DomainEvent
+from crm_common.events import CloudEvent, iso, new_event
+from customers.domain.events import (
+    CustomerCreated,
+    CustomersMerged,
+    DomainEvent,
+    LifecycleChanged,
+    OwnershipTransferred,
+)
 
 SOURCE = "crm/customers"
 CUSTOMER_CREATED = "customers.customer.created"
+LIFECYCLE_CHANGED = "customers.customer.lifecycle_changed"
+CUSTOMER_MERGED = "customers.customer.merged"
+OWNERSHIP_TRANSFERRED = "customers.ownership.transferred"
 
 
 def to_cloud_event(event: DomainEvent) -> CloudEvent:
@@ -30,6 +39,55 @@ def to_cloud_event(event: DomainEvent) -> CloudEvent:
                     "kind": event.kind,
                     "ownerId": event.owner_id,
                     "lifecycle": event.lifecycle,
+                },
+                actor_id=event.actor_id,
+                actor_name=event.actor_name,
+                at=event.occurred_at,
+            )
+        case LifecycleChanged():
+            return new_event(
+                source=SOURCE,
+                type=LIFECYCLE_CHANGED,
+                subject=event.customer_id,
+                sequence=event.version,
+                data={
+                    "customerId": event.customer_id,
+                    "from": event.from_stage,
+                    "to": event.to_stage,
+                    "reason": event.reason,
+                    "cause": event.cause,
+                },
+                actor_id=event.actor_id,
+                actor_name=event.actor_name,
+                at=event.occurred_at,
+            )
+        case CustomersMerged():
+            return new_event(
+                source=SOURCE,
+                type=CUSTOMER_MERGED,
+                subject=event.survivor_id,
+                sequence=event.version,
+                data={
+                    "survivorId": event.survivor_id,
+                    "mergedIds": list(event.merged_ids),
+                    "mergedAt": iso(event.occurred_at),
+                },
+                actor_id=event.actor_id,
+                actor_name=event.actor_name,
+                at=event.occurred_at,
+            )
+        case OwnershipTransferred():
+            return new_event(
+                source=SOURCE,
+                type=OWNERSHIP_TRANSFERRED,
+                subject=event.transfer_id,
+                sequence=event.version,
+                data={
+                    "transferId": event.transfer_id,
+                    "fromOwnerId": event.from_owner_id,
+                    "toOwnerId": event.to_owner_id,
+                    "includeOpenOpportunities": event.include_open_opportunities,
+                    "customerIds": list(event.customer_ids),
                 },
                 actor_id=event.actor_id,
                 actor_name=event.actor_name,

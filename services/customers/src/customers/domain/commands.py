@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from customers.domain.model import CustomerKind, LeadSource, LifecycleStage
+from customers.domain.model import Address, CustomerKind, LeadSource, LifecycleStage
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,3 +20,21 @@ class CreateCustomer:
     owner_id: str | None = None  # None: the caller owns the new customer
     tags: tuple[str, ...] | None = None
     attributes: object = None
+    emails: tuple[str, ...] | None = None
+    phones: tuple[str, ...] | None = None
+    address: Address | None = None
+    external_id: str | None = None
+    team: str | None = None  # only an admin names a team; otherwise the caller's
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineEvent:
+    """A ``pipeline.opportunity.*`` event as the archive reads it (the envelope's facts)."""
+
+    id: str
+    type: str
+    sequence: int
+    time: str
+    data: dict[str, Any]
+    actor_id: str | None = None
+    actor_name: str | None = None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,5 +20,41 @@ class CustomerCreated:
     actor_name: str | None = None
 
 
-# Widened to a union as the archive learns more facts (lifecycle changes, merges, transfers).
-DomainEvent = CustomerCreated
+@dataclass(frozen=True, slots=True)
+class LifecycleChanged:
+    customer_id: str
+    from_stage: str
+    to_stage: str
+    reason: str | None
+    cause: dict[str, Any] | None
+    version: int
+    occurred_at: datetime
+    actor_id: str | None = None
+    actor_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomersMerged:
+    survivor_id: str
+    merged_ids: tuple[str, ...]
+    version: int
+    occurred_at: datetime
+    actor_id: str | None = None
+    actor_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OwnershipTransferred:
+    transfer_id: str
+    from_owner_id: str
+    to_owner_id: str
+    include_open_opportunities: bool
+    customer_ids: tuple[str, ...]
+    version: int
+    occurred_at: datetime
+    actor_id: str | None = None
+    actor_name: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+DomainEvent = CustomerCreated | LifecycleChanged | CustomersMerged | OwnershipTransferred

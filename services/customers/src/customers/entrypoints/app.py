@@ -24,16 +24,25 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from crm_common import amqp, mongo
+from crm_common.amqp import EventConsumer
 from crm_common.errors import Unauthenticated
 from crm_common.identity import Identity, TokenVerifier
 from crm_common.outbox import OutboxRelay
 from crm_common.web import IdentityMiddleware, health_routes, metrics_route
 from customers.adapters.mongo_repository import (
+    AUDIT,
+    INTERACTIONS,
+    TRANSFERS,
+    MongoAuditRepository,
     MongoCustomerRepository,
+    MongoInteractionRepository,
+    MongoTransferRepository,
     create_indexes,
     customers_collection,
 )
+from customers.entrypoints.http import export_route, import_route
 from customers.entrypoints.schema import Context, build_context, schema
+from customers.entrypoints.worker import PIPELINE_EVENT_KEYS, pipeline_event_handler
 from customers.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,6 +59,10 @@ class Runtime:
     amqp: AbstractRobustConnection
     repository: MongoCustomerRepository
     relay: OutboxRelay
+    interactions: MongoInteractionRepository
+    audit: MongoAuditRepository
+    transfers: MongoTransferRepository
+    consumer: EventConsumer | None
 
 
 class _Slot:
@@ -61,6 +74,9 @@ class _Slot:
         if self.runtime is None:
             raise RuntimeError("not started")
         return self.runtime
+
+    def get_repository(self) -> MongoCustomerRepository:
+        return self.get().repository
 
 
 class CustomersGraphQL(GraphQL[Context, None]):
@@ -74,7 +90,16 @@ class CustomersGraphQL(GraphQL[Context, None]):
             raise Unauthenticated("missing identity")  # the middleware always sets it
         if not isinstance(runtime, Runtime):
             raise RuntimeError("the customers runtime is not started")
-        return build_context(identity, runtime.repository, request=request, response=response)
+        return build_context(
+            identity,
+            runtime.repository,
+            interactions=runtime.interactions,
+            audit=runtime.audit,
+            transfers=runtime.transfers,
+            phone_region=runtime.settings.phone_region,
+            request=request,
+            response=response,
+        )
 
 
 async def _bounded(name: str, close: Callable[[], Awaitable[object]], seconds: float = 5) -> None:
@@ -99,8 +124,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             stack.push_async_callback(_bounded, "amqp", connection.close)
             publisher = amqp.EventPublisher(connection)
             stack.push_async_callback(_bounded, "publisher", publisher.close)
-            collection = customers_collection(client[settings.database])
-            await create_indexes(collection)
+            database = client[settings.database]
+            collection = customers_collection(database)
+            await create_indexes(database)
             relay = OutboxRelay(
                 collection,
                 publisher,
@@ -108,10 +134,47 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 batch_size=settings.relay_batch_size,
                 max_backoff=settings.relay_max_backoff,
             )
-            repository = MongoCustomerRepository(collection, outbox_listener=relay)
+            transfer_relay = OutboxRelay(
+                database[TRANSFERS],
+                publisher,
+                poll_interval=settings.relay_poll_interval,
+                batch_size=settings.relay_batch_size,
+                max_backoff=settings.relay_max_backoff,
+            )
+            audit = MongoAuditRepository(database[AUDIT])
+            repository = MongoCustomerRepository(
+                collection, outbox_listener=relay, audit=audit, wake_relay=relay.wake
+            )
+            interactions = MongoInteractionRepository(database[INTERACTIONS])
+            transfers = MongoTransferRepository(database[TRANSFERS], transfer_relay)
+            backfilled = await repository.backfill_search_fields()
+            if backfilled:
+                log.info("search fields backfilled", extra={"documents": backfilled})
             relay.start()
             stack.push_async_callback(relay.stop)
-            slot.runtime = Runtime(settings, client, connection, repository, relay)
+            transfer_relay.start()
+            stack.push_async_callback(transfer_relay.stop)
+            consumer = None
+            if settings.consumer_enabled:
+                consumer = EventConsumer(
+                    connection,
+                    settings.consumer_queue,
+                    PIPELINE_EVENT_KEYS,
+                    pipeline_event_handler(repository, interactions),
+                )
+                await consumer.start()
+                stack.push_async_callback(consumer.stop_consuming)
+            slot.runtime = Runtime(
+                settings,
+                client,
+                connection,
+                repository,
+                relay,
+                interactions,
+                audit,
+                transfers,
+                consumer,
+            )
             log.info("customers started", extra={"database": settings.database})
             try:
                 yield {"runtime": slot.runtime}
@@ -122,22 +185,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await mongo.ping(slot.get().mongo)
 
     async def amqp_ready() -> None:
-        if slot.get().amqp.is_closed:
+        runtime = slot.get()
+        if runtime.amqp.is_closed:
             raise ConnectionError("the AMQP connection is closed")
+        if runtime.consumer is not None and not runtime.consumer.is_consuming:
+            raise ConnectionError("the pipeline-event consumer is not consuming")
 
+    verifier = TokenVerifier(settings)
     graphql = CustomersGraphQL(
         schema, graphql_ide="graphiql" if settings.environment == "development" else None
     )
     return Starlette(
         routes=[
             Route("/graphql", graphql),
+            export_route(verifier, slot.get_repository),
+            import_route(verifier, slot.get_repository, settings),
             *health_routes({"mongo": mongo_ready, "amqp": amqp_ready}),
             metrics_route,
         ],
-        middleware=[
-            Middleware(
-                IdentityMiddleware, verifier=TokenVerifier(settings), protected_prefix="/graphql"
-            )
-        ],
+        middleware=[Middleware(IdentityMiddleware, verifier=verifier, protected_prefix="/graphql")],
         lifespan=lifespan,
     )

@@ -2,14 +2,17 @@
 
 Resolvers only translate: GraphQL input to commands and queries, domain objects to GraphQL
 types. Entity references and ``company``/``contacts`` go through DataLoaders created per
-request, so an ``_entities`` request costs one MongoDB query whatever its size.
+request, so an ``_entities`` request costs one MongoDB query whatever its size (an id merged
+into another customer resolves to the survivor in that same query).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from enum import Enum
+from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
 from graphql import GraphQLError
@@ -22,16 +25,25 @@ from crm_common.graphql import ErrorCodes
 from crm_common.identity import Identity
 from customers.domain import model
 from customers.domain.commands import CreateCustomer
-from customers.service_layer import services
-from customers.service_layer.ports import CustomerQuery, CustomerRepository
+from customers.service_layer import importing, services
+from customers.service_layer.ports import (
+    AuditRepository,
+    CustomerQuery,
+    CustomerRepository,
+    InteractionRepository,
+    Sort,
+    SortField,
+    TransferRepository,
+)
 
 # The domain enums are the GraphQL enums (Strawberry only marks the classes), so the two
-# cannot drift apart. InteractionKind is declared for the contract ahead of the timeline.
+# cannot drift apart.
 strawberry.enum(model.CustomerKind, name="CustomerKind")
 strawberry.enum(model.LifecycleStage, name="LifecycleStage")
 strawberry.enum(model.InteractionKind, name="InteractionKind")
 CustomerKind = model.CustomerKind
 LifecycleStage = model.LifecycleStage
+InteractionKind = model.InteractionKind
 
 
 @dataclass
@@ -42,14 +54,34 @@ class Context:
     repository: CustomerRepository
     customer_loader: DataLoader[str, model.Customer | None]
     contacts_loader: DataLoader[str, list[model.Customer]]
+    interactions: InteractionRepository | None = None
+    audit: AuditRepository | None = None
+    transfers: TransferRepository | None = None
+    phone_region: str | None = None
     request: Any = None
     response: Any = None
+
+    def need_interactions(self) -> InteractionRepository:
+        assert self.interactions is not None
+        return self.interactions
+
+    def need_audit(self) -> AuditRepository:
+        assert self.audit is not None
+        return self.audit
+
+    def need_transfers(self) -> TransferRepository:
+        assert self.transfers is not None
+        return self.transfers
 
 
 def build_context(
     identity: Identity,
     repository: CustomerRepository,
     *,
+    interactions: InteractionRepository | None = None,
+    audit: AuditRepository | None = None,
+    transfers: TransferRepository | None = None,
+    phone_region: str | None = None,
     request: Any = None,
     response: Any = None,
 ) -> Context:
@@ -64,12 +96,26 @@ def build_context(
         repository=repository,
         customer_loader=DataLoader(load_fn=load_customers),
         contacts_loader=DataLoader(load_fn=load_contacts),
+        interactions=interactions,
+        audit=audit,
+        transfers=transfers,
+        phone_region=phone_region,
         request=request,
         response=response,
     )
 
 
 Info = strawberry.Info[Context, None]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def field(description: str) -> Callable[[F], F]:
+    """``@strawberry.field(description=...)`` with the resolver's type kept for mypy."""
+    return cast("Callable[[F], F]", strawberry.field(description=description))
+
+
+def mutation(description: str) -> Callable[[F], F]:
+    return cast("Callable[[F], F]", strawberry.mutation(description=description))
 
 
 @strawberry.type(name="LeadSource", description="Where the customer came from.")
@@ -80,18 +126,148 @@ class LeadSourceType:
     referrer: str | None
 
 
+@strawberry.type(name="Address")
+class AddressType:
+    street: str | None
+    city: str | None
+    postal_code: str | None
+    region: str | None
+    country: str | None = strawberry.field(description="ISO 3166-1 alpha-2")
+
+
+@strawberry.type(description="An entry of a customer's timeline.")
+class Interaction:
+    id: strawberry.ID
+    customer_id: strawberry.ID
+    kind: InteractionKind
+    occurred_at: datetime
+    recorded_at: datetime = strawberry.field(description="When it was logged.")
+    summary: str
+    details: JSON | None
+    actor_id: strawberry.ID | None = strawberry.field(description="Who logged or caused it.")
+    actor_name: str | None
+    opportunity_id: strawberry.ID | None
+    merged_from: strawberry.ID | None = strawberry.field(
+        description="The customer this entry belonged to before a merge."
+    )
+
+    @classmethod
+    def from_domain(cls, entry: model.Interaction) -> Interaction:
+        return cls(
+            id=strawberry.ID(entry.id),
+            customer_id=strawberry.ID(entry.customer_id),
+            kind=entry.kind,
+            occurred_at=entry.occurred_at,
+            recorded_at=entry.recorded_at,
+            summary=entry.summary,
+            details=cast("JSON", entry.details),
+            actor_id=None if entry.actor_id is None else strawberry.ID(entry.actor_id),
+            actor_name=entry.actor_name,
+            opportunity_id=None
+            if entry.opportunity_id is None
+            else strawberry.ID(entry.opportunity_id),
+            merged_from=None if entry.merged_from is None else strawberry.ID(entry.merged_from),
+        )
+
+
+@strawberry.federation.type(shareable=True)
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class InteractionEdge:
+    cursor: str
+    node: Interaction
+
+
+@strawberry.type
+class InteractionConnection:
+    edges: list[InteractionEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type
+class FieldChange:
+    field: str
+    from_value: JSON | None = strawberry.field(name="from")
+    to_value: JSON | None = strawberry.field(name="to")
+
+
+@strawberry.type(description="One change of a customer: who, when, which fields.")
+class AuditEntry:
+    customer_id: strawberry.ID = strawberry.field(
+        description="The customer changed: this one, or one merged into it since."
+    )
+    version: int
+    action: str = strawberry.field(
+        description="CREATE, UPDATE, LIFECYCLE, MERGE, TRANSFER or IMPORT"
+    )
+    at: datetime
+    actor_id: strawberry.ID | None
+    actor_name: str | None
+    note: str | None
+    changes: list[FieldChange]
+
+    @classmethod
+    def from_domain(cls, entry: model.AuditEntry) -> AuditEntry:
+        return cls(
+            customer_id=strawberry.ID(entry.customer_id),
+            version=entry.version,
+            action=entry.action,
+            at=entry.at,
+            actor_id=None if entry.actor_id is None else strawberry.ID(entry.actor_id),
+            actor_name=entry.actor_name,
+            note=entry.note,
+            changes=[
+                FieldChange(
+                    field=c.field,
+                    from_value=cast("JSON", c.before),
+                    to_value=cast("JSON", c.after),
+                )
+                for c in entry.changes
+            ],
+        )
+
+
+@strawberry.type
+class AuditEdge:
+    cursor: str
+    node: AuditEntry
+
+
+@strawberry.type
+class AuditConnection:
+    edges: list[AuditEdge]
+    page_info: PageInfo
+
+
 @strawberry.federation.type(name="Customer", keys=["id"])
 class CustomerType:
     id: strawberry.ID
     kind: CustomerKind
     name: str
-    email: str | None
-    phone: str | None
+    email: str | None = strawberry.field(description="The primary e-mail, lower-cased.")
+    emails: list[str] = strawberry.field(description="Every e-mail, the primary first.")
+    phone: str | None = strawberry.field(description="The primary phone in E.164.")
+    phones: list[str] = strawberry.field(description="Every phone, the primary first.")
+    address: AddressType | None
     source: LeadSourceType | None
     lifecycle: LifecycleStage
+    lifecycle_reason: str | None
+    lifecycle_changed_at: datetime | None
     owner_id: strawberry.ID
+    team: str | None
     tags: list[str]
     attributes: JSON | None
+    external_id: str | None
+    merged_ids: list[strawberry.ID] = strawberry.field(
+        description="Customers merged into this one; their ids resolve to it."
+    )
     version: int
     created_at: datetime
     updated_at: datetime
@@ -100,12 +276,24 @@ class CustomerType:
     @classmethod
     def from_domain(cls, customer: model.Customer) -> CustomerType:
         source = customer.source
+        address = customer.address
         return cls(
             id=strawberry.ID(customer.id),
             kind=customer.kind,
             name=customer.name,
             email=customer.email,
+            emails=list(customer.emails),
             phone=customer.phone,
+            phones=list(customer.phones),
+            address=None
+            if address is None
+            else AddressType(
+                street=address.street,
+                city=address.city,
+                postal_code=address.postal_code,
+                region=address.region,
+                country=address.country,
+            ),
             source=None
             if source is None
             else LeadSourceType(
@@ -115,9 +303,14 @@ class CustomerType:
                 referrer=source.referrer,
             ),
             lifecycle=customer.lifecycle,
+            lifecycle_reason=customer.lifecycle_reason,
+            lifecycle_changed_at=customer.lifecycle_changed_at,
             owner_id=strawberry.ID(customer.owner_id),
+            team=customer.team,
             tags=list(customer.tags),
             attributes=cast("JSON", customer.attributes),
+            external_id=customer.external_id,
+            merged_ids=[strawberry.ID(i) for i in customer.merged_ids],
             version=customer.version,
             created_at=customer.created_at,
             updated_at=customer.updated_at,
@@ -127,29 +320,89 @@ class CustomerType:
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> CustomerType | None:
         customer = await info.context.customer_loader.load(str(id))
-        return None if customer is None else cls.from_domain(customer)
+        if customer is None:
+            return None
+        services.require_visible(info.context.identity, customer)
+        return cls.from_domain(customer)
 
     @strawberry.field  # the company this person belongs to
     async def company(self, info: Info) -> CustomerType | None:
         if self.company_id is None:
             return None
         company = await info.context.customer_loader.load(self.company_id)
-        return None if company is None else CustomerType.from_domain(company)
+        if company is None or not services.can_see(info.context.identity, company):
+            return None
+        return CustomerType.from_domain(company)
 
-    @strawberry.field  # the people who belong to this company, by name
+    @strawberry.field  # the people who belong to this company, by name (those you may see)
     async def contacts(self, info: Info) -> list[CustomerType]:
         if self.kind is not model.CustomerKind.COMPANY:
             return []
         contacts = await info.context.contacts_loader.load(str(self.id))
-        return [CustomerType.from_domain(contact) for contact in contacts]
+        identity = info.context.identity
+        return [CustomerType.from_domain(c) for c in contacts if services.can_see(identity, c)]
 
+    @field("Newest first; filter by kinds and by period [from, to).")
+    async def timeline(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        kinds: list[InteractionKind] | None = None,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+    ) -> InteractionConnection:
+        page, total = await services.timeline(
+            str(self.id),
+            [model.InteractionKind(k) for k in kinds or ()],
+            from_,
+            to,
+            first,
+            after,
+            info.context.need_interactions(),
+        )
+        edges = [
+            InteractionEdge(
+                cursor=services.encode_timeline_cursor(e), node=Interaction.from_domain(e)
+            )
+            for e in page.items
+        ]
+        return InteractionConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=total,
+        )
 
-@strawberry.federation.type(shareable=True)
-class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    @field(
+        "Who changed which fields, when (also of the customers merged into this one): newest first."
+    )
+    async def audit(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> AuditConnection:
+        entries, has_next = await services.audit_trail(
+            [str(self.id), *(str(i) for i in self.merged_ids)],
+            first,
+            after,
+            info.context.need_audit(),
+        )
+        edges = [
+            AuditEdge(cursor=services.audit_cursor(e), node=AuditEntry.from_domain(e))
+            for e in entries
+        ]
+        return AuditConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=has_next,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
 
 
 @strawberry.type
@@ -173,9 +426,47 @@ class CustomerFilter:
     owner_id: strawberry.ID | None = None
     kind: CustomerKind | None = None
     name_contains: str | None = strawberry.field(
-        default=None, description="A case-insensitive fragment of the name."
+        default=None,
+        description="The start of a word of the name, or of several words: 'mull', 'garcia "
+        "rob'; case and accents are ignored. Indexed.",
     )
-    tag: str | None = None
+    email_contains: str | None = strawberry.field(
+        default=None, description="A fragment of any e-mail; case is ignored."
+    )
+    phone_contains: str | None = strawberry.field(
+        default=None, description="Digits found in any phone (E.164 digits)."
+    )
+    search: str | None = strawberry.field(
+        default=None,
+        description="Words, each the start of a word of the name, an e-mail (or its local "
+        "part or domain) or a phone (international or national digits), in any order; indexed.",
+    )
+    tag: str | None = strawberry.field(default=None, description="Case-insensitive.")
+    source_channel: str | None = None
+    source_campaign: str | None = None
+    company_id: strawberry.ID | None = None
+    created_from: datetime | None = strawberry.field(default=None, description="Inclusive.")
+    created_to: datetime | None = strawberry.field(default=None, description="Exclusive.")
+
+
+@strawberry.enum
+class CustomerSortField(Enum):
+    ID = "ID"
+    NAME = "NAME"
+    CREATED_AT = "CREATED_AT"
+    UPDATED_AT = "UPDATED_AT"
+
+
+@strawberry.enum
+class SortDirection(Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.input
+class CustomerSort:
+    field: CustomerSortField = CustomerSortField.ID
+    direction: SortDirection = SortDirection.ASC
 
 
 @strawberry.input
@@ -184,6 +475,35 @@ class LeadSourceInput:
     campaign: str | None = None
     medium: str | None = None
     referrer: str | None = None
+
+
+@strawberry.input
+class AddressInput:
+    street: str | None = None
+    city: str | None = None
+    postal_code: str | None = None
+    region: str | None = None
+    country: str | None = None
+
+
+def _source(value: LeadSourceInput | None) -> model.LeadSource | None:
+    if value is None:
+        return None
+    return model.LeadSource(
+        channel=value.channel, campaign=value.campaign, medium=value.medium, referrer=value.referrer
+    )
+
+
+def _address(value: AddressInput | None) -> model.Address | None:
+    if value is None:
+        return None
+    return model.Address(
+        street=value.street,
+        city=value.city,
+        postal_code=value.postal_code,
+        region=value.region,
+        country=value.country,
+    )
 
 
 @strawberry.input
@@ -202,28 +522,184 @@ class CreateCustomerInput:
     attributes: JSON | None = strawberry.field(
         default=None, description="A JSON object of at most 16 KiB, nested at most 5 levels."
     )
+    emails: list[str] | None = strawberry.field(default=None, description="More e-mails.")
+    phones: list[str] | None = strawberry.field(default=None, description="More phones.")
+    address: AddressInput | None = None
+    external_id: str | None = strawberry.field(
+        default=None, description="The id in another system (imports upsert by it)."
+    )
+    team: str | None = strawberry.field(
+        default=None, description="Defaults to the caller's team; only an admin names another."
+    )
 
     def to_command(self) -> CreateCustomer:
-        source = self.source
         return CreateCustomer(
             kind=model.CustomerKind(self.kind),
             name=self.name,
             email=self.email,
             phone=self.phone,
             company_id=None if self.company_id is None else str(self.company_id),
-            source=None
-            if source is None
-            else model.LeadSource(
-                channel=source.channel,
-                campaign=source.campaign,
-                medium=source.medium,
-                referrer=source.referrer,
-            ),
+            source=_source(self.source),
             lifecycle=model.LifecycleStage(self.lifecycle),
             owner_id=None if self.owner_id is None else str(self.owner_id),
             tags=None if self.tags is None else tuple(self.tags),
             attributes=self.attributes,
+            emails=None if self.emails is None else tuple(self.emails),
+            phones=None if self.phones is None else tuple(self.phones),
+            address=_address(self.address),
+            external_id=self.external_id,
+            team=self.team,
         )
+
+
+@strawberry.input(description="Only the fields given change; null clears an optional field.")
+class UpdateCustomerInput:
+    name: str | None = strawberry.UNSET
+    email: str | None = strawberry.field(
+        default=strawberry.UNSET, description="The primary e-mail (the old one stays listed)."
+    )
+    emails: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description="Every e-mail (replaces the list)."
+    )
+    phone: str | None = strawberry.UNSET
+    phones: list[str] | None = strawberry.UNSET
+    company_id: strawberry.ID | None = strawberry.UNSET
+    address: AddressInput | None = strawberry.UNSET
+    source: LeadSourceInput | None = strawberry.UNSET
+    lifecycle: LifecycleStage | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="LEAD→PROSPECT|CUSTOMER, PROSPECT→LEAD|CUSTOMER, CUSTOMER→CHURNED, "
+        "CHURNED→PROSPECT|CUSTOMER.",
+    )
+    lifecycle_reason: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Why the lifecycle changes (required to CHURNED)."
+    )
+    owner_id: strawberry.ID | None = strawberry.UNSET
+    team: str | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+    attributes: JSON | None = strawberry.UNSET
+    external_id: str | None = strawberry.UNSET
+
+    def to_changes(self) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        simple = {
+            "name": self.name,
+            "email": self.email,
+            "emails": self.emails,
+            "phone": self.phone,
+            "phones": self.phones,
+            "companyId": self.company_id,
+            "lifecycle": self.lifecycle,
+            "ownerId": self.owner_id,
+            "team": self.team,
+            "tags": self.tags,
+            "attributes": self.attributes,
+            "externalId": self.external_id,
+        }
+        for name, value in simple.items():
+            if value is not strawberry.UNSET:
+                changes[name] = value
+        if self.emails is None and "emails" in changes:
+            changes["emails"] = []
+        if self.phones is None and "phones" in changes:
+            changes["phones"] = []
+        if self.tags is None and "tags" in changes:
+            changes["tags"] = []
+        if self.address is not strawberry.UNSET:
+            address = _address(self.address)
+            changes["address"] = None if address is None else _plain_address(address)
+        if self.source is not strawberry.UNSET:
+            source = _source(self.source)
+            changes["source"] = None if source is None else _plain_source(source)
+        return changes
+
+
+def _plain_address(address: model.Address) -> dict[str, Any]:
+    return {
+        "street": address.street,
+        "city": address.city,
+        "postal_code": address.postal_code,
+        "region": address.region,
+        "country": address.country,
+    }
+
+
+def _plain_source(source: model.LeadSource) -> dict[str, Any]:
+    return {
+        "channel": source.channel,
+        "campaign": source.campaign,
+        "medium": source.medium,
+        "referrer": source.referrer,
+    }
+
+
+@strawberry.input
+class InteractionInput:
+    kind: InteractionKind
+    summary: str
+    occurred_at: datetime | None = strawberry.field(default=None, description="Default: now.")
+    details: JSON | None = None
+
+
+@strawberry.type
+class MergeResult:
+    survivor: CustomerType
+    merged_ids: list[strawberry.ID]
+    dry_run: bool
+    changes: list[FieldChange]
+    moved_interactions: int
+    moved_contacts: int
+
+
+@strawberry.type
+class TransferResult:
+    transfer_id: strawberry.ID = strawberry.field(description="The same when run again.")
+    moved_customer_ids: list[strawberry.ID] = strawberry.field(description="Moved by this run.")
+    transferred_count: int = strawberry.field(description="Moved by this run.")
+    customer_ids: list[strawberry.ID] = strawberry.field(
+        description="Every customer this transfer ever moved."
+    )
+    include_open_opportunities: bool
+    runs: int
+
+
+@strawberry.type
+class ImportRowError:
+    line: int = strawberry.field(description="Line of the file (the header is line 1).")
+    field: str | None
+    message: str
+
+
+@strawberry.type
+class ImportReport:
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    failed: int
+    errors: list[ImportRowError]
+    ignored_columns: list[str]
+
+
+def _customer_query(filter: CustomerFilter | None) -> CustomerQuery:
+    if filter is None:
+        return CustomerQuery()
+    return CustomerQuery(
+        lifecycles=tuple(model.LifecycleStage(s) for s in filter.lifecycle or ()),
+        owner_id=None if filter.owner_id is None else str(filter.owner_id),
+        kind=None if filter.kind is None else model.CustomerKind(filter.kind),
+        name_contains=filter.name_contains,
+        email_contains=filter.email_contains,
+        phone_contains=filter.phone_contains,
+        search=filter.search,
+        tag=filter.tag,
+        source_channel=filter.source_channel,
+        source_campaign=filter.source_campaign,
+        company_id=None if filter.company_id is None else str(filter.company_id),
+        created_from=filter.created_from,
+        created_to=filter.created_to,
+    )
 
 
 @strawberry.type
@@ -231,28 +707,33 @@ class Query:
     @strawberry.field
     async def customer(self, info: Info, id: strawberry.ID) -> CustomerType | None:
         customer = await info.context.customer_loader.load(str(id))
-        return None if customer is None else CustomerType.from_domain(customer)
+        if customer is None:
+            return None
+        services.require_visible(info.context.identity, customer)
+        return CustomerType.from_domain(customer)
 
-    @strawberry.field  # in id order; ``after`` is an edge's cursor
+    @field("The customers you may see; `after` is an edge's cursor.")
     async def customers(
         self,
         info: Info,
         filter: CustomerFilter | None = None,
         first: int | None = None,
         after: str | None = None,
+        sort: CustomerSort | None = None,
     ) -> CustomerConnection:
-        query = CustomerQuery()
-        if filter is not None:
-            query = CustomerQuery(
-                lifecycles=tuple(model.LifecycleStage(s) for s in filter.lifecycle or ()),
-                owner_id=None if filter.owner_id is None else str(filter.owner_id),
-                kind=None if filter.kind is None else model.CustomerKind(filter.kind),
-                name_contains=filter.name_contains,
-                tag=filter.tag,
-            )
-        page, total = await services.list_customers(query, first, after, info.context.repository)
+        order = Sort()
+        if sort is not None:
+            order = Sort(SortField(sort.field.value), sort.direction is SortDirection.DESC)
+        page, total = await services.list_customers(
+            _customer_query(filter),
+            first,
+            after,
+            info.context.repository,
+            actor=info.context.identity,
+            sort=order,
+        )
         edges = [
-            CustomerEdge(cursor=services.encode_cursor(c.id), node=CustomerType.from_domain(c))
+            CustomerEdge(cursor=services.cursor_for(c, order), node=CustomerType.from_domain(c))
             for c in page.items
         ]
         return CustomerConnection(
@@ -266,6 +747,15 @@ class Query:
             total_count=total,
         )
 
+    @field("Same e-mail or phone, or a similar name (same company): strongest first.")
+    async def duplicate_candidates(
+        self, info: Info, customer_id: strawberry.ID
+    ) -> list[CustomerType]:
+        found = await services.duplicate_candidates(
+            str(customer_id), info.context.identity, info.context.repository
+        )
+        return [CustomerType.from_domain(c) for c in found]
+
 
 @strawberry.type
 class Mutation:
@@ -273,9 +763,137 @@ class Mutation:
     async def create_customer(self, info: Info, input: CreateCustomerInput) -> CustomerType:
         context = info.context
         customer = await services.create_customer(
-            input.to_command(), context.identity, context.repository
+            input.to_command(), context.identity, context.repository, context.phone_region
         )
         return CustomerType.from_domain(customer)
+
+    @mutation("With expectedVersion, a stale version is a CONFLICT.")
+    async def update_customer(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        input: UpdateCustomerInput,
+        expected_version: int | None = None,
+    ) -> CustomerType:
+        context = info.context
+        reason = input.lifecycle_reason
+        customer = await services.update_customer(
+            str(id),
+            input.to_changes(),
+            expected_version,
+            context.identity,
+            context.repository,
+            lifecycle_reason=None if reason is strawberry.UNSET else reason,
+            phone_region=context.phone_region,
+        )
+        return CustomerType.from_domain(customer)
+
+    @strawberry.mutation
+    async def log_interaction(
+        self, info: Info, customer_id: strawberry.ID, input: InteractionInput
+    ) -> Interaction:
+        context = info.context
+        entry = await services.log_interaction(
+            str(customer_id),
+            model.InteractionKind(input.kind),
+            input.summary,
+            input.details,
+            input.occurred_at,
+            context.identity,
+            context.repository,
+            context.need_interactions(),
+        )
+        return Interaction.from_domain(entry)
+
+    @mutation("A dry run shows the survivor without writing anything.")
+    async def merge_customers(
+        self,
+        info: Info,
+        target_id: strawberry.ID,
+        source_ids: list[strawberry.ID],
+        dry_run: bool | None = False,
+    ) -> MergeResult:
+        context = info.context
+        outcome = await services.merge_customers(
+            str(target_id),
+            [str(i) for i in source_ids],
+            bool(dry_run),
+            context.identity,
+            context.repository,
+            context.need_interactions(),
+        )
+        return MergeResult(
+            survivor=CustomerType.from_domain(outcome.survivor),
+            merged_ids=[strawberry.ID(i) for i in outcome.merged_ids],
+            dry_run=outcome.dry_run,
+            changes=[
+                FieldChange(
+                    field=c.field, from_value=cast("JSON", c.before), to_value=cast("JSON", c.after)
+                )
+                for c in outcome.changes
+            ],
+            moved_interactions=outcome.moved_interactions,
+            moved_contacts=outcome.moved_contacts,
+        )
+
+    @mutation("Safe to run twice (same transferId).")
+    async def transfer_ownership(
+        self,
+        info: Info,
+        from_owner_id: strawberry.ID,
+        to_owner_id: strawberry.ID,
+        include_open_opportunities: bool | None = True,
+    ) -> TransferResult:
+        context = info.context
+        outcome = await services.transfer_ownership(
+            str(from_owner_id),
+            str(to_owner_id),
+            include_open_opportunities is not False,
+            context.identity,
+            context.repository,
+            context.need_transfers(),
+            context.need_audit(),
+        )
+        return TransferResult(
+            transfer_id=strawberry.ID(outcome.transfer_id),
+            moved_customer_ids=[strawberry.ID(i) for i in outcome.moved_ids],
+            transferred_count=len(outcome.moved_ids),
+            customer_ids=[strawberry.ID(i) for i in outcome.customer_ids],
+            include_open_opportunities=include_open_opportunities is not False,
+            runs=outcome.runs,
+        )
+
+    @mutation(
+        "CSV with a header row (UTF-8, BOM allowed); upserts by id, externalId or "
+        "e-mail; a bad row is reported with its line and never stops the others."
+    )
+    async def import_customers(
+        self, info: Info, csv: str, dry_run: bool | None = False
+    ) -> ImportReport:
+        context = info.context
+        report = await importing.import_customers(
+            importing.split_lines(csv),
+            bool(dry_run),
+            context.identity,
+            context.repository,
+            phone_region=context.phone_region,
+        )
+        return to_import_report(report)
+
+
+def to_import_report(report: importing.ImportReport) -> ImportReport:
+    return ImportReport(
+        dry_run=report.dry_run,
+        rows=report.rows,
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        failed=report.failed,
+        errors=[
+            ImportRowError(line=e.line, field=e.field, message=e.message) for e in report.errors
+        ],
+        ignored_columns=report.ignored_columns,
+    )
 
 
 class CustomersSchema(strawberry.federation.Schema):

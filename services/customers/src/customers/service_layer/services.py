@@ -1,22 +1,56 @@
 """Use cases of the customer archive: one async function per command or query.
 
-Each takes its ports (the repository) as parameters, so that the entry points compose them
+Each takes its ports (repositories) as parameters, so that the entry points compose them
 and tests can hand in fakes. Events travel with the aggregate into the repository, whose
 write stores them in the outbox in the same document write.
+
+Visibility (docs/CONVENTIONS.md): a rep sees and changes the customers they own, a manager
+those of their team (and their own), an admin all; a ``service`` token changes nothing and
+reads no customer. A denied single read or write is ``FORBIDDEN`` and writes nothing; lists
+are filtered.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
+import logging
+import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
 
-from crm_common.errors import BadUserInput, Forbidden
+from crm_common.errors import BadUserInput, Conflict, CrmError, Forbidden, NotFound
 from crm_common.identity import Identity
-from customers.domain.commands import CreateCustomer
-from customers.domain.model import NAME_MAX, Customer, normalise_id
-from customers.service_layer.ports import CustomerQuery, CustomerRepository, Page
+from customers.domain.commands import CreateCustomer, PipelineEvent
+from customers.domain.model import (
+    NAME_MAX,
+    AuditEntry,
+    Customer,
+    FieldChange,
+    Interaction,
+    InteractionKind,
+    LifecycleStage,
+    name_similarity,
+    normalise_id,
+    utcnow,
+)
+from customers.service_layer.ports import (
+    AuditRepository,
+    CustomerQuery,
+    CustomerRepository,
+    InteractionRepository,
+    Page,
+    Scope,
+    Sort,
+    SortField,
+    TimelinePage,
+    TransferRepository,
+)
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -25,21 +59,71 @@ _CURSOR_PREFIX = "customer:"
 WRITER_ROLES = frozenset({"rep", "manager", "admin"})
 ASSIGNER_ROLES = frozenset({"manager", "admin"})
 
+# --- visibility ----------------------------------------------------------------------------
+
+
+def scope_of(actor: Identity) -> Scope | None:
+    """The records ``actor`` may see (None: everything)."""
+    if actor.is_admin:
+        return None
+    if actor.has_role("manager"):
+        return Scope(owner_id=actor.user_id, team=actor.team)
+    if actor.has_role("rep"):
+        return Scope(owner_id=actor.user_id)
+    return Scope(nothing=True)
+
+
+def can_see(actor: Identity, customer: Customer) -> bool:
+    if actor.is_admin:
+        return True
+    if actor.has_role("manager") and (
+        customer.owner_id == actor.user_id
+        or (actor.team is not None and customer.team == actor.team)
+    ):
+        return True
+    return actor.has_role("rep") and customer.owner_id == actor.user_id
+
+
+def require_visible(actor: Identity, customer: Customer) -> None:
+    if not can_see(actor, customer):
+        raise Forbidden(f"customer {customer.id} is not yours to see or change")
+
+
+def require_writer(actor: Identity) -> None:
+    if not actor.roles & WRITER_ROLES:
+        raise Forbidden("changing customers needs the role rep, manager or admin")
+
+
+def _check_owner_assignment(actor: Identity, owner_id: str) -> None:
+    if owner_id != actor.user_id and not actor.roles & ASSIGNER_ROLES:
+        raise Forbidden("only a manager or an admin may give a customer to another owner")
+
+
+def _team_for(actor: Identity, requested: str | None) -> str | None:
+    if requested is not None and requested != actor.team:
+        if not actor.is_admin:
+            raise Forbidden("only an admin may name another team")
+        return requested
+    return actor.team
+
+
+# --- profile -------------------------------------------------------------------------------
+
 
 async def create_customer(
     command: CreateCustomer,
     actor: Identity,
     repository: CustomerRepository,
+    phone_region: str | None = None,
 ) -> Customer:
-    if not actor.roles & WRITER_ROLES:
-        raise Forbidden("creating customers needs the role rep, manager or admin")
+    require_writer(actor)
     owner_id = normalise_id(command.owner_id, "ownerId") or actor.user_id
-    if owner_id != actor.user_id and not actor.roles & ASSIGNER_ROLES:
-        raise Forbidden("only a manager or an admin may create a customer for another owner")
+    _check_owner_assignment(actor, owner_id)
+    team = _team_for(actor, normalise_id(command.team, "team"))
     company = None
     company_id = normalise_id(command.company_id, "companyId")
     if company_id is not None:
-        company = await repository.get(company_id)
+        company = (await repository.resolve_many([company_id])).get(company_id)
         if company is None:
             raise BadUserInput(f"companyId: no customer has the id {company_id}", field="companyId")
     customer = Customer.create(
@@ -48,13 +132,19 @@ async def create_customer(
         owner_id=owner_id,
         email=command.email,
         phone=command.phone,
+        emails=command.emails,
+        phones=command.phones,
         company=company,
         source=command.source,
         lifecycle=command.lifecycle,
         tags=command.tags,
         attributes=command.attributes,
+        address=command.address,
+        external_id=command.external_id,
+        team=team,
         actor_id=actor.user_id,
         actor_name=actor.name,
+        phone_region=phone_region,
     )
     await repository.add(customer)
     return customer
@@ -63,9 +153,20 @@ async def create_customer(
 async def customers_by_ids(
     customer_ids: Sequence[str], repository: CustomerRepository
 ) -> list[Customer | None]:
-    """One customer (or None) per id, in the order asked, with a single repository query."""
-    found = {c.id: c for c in await repository.get_many(list(dict.fromkeys(customer_ids)))}
+    """One customer (or None) per id, in the order asked, with a single repository query;
+    an id merged into another customer yields the survivor."""
+    found = await repository.resolve_many(list(dict.fromkeys(customer_ids)))
     return [found.get(customer_id) for customer_id in customer_ids]
+
+
+async def visible_customer(
+    customer_id: str, actor: Identity, repository: CustomerRepository
+) -> Customer:
+    found = (await repository.resolve_many([customer_id])).get(customer_id)
+    if found is None:
+        raise NotFound(f"no customer has the id {customer_id}", field="id")
+    require_visible(actor, found)
+    return found
 
 
 async def contacts_by_company(
@@ -79,6 +180,61 @@ async def contacts_by_company(
     for contacts in grouped.values():
         contacts.sort(key=lambda c: (c.name.casefold(), c.id))
     return [grouped[company_id] for company_id in company_ids]
+
+
+async def update_customer(
+    customer_id: str,
+    changes: dict[str, Any],
+    expected_version: int | None,
+    actor: Identity,
+    repository: CustomerRepository,
+    *,
+    lifecycle_reason: str | None = None,
+    phone_region: str | None = None,
+) -> Customer:
+    """Applies the given fields (only those present). With ``expectedVersion`` a customer
+    changed meanwhile is a ``CONFLICT`` and nothing is written."""
+    require_writer(actor)
+    customer = await visible_customer(customer_id, actor, repository)  # merged ids resolve
+    if expected_version is not None and expected_version != customer.version:
+        raise Conflict(
+            f"customer {customer_id} is at version {customer.version}, not {expected_version}",
+            field="expectedVersion",
+            currentVersion=customer.version,
+        )
+    changes = dict(changes)
+    change_company = "companyId" in changes
+    company = None
+    if change_company:
+        company_id = normalise_id(changes.pop("companyId"), "companyId")
+        if company_id is not None:
+            company = (await repository.resolve_many([company_id])).get(company_id)
+            if company is None:
+                raise BadUserInput(
+                    f"companyId: no customer has the id {company_id}", field="companyId"
+                )
+    if "ownerId" in changes:
+        owner = normalise_id(changes["ownerId"], "ownerId")
+        if owner is not None and owner != customer.owner_id:
+            _check_owner_assignment(actor, owner)
+    if "team" in changes and changes["team"] != customer.team and not actor.is_admin:
+        raise Forbidden("only an admin may move a customer to another team")
+    version = customer.version
+    customer.update(
+        changes,
+        change_company=change_company,
+        company=company,
+        lifecycle_reason=lifecycle_reason,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        phone_region=phone_region,
+    )
+    if customer.version != version:
+        await repository.save(customer, version)
+    return customer
+
+
+# --- lists and cursors ---------------------------------------------------------------------
 
 
 def encode_cursor(customer_id: str) -> str:
@@ -95,21 +251,510 @@ def decode_cursor(cursor: str) -> str:
     return raw.removeprefix(_CURSOR_PREFIX)
 
 
+def _sort_value(customer: Customer, sort: Sort) -> Any:
+    if sort.field is SortField.NAME:
+        from customers.domain.model import fold
+
+        return fold(customer.name)
+    if sort.field is SortField.CREATED_AT:
+        return customer.created_at.astimezone(UTC).isoformat()
+    if sort.field is SortField.UPDATED_AT:
+        return customer.updated_at.astimezone(UTC).isoformat()
+    return customer.id
+
+
+def cursor_for(customer: Customer, sort: Sort) -> str:
+    """A cursor names the sort and the key of the edge, so a cursor of another sort is refused."""
+    if sort.field is SortField.ID and not sort.descending:
+        return encode_cursor(customer.id)
+    payload = json.dumps(
+        [sort.field.value, sort.descending, _sort_value(customer, sort), customer.id]
+    )
+    return encode_cursor(payload)
+
+
+def _decode_sorted(after: str, sort: Sort) -> tuple[Any, str]:
+    raw = decode_cursor(after)
+    if sort.field is SortField.ID and not sort.descending:
+        return raw, raw
+    try:
+        field_name, descending, value, customer_id = json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        raise BadUserInput("after: not a cursor of this sort", field="after") from exc
+    if field_name != sort.field.value or descending != sort.descending:
+        raise BadUserInput("after: not a cursor of this sort", field="after")
+    return str(value), str(customer_id)
+
+
 async def list_customers(
     query: CustomerQuery,
     first: int | None,
     after: str | None,
     repository: CustomerRepository,
+    *,
+    actor: Identity | None = None,
+    sort: Sort | None = None,
 ) -> tuple[Page, int]:
-    """A page in id order after the cursor, and the total count of the filter."""
+    """A page in sort order after the cursor, and the total count of the filter (only the
+    customers the actor may see)."""
+    sort = sort or Sort()
     size = DEFAULT_PAGE_SIZE if first is None else first
     if not 0 <= size <= MAX_PAGE_SIZE:
         raise BadUserInput(f"first: must be between 0 and {MAX_PAGE_SIZE}", field="first")
-    after_id = decode_cursor(after) if after else None
-    fragment = (query.name_contains or "").strip()
-    if len(fragment) > NAME_MAX:
-        raise BadUserInput(f"nameContains: at most {NAME_MAX} characters", field="nameContains")
-    query = replace(query, name_contains=fragment or None)
-    page = await repository.page(query, size, after_id)
+    key = _decode_sorted(after, sort) if after else None
+    fragments: dict[str, str | None] = {}
+    for name in ("name_contains", "email_contains", "phone_contains", "search"):
+        fragment = (getattr(query, name) or "").strip()
+        if len(fragment) > NAME_MAX:
+            raise BadUserInput(f"{name}: at most {NAME_MAX} characters", field=name)
+        fragments[name] = fragment or None
+    if fragments["phone_contains"] and not any(ch.isdigit() for ch in fragments["phone_contains"]):
+        raise BadUserInput("phoneContains: give some digits", field="phoneContains")
+    query = replace(query, **fragments)  # type: ignore[arg-type]
+    if actor is not None:
+        query = replace(query, scope=scope_of(actor))
+    page = await repository.page(query, sort, size, key)
     total = await repository.count(query)
     return page, total
+
+
+# --- timeline ------------------------------------------------------------------------------
+
+
+def encode_timeline_cursor(interaction: Interaction) -> str:
+    raw = f"interaction:{interaction.occurred_at.isoformat()}|{interaction.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_timeline_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
+        prefix, _, rest = raw.partition(":")
+        at, _, interaction_id = rest.partition("|")
+        if prefix != "interaction" or not interaction_id:
+            raise ValueError(raw)
+        return datetime.fromisoformat(at), interaction_id
+    except (binascii.Error, UnicodeError, ValueError) as exc:
+        raise BadUserInput("after: not a cursor of this timeline", field="after") from exc
+
+
+async def log_interaction(
+    customer_id: str,
+    kind: InteractionKind,
+    summary: str | None,
+    details: object,
+    occurred_at: datetime | None,
+    actor: Identity,
+    customers: CustomerRepository,
+    interactions: InteractionRepository,
+) -> Interaction:
+    require_writer(actor)
+    if kind in (InteractionKind.STAGE_CHANGE, InteractionKind.LIFECYCLE_CHANGE):
+        raise BadUserInput(
+            f"kind: {kind.value} entries are written by the archive itself", field="kind"
+        )
+    customer = await visible_customer(customer_id, actor, customers)
+    interaction = Interaction.log(
+        customer_id=customer.id,
+        kind=kind,
+        summary=summary,
+        details=details,
+        occurred_at=occurred_at,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+    )
+    await interactions.add(interaction)
+    return interaction
+
+
+async def timeline(
+    customer_id: str,
+    kinds: Sequence[InteractionKind],
+    occurred_from: datetime | None,
+    occurred_to: datetime | None,
+    first: int | None,
+    after: str | None,
+    interactions: InteractionRepository,
+) -> tuple[TimelinePage, int]:
+    size = DEFAULT_PAGE_SIZE if first is None else first
+    if not 0 <= size <= MAX_PAGE_SIZE:
+        raise BadUserInput(f"first: must be between 0 and {MAX_PAGE_SIZE}", field="first")
+    key = decode_timeline_cursor(after) if after else None
+    page = await interactions.page(customer_id, kinds, occurred_from, occurred_to, size, key)
+    total = await interactions.count(customer_id, kinds, occurred_from, occurred_to)
+    return page, total
+
+
+# --- duplicates and merge ------------------------------------------------------------------
+
+SIMILAR_NAME = 0.8
+
+
+async def duplicate_candidates(
+    customer_id: str, actor: Identity, repository: CustomerRepository, limit: int = 50
+) -> list[Customer]:
+    """Same normalised e-mail or phone, or a similar name (same company for people), among
+    the customers the actor may see; strongest first."""
+    customer = await visible_customer(customer_id, actor, repository)
+    scored: list[tuple[float, Customer]] = []
+    for other in await repository.duplicates_of(customer, 500):
+        if not can_see(actor, other) or other.id == customer.id:
+            continue
+        score = 0.0
+        if set(other.emails) & set(customer.emails):
+            score = 1.0
+        elif set(other.phones) & set(customer.phones):
+            score = 0.95
+        elif other.kind == customer.kind and other.company_id == customer.company_id:
+            similarity = name_similarity(customer.name, other.name)
+            if similarity >= SIMILAR_NAME:
+                score = similarity * 0.9
+        if score > 0:
+            scored.append((score, other))
+    scored.sort(key=lambda pair: (-pair[0], pair[1].id))
+    return [other for _, other in scored[:limit]]
+
+
+@dataclass
+class MergeOutcome:
+    survivor: Customer
+    merged_ids: list[str]
+    dry_run: bool
+    changes: list[FieldChange]
+    moved_interactions: int
+    moved_contacts: int
+
+
+async def merge_customers(
+    target_id: str,
+    source_ids: Sequence[str],
+    dry_run: bool,
+    actor: Identity,
+    customers: CustomerRepository,
+    interactions: InteractionRepository,
+) -> MergeOutcome:
+    """Merges the sources into the target. Steps, each safe to repeat (a failed merge is
+    finished by running it again): the survivor is written with the merged ids, every contact
+    detail, tag and attribute, the sources' pending events and the ``merged`` event (one
+    write); then the timelines and contacts are re-pointed; then the source documents are
+    archived and removed. From the first write on, the old ids resolve to the survivor."""
+    require_writer(actor)
+    sources_wanted = [i for i in dict.fromkeys(str(s) for s in source_ids)]
+    if not sources_wanted:
+        raise BadUserInput("sourceIds: name at least one customer to merge", field="sourceIds")
+    if target_id in sources_wanted:
+        raise BadUserInput("sourceIds: the target cannot be merged into itself", field="sourceIds")
+    target = await customers.get(target_id)
+    if target is None:
+        raise NotFound(f"no customer has the id {target_id}", field="targetId")
+    require_visible(actor, target)
+    found = {c.id: c for c in await customers.get_many(sources_wanted)}
+    sources: list[Customer] = []
+    finishing: list[Customer] = []  # merged into the target already, documents still there
+    for source_id in sources_wanted:
+        source = found.get(source_id)
+        if source is None:
+            if source_id in target.merged_ids:
+                continue  # merged before: nothing left to do
+            raise NotFound(f"sourceIds: no customer has the id {source_id}", field="sourceIds")
+        require_visible(actor, source)
+        if source.kind is not target.kind:
+            raise BadUserInput(
+                f"sourceIds: {source_id} is a {source.kind.value}, the target a "
+                f"{target.kind.value}",
+                field="sourceIds",
+            )
+        if source_id in target.merged_ids:
+            finishing.append(source)
+        else:
+            sources.append(source)
+    before_interactions = await interactions.count_for([s.id for s in sources + finishing])
+    if dry_run:
+        preview = replace(target, events=[], audit=[])
+        preview.tags, preview.emails, preview.phones = (
+            list(target.tags),
+            list(target.emails),
+            list(target.phones),
+        )
+        preview.merged_ids = list(target.merged_ids)
+        preview_changes = preview.absorb(sources, actor_id=actor.user_id, actor_name=actor.name)
+        contacts = sum(
+            len(group)
+            for group in await contacts_by_company([s.id for s in sources + finishing], customers)
+        )
+        return MergeOutcome(
+            preview,
+            [s.id for s in sources + finishing],
+            True,
+            preview_changes,
+            before_interactions,
+            contacts,
+        )
+    changes: list[FieldChange] = []
+    if sources:
+        version = target.version
+        pending = await customers.pending_outbox([s.id for s in sources])
+        changes = target.absorb(sources, actor_id=actor.user_id, actor_name=actor.name)
+        await customers.save(target, version, carried_outbox=pending)
+    retired = sources + finishing
+    moved = await interactions.repoint([s.id for s in retired], target.id)
+    moved_contacts = await customers.retire_merged(retired, target.id, utcnow())
+    return MergeOutcome(target, [s.id for s in retired], False, changes, moved, moved_contacts)
+
+
+# --- staff turnover ------------------------------------------------------------------------
+
+
+@dataclass
+class TransferOutcome:
+    transfer_id: str
+    moved_ids: list[str]
+    customer_ids: list[str]
+    runs: int
+
+
+def transfer_id_for(from_owner: str, to_owner: str, include: bool) -> str:
+    """The same transfer asked twice has the same id (consumers de-duplicate on it)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"crm:transfer:{from_owner}:{to_owner}:{include}"))
+
+
+async def transfer_ownership(
+    from_owner_id: str,
+    to_owner_id: str,
+    include_open_opportunities: bool,
+    actor: Identity,
+    customers: CustomerRepository,
+    transfers: TransferRepository,
+    audit: AuditRepository,
+) -> TransferOutcome:
+    """Gives every customer of ``from`` (a manager: those of their team) to ``to``. Safe to
+    run twice: a second run moves only what is still owned by ``from``."""
+    if not actor.roles & ASSIGNER_ROLES:
+        raise Forbidden("transferring ownership needs the role manager or admin")
+    from_owner = normalise_id(from_owner_id, "fromOwnerId")
+    to_owner = normalise_id(to_owner_id, "toOwnerId")
+    if from_owner is None or to_owner is None:
+        raise BadUserInput("fromOwnerId and toOwnerId are required", field="fromOwnerId")
+    if from_owner == to_owner:
+        raise BadUserInput("toOwnerId: must differ from fromOwnerId", field="toOwnerId")
+    team = None if actor.is_admin else actor.team
+    if team is None and not actor.is_admin:
+        raise Forbidden("a manager without a team cannot transfer customers")
+    now = utcnow()
+    ids = await customers.owned_by(from_owner, team)
+    before = await customers.transfer(ids, from_owner, to_owner, now)
+    await audit.add(
+        [
+            AuditEntry(
+                customer_id=c.id,
+                version=c.version + 1,
+                action="TRANSFER",
+                changes=(FieldChange("ownerId", from_owner, to_owner),),
+                at=now,
+                actor_id=actor.user_id,
+                actor_name=actor.name,
+            )
+            for c in before
+        ]
+    )
+    moved = [c.id for c in before]
+    transfer_id = transfer_id_for(from_owner, to_owner, include_open_opportunities)
+    record = await transfers.record(
+        transfer_id,
+        from_owner,
+        to_owner,
+        include_open_opportunities,
+        moved,
+        actor.user_id,
+        actor.name,
+        now,
+        event_needed=bool(moved),
+    )
+    return TransferOutcome(transfer_id, moved, record.customer_ids, record.runs)
+
+
+# --- audit ---------------------------------------------------------------------------------
+
+
+async def audit_trail(
+    customer_ids: Sequence[str], first: int | None, after: str | None, audit: AuditRepository
+) -> tuple[list[AuditEntry], bool]:
+    """The changes of a customer and of the customers merged into it, newest first."""
+    size = DEFAULT_PAGE_SIZE if first is None else first
+    if not 0 <= size <= MAX_PAGE_SIZE:
+        raise BadUserInput(f"first: must be between 0 and {MAX_PAGE_SIZE}", field="first")
+    key = None
+    if after:
+        try:
+            raw = base64.urlsafe_b64decode(after.encode("ascii")).decode()
+        except (ValueError, binascii.Error, UnicodeError) as exc:
+            raise BadUserInput("after: not a cursor of this audit trail", field="after") from exc
+        if not raw.startswith("audit:"):
+            raise BadUserInput("after: not a cursor of this audit trail", field="after")
+        key = raw.removeprefix("audit:")
+    return await audit.page(list(customer_ids), size, key)
+
+
+def audit_cursor(entry: AuditEntry) -> str:
+    key = f"{entry.at.astimezone(UTC).isoformat()}\x00{entry.id}"
+    return base64.urlsafe_b64encode(f"audit:{key}".encode()).decode()
+
+
+# --- fed by the funnel ---------------------------------------------------------------------
+
+WON = "pipeline.opportunity.won"
+CREATED = "pipeline.opportunity.created"
+STAGE_CHANGED = "pipeline.opportunity.stage_changed"
+LOST = "pipeline.opportunity.lost"
+REOPENED = "pipeline.opportunity.reopened"
+
+
+def _stage_name(stage: Any) -> str:
+    return str(stage.get("name")) if isinstance(stage, dict) and stage.get("name") else "?"
+
+
+def _summary(event: PipelineEvent) -> str | None:
+    data = event.data
+    title = data.get("title") or data.get("opportunityId")
+    to_stage = _stage_name(data.get("toStage"))
+    from_stage = _stage_name(data.get("fromStage"))
+    status = data.get("status")
+    if event.type == CREATED:
+        return f"Deal “{title}” opened in {to_stage}"
+    if event.type == WON or (event.type == STAGE_CHANGED and status == "WON"):
+        return f"Deal “{title}” won ({from_stage} → {to_stage})"
+    if event.type == LOST or (event.type == STAGE_CHANGED and status == "LOST"):
+        reason = data.get("lostReason")
+        return f"Deal “{title}” lost ({from_stage} → {to_stage})" + (
+            f": {reason}" if reason else ""
+        )
+    if event.type == REOPENED:
+        return f"Deal “{title}” reopened in {to_stage}"
+    if event.type == STAGE_CHANGED:
+        return f"Deal “{title}” moved from {from_stage} to {to_stage}"
+    return None  # updated and others: not a timeline step
+
+
+def _when(event: PipelineEvent) -> datetime:
+    raw = event.data.get("changedAt") or event.time
+    try:
+        moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return utcnow()
+    return moment if moment.tzinfo else utcnow()
+
+
+class UnknownCustomer(CrmError):
+    code = "NOT_FOUND"
+
+
+async def handle_pipeline_event(
+    event: PipelineEvent,
+    customers: CustomerRepository,
+    interactions: InteractionRepository,
+    attempts: int = 8,
+) -> None:
+    """A ``pipeline.opportunity.*`` event: a timeline entry per stage step, and the lifecycle
+    it implies (created for a LEAD: PROSPECT; won: CUSTOMER). Idempotent: the entries have
+    ids derived from the opportunity and its version (``sequence``), which also makes a
+    ``stage_changed`` into WON and the ``won`` event of the same move one single step."""
+    summary = _summary(event)
+    if summary is None:
+        return
+    data = event.data
+    opportunity_id = str(data.get("opportunityId") or "")
+    customer_ref = str(data.get("customerId") or "")
+    if not opportunity_id or not customer_ref:
+        raise BadUserInput("event without opportunityId or customerId")
+    customer = (await customers.resolve_many([customer_ref])).get(customer_ref)
+    if customer is None:
+        raise UnknownCustomer(f"customer {customer_ref} unknown")
+    key = f"opp:{opportunity_id}:{event.sequence}"
+    status = data.get("status")
+    details = {
+        "opportunityId": opportunity_id,
+        "eventType": event.type,
+        "fromStage": data.get("fromStage"),
+        "toStage": data.get("toStage"),
+        "status": status,
+        "amount": data.get("amount"),
+    }
+    details = {k: v for k, v in details.items() if v is not None}
+    for stage in ("fromStage", "toStage"):
+        value = details.get(stage)
+        if isinstance(value, dict):
+            details[stage] = {k: v for k, v in value.items() if k in ("id", "name", "kind")}
+    moment = _when(event)
+    await interactions.add(
+        Interaction.log(
+            customer_id=customer.id,
+            kind=InteractionKind.STAGE_CHANGE,
+            summary=summary,
+            details=details,
+            occurred_at=moment,
+            actor_id=event.actor_id,
+            actor_name=event.actor_name,
+            opportunity_id=opportunity_id,
+            interaction_id=key,
+        )
+    )
+    target: LifecycleStage | None = None
+    title = data.get("title") or opportunity_id
+    if event.type == WON or (event.type == STAGE_CHANGED and status == "WON"):
+        target, reason, cause_type = LifecycleStage.CUSTOMER, f"deal won: {title}", WON
+    elif event.type == CREATED:
+        target, reason, cause_type = LifecycleStage.PROSPECT, f"deal opened: {title}", CREATED
+    if target is None:
+        return
+    cause = {"type": cause_type, "opportunityId": opportunity_id, "key": key}
+    cause["from"] = customer.lifecycle.value
+    for _ in range(attempts):
+        version = customer.version
+        before = customer.lifecycle
+        if customer.advance_lifecycle(
+            target,
+            reason=reason,
+            cause=cause,
+            actor_id=event.actor_id,
+            actor_name=event.actor_name,
+            now=moment if moment <= utcnow() else None,
+        ):
+            try:
+                await customers.save(customer, version)
+            except Conflict:
+                reloaded = await customers.get(customer.id)
+                if reloaded is None:
+                    raise
+                customer = reloaded
+                continue
+            await _lifecycle_entry(customer, before, key, moment, event, interactions)
+            return
+        # Nothing to change: a redelivery after a crash may still owe the timeline entry.
+        if (customer.lifecycle_cause or {}).get("key") == key:
+            await _lifecycle_entry(customer, None, key, moment, event, interactions)
+        return
+    raise Conflict(f"customer {customer.id} kept changing; will retry")
+
+
+async def _lifecycle_entry(
+    customer: Customer,
+    before: LifecycleStage | None,
+    key: str,
+    moment: datetime,
+    event: PipelineEvent,
+    interactions: InteractionRepository,
+) -> None:
+    origin = before.value if before is not None else (customer.lifecycle_cause or {}).get("from")
+    await interactions.add(
+        Interaction.log(
+            customer_id=customer.id,
+            kind=InteractionKind.LIFECYCLE_CHANGE,
+            summary=f"{origin} → {customer.lifecycle.value}: {customer.lifecycle_reason}",
+            details={"to": customer.lifecycle.value, "cause": customer.lifecycle_cause},
+            occurred_at=moment,
+            actor_id=event.actor_id,
+            actor_name=event.actor_name,
+            opportunity_id=str(event.data.get("opportunityId")),
+            interaction_id=f"{key}:lifecycle",
+        )
+    )

@@ -9,6 +9,7 @@ Collections:
   the index entries of documents with pending events). A change and its events are ONE
   ``insert_one``/``update_one`` of one document, hence atomic without transactions.
 - ``known_customers``: customers announced by ``customers.customer.created`` events.
+- ``processed_events``: ids of consumed customer events whose effects are written.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,10 +29,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_common.errors import BadUserInput
 from crm_common.events import CloudEvent
+from crm_common.outbox import OutboxListener
+from pipeline.domain.access import ALL, Scope
 from pipeline.domain.model import (
     Opportunity,
     OpportunityStatus,
     Pipeline,
+    Priority,
     Stage,
     StageKind,
     StageTransition,
@@ -44,9 +48,12 @@ Document = dict[str, Any]
 PIPELINES = "pipelines"
 OPPORTUNITIES = "opportunities"
 KNOWN_CUSTOMERS = "known_customers"
+PROCESSED_EVENTS = "processed_events"
 
 # Reads never need the outbox; the relay reads it on its own.
 _NO_OUTBOX = {"outbox": 0, "outbox_pending": 0}
+
+_COLUMN_ENDS_MAX = 10_000  # columns whose last rank a repository remembers
 
 
 async def create_indexes(db: AsyncDatabase[Document]) -> None:
@@ -65,6 +72,7 @@ async def create_indexes(db: AsyncDatabase[Document]) -> None:
         [("created_at", DESCENDING), ("_id", DESCENDING)], name="newest_first"
     )
     await opportunities.create_index([("owner_id", ASCENDING)], name="owner")
+    await opportunities.create_index([("team", ASCENDING)], name="team")
 
 
 # -- mapping -------------------------------------------------------------------------------
@@ -88,6 +96,7 @@ def stage_to_doc(stage: Stage) -> Document:
         "probability": stage.probability,
         "kind": str(stage.kind),
         "rotting_days": stage.rotting_days,
+        "retired": stage.retired,
     }
 
 
@@ -96,6 +105,7 @@ def pipeline_to_doc(pipeline: Pipeline) -> Document:
         "_id": pipeline.id,
         "name": pipeline.name,
         "stages": [stage_to_doc(s) for s in pipeline.stages],
+        "version": pipeline.version,
     }
 
 
@@ -111,9 +121,11 @@ def pipeline_from_doc(doc: Document) -> Pipeline:
                 probability=float(s["probability"]),
                 kind=StageKind(s["kind"]),
                 rotting_days=s.get("rotting_days"),
+                retired=bool(s.get("retired", False)),
             )
             for s in doc["stages"]
         ),
+        version=int(doc.get("version", 1)),
     )
 
 
@@ -155,6 +167,10 @@ def opportunity_state(o: Opportunity) -> Document:
         "stage_history": [_transition_to_doc(t) for t in o.stage_history],
         "version": o.version,
         "updated_at": o.updated_at,
+        "team": o.team,
+        "priority": str(o.priority),
+        "next_step": o.next_step,
+        "closed_at": o.closed_at,
     }
 
 
@@ -176,6 +192,10 @@ def opportunity_from_doc(doc: Document) -> Opportunity:
         version=doc["version"],
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
+        team=doc.get("team"),
+        priority=Priority(doc.get("priority") or "MEDIUM"),
+        next_step=doc.get("next_step"),
+        closed_at=doc.get("closed_at"),
     )
 
 
@@ -211,6 +231,34 @@ class MongoPipelineRepository:
         del doc["_id"]
         await self._pipelines.update_one({"_id": pipeline.id}, {"$setOnInsert": doc}, upsert=True)
 
+    async def save(self, pipeline: Pipeline, loaded_version: int) -> bool:
+        doc = pipeline_to_doc(pipeline)
+        del doc["_id"]
+        # Documents seeded before pipelines had versions count as version 1.
+        version_filter: Document = (
+            {"$or": [{"version": 1}, {"version": {"$exists": False}}]}
+            if loaded_version == 1
+            else {"version": loaded_version}
+        )
+        result = await self._pipelines.update_one(
+            {"_id": pipeline.id, **version_filter}, {"$set": doc}
+        )
+        return result.matched_count == 1
+
+
+def scope_query(scope: Scope) -> Document:
+    """The visibility rule as a MongoDB filter."""
+    if scope.all:
+        return {}
+    ors: list[Document] = []
+    if scope.owner_id is not None:
+        ors.append({"owner_id": scope.owner_id})
+    if scope.team is not None:
+        ors.append({"team": scope.team})
+    if not ors:
+        return {"_id": {"$exists": False}}  # matches nothing
+    return ors[0] if len(ors) == 1 else {"$or": ors}
+
 
 @dataclass(frozen=True, slots=True)
 class OpportunityFilter:
@@ -219,6 +267,9 @@ class OpportunityFilter:
     customer_id: str | None = None
     pipeline_id: str | None = None
     stage_id: str | None = None
+    scope: Scope = ALL
+    # Idle (rotting) deals: open, last changed before the cut-off of their stage.
+    idle_before: dict[str, datetime] | None = None
 
     def to_query(self) -> Document:
         query: Document = {}
@@ -228,7 +279,17 @@ class OpportunityFilter:
             value = getattr(self, key)
             if value is not None:
                 query[key] = value
-        return query
+        parts = [query]
+        visible = scope_query(self.scope)
+        if visible:
+            parts.append(visible)
+        if self.idle_before is not None:
+            idle = [
+                {"stage_id": stage_id, "updated_at": {"$lt": cutoff}}
+                for stage_id, cutoff in self.idle_before.items()
+            ]
+            parts.append({"status": "OPEN", "$or": idle} if idle else {"_id": {"$exists": False}})
+        return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +297,30 @@ class OpportunityPage:
     items: list[tuple[str, Opportunity]]  # (cursor, opportunity)
     total_count: int
     has_next_page: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnTotal:
+    stage_id: str
+    currency: str
+    count: int
+    total: Decimal
+
+
+def encode_position_cursor(o: Opportunity) -> str:
+    raw = json.dumps(["p", o.position, o.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_position_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        tag, position, opportunity_id = json.loads(base64.urlsafe_b64decode(padded))
+        if tag != "p":
+            raise ValueError(tag)
+        return str(position), str(opportunity_id)
+    except (ValueError, TypeError) as exc:
+        raise BadUserInput(f"invalid cursor {cursor!r}") from exc
 
 
 def encode_cursor(o: Opportunity) -> str:
@@ -253,8 +338,19 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 class MongoOpportunityRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    """``outbox_listener`` (the in-process relay) gets each written document's whole pending
+    outbox right after the write (its fast path: no read back, no sweep per write)."""
+
+    def __init__(
+        self, db: AsyncDatabase[Document], outbox_listener: OutboxListener | None = None
+    ) -> None:
         self._opportunities: AsyncCollection[Document] = db[OPPORTUNITIES]
+        self._listener = outbox_listener
+        # (pipeline id, stage id) -> the last card's rank seen at the end of that column.
+        self._column_ends: dict[tuple[str, str], str] = {}
+
+    def listen(self, outbox_listener: OutboxListener | None) -> None:
+        self._listener = outbox_listener
 
     @property
     def collection(self) -> AsyncCollection[Document]:
@@ -272,18 +368,31 @@ class MongoOpportunityRepository:
         if events:
             doc["outbox_pending"] = True
         await self._opportunities.insert_one(doc)
+        if self._listener is not None and doc["outbox"]:
+            self._listener.submit(opportunity.id, doc["outbox"])
 
     async def save(
         self, opportunity: Opportunity, loaded_version: int, events: Sequence[CloudEvent]
     ) -> bool:
         update: Document = {"$set": opportunity_state(opportunity)}
-        if events:
-            update["$set"]["outbox_pending"] = True
-            update["$push"] = {"outbox": {"$each": [event_to_doc(e) for e in events]}}
-        result = await self._opportunities.update_one(
-            {"_id": opportunity.id, "version": loaded_version}, update
-        )
-        return result.matched_count == 1
+        where = {"_id": opportunity.id, "version": loaded_version}
+        if not events:
+            result = await self._opportunities.update_one(where, update)
+            return result.matched_count == 1
+        update["$set"]["outbox_pending"] = True
+        update["$push"] = {"outbox": {"$each": [event_to_doc(e) for e in events]}}
+        # One atomic write of the state and its events. Not ``find_one_and_update``: the
+        # SecantusDB stand-in runs findAndModify's write as a collection scan (its write
+        # filter is ``{_id, $and: [query]}``, which no index serves), ~10-30 ms a move.
+        result = await self._opportunities.update_one(where, update)
+        if result.matched_count != 1:
+            return False
+        if self._listener is not None:
+            # The document's whole pending outbox (older events a failed publish left
+            # behind come first), for the relay's fast path: a point read by _id.
+            written = await self._opportunities.find_one({"_id": opportunity.id}, {"outbox": 1})
+            self._listener.submit(opportunity.id, (written or {}).get("outbox") or [])
+        return True
 
     # -- reads for commands --
 
@@ -291,23 +400,43 @@ class MongoOpportunityRepository:
         doc = await self._opportunities.find_one({"_id": opportunity_id}, _NO_OUTBOX)
         return opportunity_from_doc(doc) if doc else None
 
-    async def _edge_position(self, query: Document, direction: int) -> str | None:
-        doc = await self._opportunities.find_one(
-            query, {"position": 1}, sort=[("position", direction), ("_id", direction)]
+    async def _edge_position(self, query: Document, direction: int, exclude_id: str) -> str | None:
+        # ``exclude_id`` is skipped here rather than with ``_id: {$ne: ...}`` in the filter:
+        # SecantusDB serves ``{pipeline_id, stage_id[, position range]}`` from the
+        # ``column_position`` index but scans the whole collection once ``_id`` joins in.
+        cursor = self._opportunities.find(
+            query, {"position": 1}, sort=[("position", direction), ("_id", direction)], limit=2
         )
-        return doc["position"] if doc else None
+        async for doc in cursor:
+            if doc["_id"] != exclude_id:
+                return str(doc["position"])
+        return None
 
     async def position_before(
         self, pipeline_id: str, stage_id: str, rank: str | None, exclude_id: str
     ) -> str | None:
-        query: Document = {
-            "pipeline_id": pipeline_id,
-            "stage_id": stage_id,
-            "_id": {"$ne": exclude_id},
-        }
+        query: Document = {"pipeline_id": pipeline_id, "stage_id": stage_id}
         if rank is not None:
             query["position"] = {"$lt": rank}
-        return await self._edge_position(query, DESCENDING)
+            return await self._edge_position(query, DESCENDING, exclude_id)
+        # The end of the column. SecantusDB reads (and sorts) every card of the column for
+        # this query, whatever its limit; bounded below by the last end this process saw,
+        # it reads only the cards appended since. Only a shortcut: when no other card is at
+        # or above that rank any more, the whole column answers.
+        column = (pipeline_id, stage_id)
+        seen = self._column_ends.get(column)
+        last = None
+        if seen is not None:
+            last = await self._edge_position(
+                {**query, "position": {"$gte": seen}}, DESCENDING, exclude_id
+            )
+        if last is None:
+            last = await self._edge_position(query, DESCENDING, exclude_id)
+        if last is not None:
+            if len(self._column_ends) >= _COLUMN_ENDS_MAX:
+                self._column_ends.clear()
+            self._column_ends[column] = last
+        return last
 
     async def position_after(
         self, pipeline_id: str, stage_id: str, rank: str, exclude_id: str
@@ -315,10 +444,9 @@ class MongoOpportunityRepository:
         query: Document = {
             "pipeline_id": pipeline_id,
             "stage_id": stage_id,
-            "_id": {"$ne": exclude_id},
             "position": {"$gt": rank},
         }
-        return await self._edge_position(query, ASCENDING)
+        return await self._edge_position(query, ASCENDING, exclude_id)
 
     # -- reads for queries --
 
@@ -326,11 +454,83 @@ class MongoOpportunityRepository:
         cursor = self._opportunities.find({"_id": {"$in": list(set(opportunity_ids))}}, _NO_OUTBOX)
         return {doc["_id"]: opportunity_from_doc(doc) async for doc in cursor}
 
-    async def by_customers(self, customer_ids: Sequence[str]) -> dict[str, list[Opportunity]]:
-        """All opportunities of these customers, newest first, in ONE query."""
-        found: dict[str, list[Opportunity]] = {cid: [] for cid in customer_ids}
+    async def ids_of_customers(
+        self, customer_ids: Sequence[str], *, owner_id: str | None = None, open_only: bool = False
+    ) -> list[str]:
+        query: Document = {"customer_id": {"$in": list(set(customer_ids))}}
+        if owner_id is not None:
+            query["owner_id"] = owner_id
+        if open_only:
+            query["status"] = str(OpportunityStatus.OPEN)
+        cursor = self._opportunities.find(query, {"_id": 1}, sort=[("_id", ASCENDING)])
+        return [doc["_id"] async for doc in cursor]
+
+    async def column_totals(self, where: OpportunityFilter) -> list[ColumnTotal]:
+        """Count and total amount per (stage, currency) of the matching opportunities, in ONE
+        aggregation (MongoDB sums the Decimal128 amounts exactly)."""
+        cursor = await self._opportunities.aggregate(
+            [
+                {"$match": where.to_query()},
+                {
+                    "$group": {
+                        "_id": {"stage": "$stage_id", "currency": "$amount.currency"},
+                        "count": {"$sum": 1},
+                        "total": {"$sum": "$amount.amount"},
+                    }
+                },
+            ]
+        )
+        totals = []
+        async for doc in cursor:
+            total = doc["total"]
+            amount = total.to_decimal() if isinstance(total, Decimal128) else Decimal(str(total))
+            totals.append(
+                ColumnTotal(doc["_id"]["stage"], doc["_id"]["currency"], doc["count"], amount)
+            )
+        return totals
+
+    async def column_page(
+        self, where: OpportunityFilter, first: int, after: str | None
+    ) -> OpportunityPage:
+        """One column's cards in board order (position, then id); keyset pagination."""
+        query = where.to_query()
+        if after is not None:
+            position, last_id = decode_position_cursor(after)
+            query = {
+                "$and": [
+                    query,
+                    {
+                        "$or": [
+                            {"position": {"$gt": position}},
+                            {"position": position, "_id": {"$gt": last_id}},
+                        ]
+                    },
+                ]
+            }
         cursor = self._opportunities.find(
-            {"customer_id": {"$in": list(set(customer_ids))}},
+            query,
+            _NO_OUTBOX,
+            sort=[("position", ASCENDING), ("_id", ASCENDING)],
+            limit=first + 1,
+        )
+        docs = [doc async for doc in cursor]
+        items = [opportunity_from_doc(doc) for doc in docs[:first]]
+        return OpportunityPage(
+            items=[(encode_position_cursor(o), o) for o in items],
+            total_count=-1,  # the board's column count answers this
+            has_next_page=len(docs) > first,
+        )
+
+    async def by_customers(
+        self, customer_ids: Sequence[str], scope: Scope | None = None
+    ) -> dict[str, list[Opportunity]]:
+        """All (visible) opportunities of these customers, newest first, in ONE query."""
+        found: dict[str, list[Opportunity]] = {cid: [] for cid in customer_ids}
+        query: Document = {"customer_id": {"$in": list(set(customer_ids))}}
+        if scope is not None and not scope.all:
+            query = {"$and": [query, scope_query(scope)]}
+        cursor = self._opportunities.find(
+            query,
             _NO_OUTBOX,
             sort=[("created_at", DESCENDING), ("_id", DESCENDING)],
         )
@@ -391,5 +591,31 @@ class MongoKnownCustomers:
                     "last_event_id": customer.event_id,
                 }
             },
+            upsert=True,
+        )
+
+    async def merged(self, survivor_id: str, merged_ids: Sequence[str]) -> None:
+        for merged_id in merged_ids:
+            await self._customers.update_one(
+                {"_id": merged_id}, {"$set": {"merged_into": survivor_id}}, upsert=True
+            )
+
+    async def survivor_of(self, customer_id: str) -> str | None:
+        doc = await self._customers.find_one({"_id": customer_id}, {"merged_into": 1})
+        survivor = doc.get("merged_into") if doc else None
+        return survivor if isinstance(survivor, str) else None
+
+
+class MongoProcessedEvents:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._events: AsyncCollection[Document] = db[PROCESSED_EVENTS]
+
+    async def seen(self, event_id: str) -> bool:
+        return await self._events.find_one({"_id": event_id}, {"_id": 1}) is not None
+
+    async def mark(self, event_id: str, event_type: str) -> None:
+        await self._events.update_one(
+            {"_id": event_id},
+            {"$setOnInsert": {"type": event_type, "at": datetime.now(UTC)}},
             upsert=True,
         )

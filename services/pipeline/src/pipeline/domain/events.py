@@ -6,7 +6,7 @@ The service layer turns each into a CloudEvent (``pipeline.opportunity.<name>``)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
@@ -22,6 +22,8 @@ class OpportunityEvent:
     to_stage: Stage
     actor_id: str | None
     at: datetime
+    # ``updated`` only: {field: (previous value, new value)} with event field names.
+    changes: dict[str, tuple[object, object]] = field(default_factory=dict)
 
     name: ClassVar[str] = "event"
 
@@ -36,4 +38,31 @@ class StageChanged(OpportunityEvent):
     name: ClassVar[str] = "stage_changed"
 
 
-DomainEvent = OpportunityCreated | StageChanged
+@dataclass(frozen=True, slots=True)
+class OpportunityWon(OpportunityEvent):
+    name: ClassVar[str] = "won"
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityLost(OpportunityEvent):
+    name: ClassVar[str] = "lost"
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityReopened(OpportunityEvent):
+    name: ClassVar[str] = "reopened"
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityUpdated(OpportunityEvent):
+    name: ClassVar[str] = "updated"
+
+
+DomainEvent = (
+    OpportunityCreated
+    | StageChanged
+    | OpportunityWon
+    | OpportunityLost
+    | OpportunityReopened
+    | OpportunityUpdated
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -40,6 +40,7 @@ from pipeline.adapters.mongo import (
     MongoKnownCustomers,
     MongoOpportunityRepository,
     MongoPipelineRepository,
+    MongoProcessedEvents,
     create_indexes,
 )
 from pipeline.entrypoints.context import PipelineContext, Services
@@ -53,7 +54,7 @@ from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-CUSTOMER_EVENT_KEYS = ("customers.customer.*",)
+CUSTOMER_EVENT_KEYS = ("customers.customer.*", "customers.ownership.*")
 TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
@@ -83,10 +84,23 @@ class PipelineGraphQL(GraphQL[PipelineContext, None]):
         )
 
 
-def _customer_event_handler(customers: MongoKnownCustomers) -> EventHandler:
+def _customer_event_handler(
+    customers: MongoKnownCustomers,
+    pipelines: MongoPipelineRepository,
+    opportunities: MongoOpportunityRepository,
+    processed: MongoProcessedEvents,
+    notify: Callable[[], None],
+) -> EventHandler:
     async def handle(event: CloudEvent) -> None:
         try:
-            await handle_customer_event(event, customers=customers)
+            await handle_customer_event(
+                event,
+                customers=customers,
+                pipelines=pipelines,
+                opportunities=opportunities,
+                processed=processed,
+                notify_outbox=notify,
+            )
         except InvalidEvent as exc:
             raise PoisonMessage(str(exc)) from exc
 
@@ -110,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             pipelines = MongoPipelineRepository(db)
             opportunities = MongoOpportunityRepository(db)
             customers = MongoKnownCustomers(db)
+            processed = MongoProcessedEvents(db)
             await seed_default_pipeline(pipelines)
 
             amqp = await connect(settings.amqp_url)
@@ -123,11 +138,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     batch_size=settings.relay_batch_size,
                     max_backoff=settings.relay_max_backoff,
                 )
+            # The relay's fast path: each write hands it the document's pending events, so no
+            # sweep per write; its periodic sweep covers what a crash or another process left.
+            opportunities.listen(relay)
+
+            def notify() -> None:
+                pass
+
             consumer = EventConsumer(
                 amqp,
                 settings.customer_events_queue,
                 CUSTOMER_EVENT_KEYS,
-                _customer_event_handler(customers),
+                _customer_event_handler(customers, pipelines, opportunities, processed, notify),
             )
             await consumer.start()
             services = Services(
@@ -137,7 +159,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 pipelines=pipelines,
                 opportunities=opportunities,
                 customers=customers,
-                notify_outbox=relay.wake if relay else (lambda: None),
+                processed=processed,
+                notify_outbox=notify,
             )
             runtime.services = services
             if relay is not None:

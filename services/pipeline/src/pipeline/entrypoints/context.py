@@ -11,12 +11,16 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from strawberry.dataloader import DataLoader
 
+from crm_common.errors import Forbidden
 from crm_common.identity import Identity
 from pipeline.adapters.mongo import (
     MongoKnownCustomers,
     MongoOpportunityRepository,
     MongoPipelineRepository,
+    MongoProcessedEvents,
 )
+from pipeline.domain import access
+from pipeline.domain.access import Scope
 from pipeline.domain.model import Opportunity, Pipeline
 from pipeline.service_layer.ports import Actor, OutboxNotifier
 from pipeline.settings import Settings
@@ -32,13 +36,14 @@ class Services:
     pipelines: MongoPipelineRepository
     opportunities: MongoOpportunityRepository
     customers: MongoKnownCustomers
+    processed: MongoProcessedEvents
     notify_outbox: OutboxNotifier
 
 
 class Loaders:
     """Per-request DataLoaders: N entity lookups in one resolver pass cost one query each."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, scope: Scope) -> None:
         async def load_pipelines(ids: list[str]) -> Sequence[Pipeline | None]:
             found = await services.pipelines.get_many(ids)
             return [found.get(i) for i in ids]
@@ -48,7 +53,7 @@ class Loaders:
             return [found.get(i) for i in ids]
 
         async def load_by_customer(ids: list[str]) -> Sequence[list[Opportunity]]:
-            found = await services.opportunities.by_customers(ids)
+            found = await services.opportunities.by_customers(ids, scope)
             return [found.get(i, []) for i in ids]
 
         self.pipeline = DataLoader(load_fn=load_pipelines)
@@ -64,10 +69,24 @@ class PipelineContext:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.services)
+        self.loaders = Loaders(self.services, self.scope)
 
     @property
     def actor(self) -> Actor:
         return Actor(
-            user_id=self.identity.user_id, name=self.identity.name, traceparent=self.traceparent
+            user_id=self.identity.user_id,
+            name=self.identity.name,
+            traceparent=self.traceparent,
+            roles=self.identity.roles,
+            team=self.identity.team,
         )
+
+    @property
+    def scope(self) -> Scope:
+        return access.read_scope(self.actor.viewer)
+
+    def readable(self, opportunity: Opportunity) -> Opportunity:
+        """The opportunity if the caller may see it; FORBIDDEN otherwise."""
+        if not access.can_read(self.actor.viewer, opportunity.owner_id, opportunity.team):
+            raise Forbidden(f"you may not see opportunity {opportunity.id}")
+        return opportunity

@@ -8,18 +8,21 @@ costs one MongoDB query.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date, datetime
-from decimal import Decimal
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import Enum
 from typing import Any, TypeVar, cast
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.types import ExecutionContext, Info
 
 from crm_common.errors import BadUserInput, CrmError, NotFound
 from crm_common.graphql import ErrorCodes
+from pipeline.adapters.mongo import ColumnTotal, OpportunityPage
 from pipeline.adapters.mongo import OpportunityFilter as OpportunityQuery
 from pipeline.domain import model
 from pipeline.domain.money import Money as DomainMoney
@@ -43,6 +46,27 @@ def described_mutation(description: str) -> Callable[[F], F]:
 MAX_PAGE_SIZE = 100
 
 
+def _parse_decimal(value: object) -> Decimal:
+    """Input amounts: a decimal string (or number); anything else is the caller's error."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise BadUserInput(f"{value!r} is not a decimal number (send it as a string)")
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        raise BadUserInput(f"{value!r} is not a decimal number") from None
+
+
+# Strawberry's Decimal scalar, with a BAD_USER_INPUT error for non-numeric input instead of an
+# internal error. Same name and wire form ("Decimal", a string).
+DecimalScalar = strawberry.scalar(
+    Decimal,
+    name="Decimal",
+    description="Decimal (fixed-point)",
+    serialize=str,
+    parse_value=_parse_decimal,
+)
+
+
 @strawberry.enum
 class StageKind(Enum):
     OPEN = "OPEN"
@@ -55,6 +79,13 @@ class OpportunityStatus(Enum):
     OPEN = "OPEN"
     WON = "WON"
     LOST = "LOST"
+
+
+@strawberry.enum
+class Priority(Enum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
 
 
 @strawberry.federation.type(shareable=True)
@@ -74,7 +105,12 @@ class Stage:
     order: int
     probability: float
     kind: StageKind
-    rotting_days: int | None
+    rotting_days: int | None = strawberry.field(
+        description="Days without change after which an open deal in this stage is idle."
+    )
+    retired: bool = strawberry.field(
+        description="A retired stage takes no deals; the deals and history naming it stay."
+    )
 
     @classmethod
     def of(cls, stage: model.Stage) -> Stage:
@@ -85,6 +121,7 @@ class Stage:
             probability=stage.probability,
             kind=StageKind(stage.kind.value),
             rotting_days=stage.rotting_days,
+            retired=stage.retired,
         )
 
 
@@ -92,14 +129,21 @@ class Stage:
 class Pipeline:
     id: strawberry.ID
     name: str
-    stages: list[Stage]
+    version: int
+    domain: strawberry.Private[model.Pipeline]
+
+    @described_field("The stages in order; retired ones only when asked for.")
+    def stages(self, include_retired: bool = False) -> list[Stage]:
+        stages = self.domain.stages if include_retired else self.domain.active_stages
+        return [Stage.of(s) for s in stages]
 
     @classmethod
     def of(cls, pipeline: model.Pipeline) -> Pipeline:
         return cls(
             id=strawberry.ID(pipeline.id),
             name=pipeline.name,
-            stages=[Stage.of(s) for s in pipeline.stages],
+            version=pipeline.version,
+            domain=pipeline,
         )
 
 
@@ -154,13 +198,26 @@ class Opportunity:
     )
     expected_close_date: date | None
     lost_reason: str | None
-    stage_history: list[StageTransition]
+    priority: Priority
+    next_step: str | None
+    team: str | None
+    closed_at: datetime | None
+    stage_history: list[StageTransition] = strawberry.field(
+        description="Append-only: every stage change, oldest first."
+    )
     version: int
     created_at: datetime
     updated_at: datetime
     customer_id: strawberry.Private[str]
     pipeline_id: strawberry.Private[str]
     stage_id: strawberry.Private[str]
+    domain: strawberry.Private[model.Opportunity]
+
+    @described_field("Open, and unchanged for longer than its stage's rotting threshold.")
+    async def idle(self, info: Ctx) -> bool:
+        pipeline = await info.context.loaders.pipeline.load(self.pipeline_id)
+        stage = pipeline.stage(self.stage_id) if pipeline else None
+        return self.domain.is_idle(stage, services.now())
 
     @strawberry.field
     def customer(self) -> Customer:
@@ -183,7 +240,7 @@ class Opportunity:
     @classmethod
     async def resolve_reference(cls, info: Ctx, id: strawberry.ID) -> Opportunity | None:
         found = await info.context.loaders.opportunity.load(str(id))
-        return cls.of(found) if found else None
+        return cls.of(info.context.readable(found)) if found else None
 
     @classmethod
     def of(cls, o: model.Opportunity) -> Opportunity:
@@ -196,6 +253,10 @@ class Opportunity:
             position=o.position,
             expected_close_date=o.expected_close_date,
             lost_reason=o.lost_reason,
+            priority=Priority(o.priority.value),
+            next_step=o.next_step,
+            team=o.team,
+            closed_at=o.closed_at,
             stage_history=[StageTransition.of(t, o.pipeline_id) for t in o.stage_history],
             version=o.version,
             created_at=o.created_at,
@@ -203,6 +264,7 @@ class Opportunity:
             customer_id=o.customer_id,
             pipeline_id=o.pipeline_id,
             stage_id=o.stage_id,
+            domain=o,
         )
 
 
@@ -216,7 +278,7 @@ class Customer:
     def resolve_reference(cls, id: strawberry.ID) -> Customer:
         return cls(id=id)
 
-    @described_field("The customer's opportunities, newest first.")
+    @described_field("The customer's opportunities that the caller may see, newest first.")
     async def opportunities(
         self, info: Ctx, status: OpportunityStatus | None = None
     ) -> list[Opportunity]:
@@ -225,7 +287,10 @@ class Customer:
             Opportunity.of(o) for o in found if status is None or o.status.value == status.value
         ]
 
-    @described_field("Total amount of the customer's OPEN opportunities, one entry per currency.")
+    @described_field(
+        "Total amount of the customer's OPEN opportunities that the caller may see, one entry "
+        "per currency."
+    )
     async def open_pipeline_value(self, info: Ctx) -> list[Money]:
         found = await info.context.loaders.opportunities_by_customer.load(str(self.id))
         totals = totals_by_currency(
@@ -276,6 +341,22 @@ class CreateOpportunityInput:
         default=None, description="Default: the caller."
     )
     expected_close_date: date | None = None
+    priority: Priority = Priority.MEDIUM
+    next_step: str | None = None
+    team: str | None = strawberry.field(
+        default=None, description="Admins only: the team; otherwise the caller's team."
+    )
+
+
+@strawberry.input(description="Only the fields given change; null clears an optional field.")
+class UpdateOpportunityInput:
+    title: str | None = strawberry.UNSET
+    amount: MoneyInput | None = strawberry.UNSET
+    owner_id: strawberry.ID | None = strawberry.UNSET
+    team: str | None = strawberry.UNSET
+    expected_close_date: date | None = strawberry.UNSET
+    priority: Priority | None = strawberry.UNSET
+    next_step: str | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -284,6 +365,13 @@ class StageInput:
     probability: float
     kind: StageKind
     rotting_days: int | None = None
+
+
+@strawberry.input(description="Only the fields given change; rottingDays null removes it.")
+class UpdateStageInput:
+    name: str | None = strawberry.UNSET
+    probability: float | None = strawberry.UNSET
+    rotting_days: int | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -299,10 +387,126 @@ class OpportunityFilter:
     customer_id: strawberry.ID | None = None
     pipeline_id: strawberry.ID | None = None
     stage_id: strawberry.ID | None = None
+    idle: bool | None = strawberry.field(
+        default=None, description="true: only idle (rotting) open deals."
+    )
+
+
+@strawberry.input
+class BoardFilter:
+    owner_id: strawberry.ID | None = None
+    idle: bool | None = strawberry.field(
+        default=None,
+        description="true: only open deals unchanged for longer than their stage's rotting days.",
+    )
 
 
 def _opt(value: strawberry.ID | None) -> str | None:
     return str(value) if value is not None else None
+
+
+def _page_size(first: int | None, default: int = 20) -> int:
+    size = default if first is None else first
+    if not 0 <= size <= MAX_PAGE_SIZE:
+        raise BadUserInput(f"first must be between 0 and {MAX_PAGE_SIZE}")
+    return size
+
+
+def _connection(page: OpportunityPage, after: str | None, total: int) -> OpportunityConnection:
+    edges = [OpportunityEdge(cursor=c, node=Opportunity.of(o)) for c, o in page.items]
+    return OpportunityConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=total,
+    )
+
+
+def _idle_cutoffs(pipeline: model.Pipeline) -> dict[str, datetime]:
+    at = services.now()
+    return {
+        s.id: at - timedelta(days=s.rotting_days)
+        for s in pipeline.stages
+        if s.rotting_days is not None and s.kind is model.StageKind.OPEN
+    }
+
+
+def _weighted(total: Decimal, currency: str, probability: float) -> DomainMoney:
+    digits = DomainMoney.of(0, currency).minor_units
+    value = (total * Decimal(str(probability))).quantize(
+        Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN
+    )
+    return DomainMoney(value, currency)
+
+
+@strawberry.type
+class BoardColumn:
+    stage: Stage
+    count: int
+    total_amount: list[Money] = strawberry.field(description="Per currency.")
+    weighted_amount: list[Money] = strawberry.field(
+        description="Per currency: total times the stage's probability."
+    )
+    where: strawberry.Private[OpportunityQuery]
+
+    @described_field("The column's cards in board order (the position the users dragged).")
+    async def opportunities(
+        self, info: Ctx, first: int | None = 20, after: str | None = None
+    ) -> OpportunityConnection:
+        size = _page_size(first)
+        page = await info.context.services.opportunities.column_page(self.where, size, after)
+        return _connection(page, after, self.count)
+
+
+@strawberry.type
+class Board:
+    pipeline: Pipeline
+    columns: list[BoardColumn]
+
+
+async def _board(
+    info: Ctx,
+    pipeline_id: str,
+    filter: BoardFilter | None,
+    include_closed: bool,
+) -> Board:
+    pipeline = await info.context.services.pipelines.get(pipeline_id)
+    if pipeline is None:
+        raise NotFound(f"pipeline {pipeline_id} does not exist")
+    where = OpportunityQuery(
+        pipeline_id=pipeline.id,
+        status=None if include_closed else model.OpportunityStatus.OPEN,
+        owner_id=_opt(filter.owner_id) if filter else None,
+        scope=info.context.scope,
+        idle_before=_idle_cutoffs(pipeline) if filter and filter.idle else None,
+    )
+    totals = await info.context.services.opportunities.column_totals(where)
+    by_stage: dict[str, list[ColumnTotal]] = {}
+    for total in totals:
+        by_stage.setdefault(total.stage_id, []).append(total)
+    columns = []
+    for stage in pipeline.stages:
+        found = sorted(by_stage.get(stage.id, []), key=lambda t: t.currency)
+        if stage.is_closed and not include_closed:
+            continue
+        if stage.retired and not found:
+            continue  # a retired stage shows only while deals still sit in it
+        columns.append(
+            BoardColumn(
+                stage=Stage.of(stage),
+                count=sum(t.count for t in found),
+                total_amount=[Money.of(DomainMoney(t.total, t.currency)) for t in found],
+                weighted_amount=[
+                    Money.of(_weighted(t.total, t.currency, stage.probability)) for t in found
+                ],
+                where=replace(where, stage_id=stage.id),
+            )
+        )
+    return Board(pipeline=Pipeline.of(pipeline), columns=columns)
 
 
 @strawberry.type
@@ -319,9 +523,9 @@ class Query:
     @strawberry.field
     async def opportunity(self, info: Ctx, id: strawberry.ID) -> Opportunity | None:
         found = await info.context.loaders.opportunity.load(str(id))
-        return Opportunity.of(found) if found else None
+        return Opportunity.of(info.context.readable(found)) if found else None
 
-    @described_field("Opportunities, newest first.")
+    @described_field("Opportunities the caller may see, newest first.")
     async def opportunities(
         self,
         info: Ctx,
@@ -329,30 +533,42 @@ class Query:
         first: int | None = 20,
         after: str | None = None,
     ) -> OpportunityConnection:
-        size = 20 if first is None else first
-        if not 0 <= size <= MAX_PAGE_SIZE:
-            raise BadUserInput(f"first must be between 0 and {MAX_PAGE_SIZE}")
-        where = OpportunityQuery()
+        size = _page_size(first)
+        where = OpportunityQuery(scope=info.context.scope)
         if filter is not None:
+            idle_before = None
+            if filter.idle:
+                pipelines = await info.context.services.pipelines.list_all()
+                idle_before = {k: v for p in pipelines for k, v in _idle_cutoffs(p).items()}
             where = OpportunityQuery(
                 status=model.OpportunityStatus(filter.status.value) if filter.status else None,
                 owner_id=_opt(filter.owner_id),
                 customer_id=_opt(filter.customer_id),
                 pipeline_id=_opt(filter.pipeline_id),
                 stage_id=_opt(filter.stage_id),
+                scope=info.context.scope,
+                idle_before=idle_before,
             )
         page = await info.context.services.opportunities.page(where, size, after)
-        edges = [OpportunityEdge(cursor=c, node=Opportunity.of(o)) for c, o in page.items]
-        return OpportunityConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-            total_count=page.total_count,
-        )
+        return _connection(page, after, page.total_count)
+
+    @described_field(
+        "The pipeline as a board: one column per stage (OPEN stages unless includeClosed; a "
+        "retired stage while deals sit in it) with count, totals and weighted totals per "
+        "currency and the cards in the order users dragged them."
+    )
+    async def board(
+        self,
+        info: Ctx,
+        pipeline_id: strawberry.ID,
+        filter: BoardFilter | None = None,
+        include_closed: bool = False,
+    ) -> Board:
+        return await _board(info, str(pipeline_id), filter, include_closed)
+
+
+def _unset(value: Any) -> Any:
+    return model.UNSET if value is strawberry.UNSET else value
 
 
 @strawberry.type
@@ -372,7 +588,110 @@ class Mutation:
                     for s in input.stages
                 ],
             ),
+            actor=info.context.actor,
             pipelines=info.context.services.pipelines,
+        )
+        return Pipeline.of(pipeline)
+
+    @described_mutation("Rename a pipeline (managers and admins).")
+    async def rename_pipeline(
+        self, info: Ctx, id: strawberry.ID, name: str, expected_version: int | None = None
+    ) -> Pipeline:
+        pipeline = await services.change_pipeline(
+            str(id),
+            lambda p: p.rename(name),
+            actor=info.context.actor,
+            pipelines=info.context.services.pipelines,
+            expected_version=expected_version,
+        )
+        return Pipeline.of(pipeline)
+
+    @described_mutation(
+        "Add an OPEN stage at a 1-based position among the stages (default: after the last "
+        "OPEN stage)."
+    )
+    async def add_stage(
+        self,
+        info: Ctx,
+        pipeline_id: strawberry.ID,
+        input: StageInput,
+        position: int | None = None,
+        expected_version: int | None = None,
+    ) -> Pipeline:
+        pipeline, _ = await services.add_stage(
+            str(pipeline_id),
+            model.StageSpec(
+                name=input.name,
+                probability=input.probability,
+                kind=model.StageKind(input.kind.value),
+                rotting_days=input.rotting_days,
+            ),
+            position,
+            actor=info.context.actor,
+            pipelines=info.context.services.pipelines,
+            expected_version=expected_version,
+        )
+        return Pipeline.of(pipeline)
+
+    @described_mutation("Rename a stage, change its probability or rotting threshold.")
+    async def update_stage(
+        self,
+        info: Ctx,
+        pipeline_id: strawberry.ID,
+        stage_id: strawberry.ID,
+        input: UpdateStageInput,
+        expected_version: int | None = None,
+    ) -> Pipeline:
+        name = None if input.name is strawberry.UNSET else input.name
+        probability = None if input.probability is strawberry.UNSET else input.probability
+        rotting = _unset(input.rotting_days)
+        if name is None and input.name is None:
+            raise BadUserInput("a stage name cannot be null")
+        pipeline = await services.change_pipeline(
+            str(pipeline_id),
+            lambda p: p.update_stage(
+                str(stage_id), name=name, probability=probability, rotting_days=rotting
+            ),
+            actor=info.context.actor,
+            pipelines=info.context.services.pipelines,
+            expected_version=expected_version,
+        )
+        return Pipeline.of(pipeline)
+
+    @described_mutation("Put the OPEN stages in this order (WON and LOST stay last).")
+    async def reorder_stages(
+        self,
+        info: Ctx,
+        pipeline_id: strawberry.ID,
+        stage_ids: list[strawberry.ID],
+        expected_version: int | None = None,
+    ) -> Pipeline:
+        pipeline = await services.change_pipeline(
+            str(pipeline_id),
+            lambda p: p.reorder([str(i) for i in stage_ids]),
+            actor=info.context.actor,
+            pipelines=info.context.services.pipelines,
+            expected_version=expected_version,
+        )
+        return Pipeline.of(pipeline)
+
+    @described_mutation(
+        "Retire an OPEN stage: it takes no new deals and leaves the board; deals in it stay "
+        "readable and can be moved out."
+    )
+    async def retire_stage(
+        self,
+        info: Ctx,
+        pipeline_id: strawberry.ID,
+        stage_id: strawberry.ID,
+        expected_version: int | None = None,
+    ) -> Pipeline:
+        pipeline = await services.change_pipeline(
+            str(pipeline_id),
+            lambda p: p.retire_stage(str(stage_id)),
+            actor=info.context.actor,
+            pipelines=info.context.services.pipelines,
+            expected_version=expected_version,
         )
         return Pipeline.of(pipeline)
 
@@ -389,6 +708,9 @@ class Mutation:
                 stage_id=_opt(input.stage_id),
                 owner_id=_opt(input.owner_id),
                 expected_close_date=input.expected_close_date,
+                priority=model.Priority(input.priority.value),
+                next_step=input.next_step,
+                team=input.team,
             ),
             actor=info.context.actor,
             pipelines=svc.pipelines,
@@ -396,6 +718,49 @@ class Mutation:
             customers=svc.customers,
             notify_outbox=svc.notify_outbox,
             customer_wait_seconds=svc.settings.customer_wait_seconds,
+        )
+        return Opportunity.of(opportunity)
+
+    @described_mutation(
+        "Change an opportunity's fields; emits pipeline.opportunity.updated with the previous "
+        "values of what changed."
+    )
+    async def update_opportunity(
+        self,
+        info: Ctx,
+        id: strawberry.ID,
+        input: UpdateOpportunityInput,
+        expected_version: int | None = None,
+    ) -> Opportunity:
+        svc = info.context.services
+        for required in ("title", "amount", "owner_id", "priority"):
+            if getattr(input, required) is None:
+                raise BadUserInput(f"{required} cannot be null")
+        amount: Any = model.UNSET
+        if isinstance(input.amount, MoneyInput):
+            amount = (input.amount.amount, input.amount.currency)
+        owner = input.owner_id
+        priority = input.priority
+        opportunity = await services.update_opportunity(
+            services.UpdateOpportunity(
+                opportunity_id=str(id),
+                title=_unset(input.title),
+                amount=amount,
+                owner_id=model.UNSET if owner is strawberry.UNSET else str(owner),
+                team=_unset(input.team),
+                expected_close_date=_unset(input.expected_close_date),
+                priority=(
+                    model.Priority(priority.value)
+                    if isinstance(priority, Priority)
+                    else model.UNSET
+                ),
+                next_step=_unset(input.next_step),
+                expected_version=expected_version,
+            ),
+            actor=info.context.actor,
+            pipelines=svc.pipelines,
+            opportunities=svc.opportunities,
+            notify_outbox=svc.notify_outbox,
         )
         return Opportunity.of(opportunity)
 
@@ -428,13 +793,98 @@ class Mutation:
         )
         return Opportunity.of(opportunity)
 
+    @described_mutation("Close an open deal as WON (into the pipeline's WON stage).")
+    async def win_opportunity(
+        self, info: Ctx, id: strawberry.ID, expected_version: int | None = None
+    ) -> Opportunity:
+        svc = info.context.services
+        opportunity = await services.win_opportunity(
+            str(id),
+            expected_version,
+            actor=info.context.actor,
+            pipelines=svc.pipelines,
+            opportunities=svc.opportunities,
+            notify_outbox=svc.notify_outbox,
+        )
+        return Opportunity.of(opportunity)
+
+    @described_mutation("Close an open deal as LOST; the reason is required.")
+    async def lose_opportunity(
+        self, info: Ctx, id: strawberry.ID, reason: str, expected_version: int | None = None
+    ) -> Opportunity:
+        svc = info.context.services
+        opportunity = await services.lose_opportunity(
+            str(id),
+            reason,
+            expected_version,
+            actor=info.context.actor,
+            pipelines=svc.pipelines,
+            opportunities=svc.opportunities,
+            notify_outbox=svc.notify_outbox,
+        )
+        return Opportunity.of(opportunity)
+
+    @described_mutation("Reopen a WON or LOST deal into an OPEN stage (clears the lost reason).")
+    async def reopen_opportunity(
+        self,
+        info: Ctx,
+        id: strawberry.ID,
+        stage_id: strawberry.ID,
+        expected_version: int | None = None,
+    ) -> Opportunity:
+        svc = info.context.services
+        opportunity = await services.reopen_opportunity(
+            str(id),
+            str(stage_id),
+            expected_version,
+            actor=info.context.actor,
+            pipelines=svc.pipelines,
+            opportunities=svc.opportunities,
+            notify_outbox=svc.notify_outbox,
+        )
+        return Opportunity.of(opportunity)
+
+
+def _innermost_crm_error(error: BaseException | None) -> CrmError | None:
+    seen = 0
+    while isinstance(error, GraphQLError) and seen < 5:
+        error, seen = error.original_error, seen + 1
+    return error if isinstance(error, CrmError) else None
+
+
+class InputErrorCodes(SchemaExtension):
+    """A scalar that refuses a variable's value (a non-numeric amount) raises inside
+    graphql-core's coercion, which wraps our ``BadUserInput`` in another GraphQLError: unwrap
+    it, so the client gets BAD_USER_INPUT and the message instead of an internal error."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        fixed = []
+        for error in result.errors:
+            crm = _innermost_crm_error(error.original_error)
+            if crm is not None and not isinstance(error.original_error, CrmError):
+                error = GraphQLError(
+                    crm.message,
+                    nodes=error.nodes,
+                    source=error.source,
+                    positions=error.positions,
+                    path=error.path,
+                    original_error=crm,
+                    extensions={**(error.extensions or {}), "code": crm.code, **crm.details},
+                )
+            fixed.append(error)
+        result.errors = fixed
+
 
 class PipelineSchema(strawberry.federation.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         # A CrmError is the caller's problem, answered with its code: not worth a traceback.
-        unexpected = [e for e in errors if not isinstance(e.original_error, CrmError)]
+        unexpected = [e for e in errors if _innermost_crm_error(e.original_error) is None]
         if unexpected:
             super().process_errors(unexpected, execution_context)
 
@@ -443,5 +893,13 @@ schema = PipelineSchema(
     query=Query,
     mutation=Mutation,
     types=[Customer, Opportunity],
-    extensions=[ErrorCodes],
+    # The last one sees the result first. The caches: clients send the same few documents
+    # over and over, and parsing + validating one cost about as much as executing it.
+    extensions=[
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        ErrorCodes,
+        InputErrorCodes,
+    ],
+    scalar_overrides={Decimal: DecimalScalar},
 )

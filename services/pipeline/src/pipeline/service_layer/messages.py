@@ -3,11 +3,14 @@ contracts/events/*.schema.json)."""
 
 from __future__ import annotations
 
+from datetime import date
+from enum import Enum
 from typing import Any
 
 from crm_common.events import CloudEvent, iso, new_event
-from pipeline.domain.events import DomainEvent
+from pipeline.domain.events import OpportunityEvent
 from pipeline.domain.model import Stage
+from pipeline.domain.money import Money
 
 SOURCE = "crm/pipeline"
 TYPE_PREFIX = "pipeline.opportunity."
@@ -23,8 +26,19 @@ def stage_payload(stage: Stage) -> dict[str, Any]:
     }
 
 
+def json_value(value: object) -> Any:
+    """A domain value as it appears in event data."""
+    if isinstance(value, Money):
+        return {"amount": value.formatted_amount(), "currency": value.currency}
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return str(value.value)
+    return value
+
+
 def to_cloud_event(
-    event: DomainEvent, *, actor_name: str | None = None, traceparent: str | None = None
+    event: OpportunityEvent, *, actor_name: str | None = None, traceparent: str | None = None
 ) -> CloudEvent:
     snap = event.snapshot
     data: dict[str, Any] = {
@@ -37,9 +51,20 @@ def to_cloud_event(
         "status": str(snap.status),
         "fromStage": stage_payload(event.from_stage) if event.from_stage else None,
         "toStage": stage_payload(event.to_stage),
-        "stages": [stage_payload(s) for s in event.pipeline.stages],
+        "stages": [stage_payload(s) for s in event.pipeline.active_stages],
         "changedAt": iso(event.at),
+        "expectedCloseDate": json_value(snap.expected_close_date),
+        "priority": str(snap.priority),
+        "nextStep": snap.next_step,
+        "team": snap.team,
     }
+    if event.name == "lost":
+        data["lostReason"] = snap.lost_reason
+    if event.name == "updated":
+        data["changes"] = {
+            name: {"from": json_value(old), "to": json_value(new)}
+            for name, (old, new) in event.changes.items()
+        }
     return new_event(
         source=SOURCE,
         type=TYPE_PREFIX + event.name,

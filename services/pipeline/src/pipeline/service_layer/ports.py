@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from crm_common.events import CloudEvent
+from pipeline.domain.access import Viewer
 from pipeline.domain.model import Opportunity, Pipeline
 
 
@@ -20,6 +21,9 @@ class PipelineRepository(Protocol):
 
     async def ensure(self, pipeline: Pipeline) -> None:
         """Insert the pipeline unless one with its id exists (idempotent seeding)."""
+
+    async def save(self, pipeline: Pipeline, loaded_version: int) -> bool:
+        """Replace the pipeline only if its stored version is still ``loaded_version``."""
 
 
 class OpportunityRepository(Protocol):
@@ -45,6 +49,19 @@ class OpportunityRepository(Protocol):
     ) -> str | None:
         """The lowest rank in a stage's column above ``rank``, ignoring ``exclude_id``."""
 
+    async def ids_of_customers(
+        self, customer_ids: Sequence[str], *, owner_id: str | None = None, open_only: bool = False
+    ) -> list[str]:
+        """Ids of the opportunities of these customers (optionally of one owner, open only)."""
+
+
+class ProcessedEvents(Protocol):
+    """Ids of consumed events whose effects are fully written (idempotent consumers)."""
+
+    async def seen(self, event_id: str) -> bool: ...
+
+    async def mark(self, event_id: str, event_type: str) -> None: ...
+
 
 class KnownCustomers(Protocol):
     """The customers this service has heard of through ``customers.customer.*`` events."""
@@ -52,6 +69,12 @@ class KnownCustomers(Protocol):
     async def exists(self, customer_id: str) -> bool: ...
 
     async def remember(self, customer: CustomerFacts) -> None: ...
+
+    async def merged(self, survivor_id: str, merged_ids: Sequence[str]) -> None:
+        """Record that ``merged_ids`` now live on as ``survivor_id``."""
+
+    async def survivor_of(self, customer_id: str) -> str | None:
+        """The customer a merged customer lives on as; None when it was not merged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +94,12 @@ class Actor:
     user_id: str
     name: str | None = None
     traceparent: str | None = None
+    roles: frozenset[str] = frozenset()
+    team: str | None = None
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer(user_id=self.user_id, roles=self.roles, team=self.team)
 
 
 # Wakes the outbox relay after a write (a no-op where no relay runs in this process).

@@ -18,14 +18,22 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from crm_common.errors import BadUserInput, Conflict, NotFound
+from crm_common.errors import BadUserInput, Conflict, Forbidden, NotFound
 from crm_common.events import CloudEvent
+from pipeline.domain import access
+from pipeline.domain.access import AccessDenied
 from pipeline.domain.errors import DomainError
 from pipeline.domain.model import (
     DEFAULT_PIPELINE_ID,
+    UNSET,
     Opportunity,
+    OpportunityChanges,
     Pipeline,
+    Priority,
+    Stage,
+    StageKind,
     StageSpec,
+    Unset,
     check_id_shape,
     default_pipeline,
 )
@@ -39,6 +47,7 @@ from pipeline.service_layer.ports import (
     OpportunityRepository,
     OutboxNotifier,
     PipelineRepository,
+    ProcessedEvents,
 )
 
 log = logging.getLogger(__name__)
@@ -62,9 +71,12 @@ def new_id() -> str:
 
 @contextmanager
 def user_input() -> Iterator[None]:
-    """Domain rule violations are the caller's input at fault: BAD_USER_INPUT."""
+    """Domain rule violations are the caller's input at fault: BAD_USER_INPUT (or FORBIDDEN
+    for an access rule)."""
     try:
         yield
+    except AccessDenied as exc:
+        raise Forbidden(exc.message) from exc
     except DomainError as exc:
         raise BadUserInput(exc.message) from exc
 
@@ -86,13 +98,83 @@ class CreatePipeline:
 
 
 async def create_pipeline(
-    cmd: CreatePipeline, *, pipelines: PipelineRepository, make_id: IdFactory = new_id
+    cmd: CreatePipeline,
+    *,
+    actor: Actor,
+    pipelines: PipelineRepository,
+    make_id: IdFactory = new_id,
 ) -> Pipeline:
     pipeline_id = make_id()
     with user_input():
+        access.require_pipeline_admin(actor.viewer)
         pipeline = Pipeline.define(id=pipeline_id, name=cmd.name, specs=cmd.stages)
     await pipelines.add(pipeline)
     return pipeline
+
+
+PipelineChange = Callable[[Pipeline], Pipeline]
+
+
+async def change_pipeline(
+    pipeline_id: str,
+    change: PipelineChange,
+    *,
+    actor: Actor,
+    pipelines: PipelineRepository,
+    expected_version: int | None = None,
+) -> Pipeline:
+    """Load a pipeline, apply ``change`` (a rule of ``Pipeline``), save it if nobody wrote
+    meanwhile. Stage changes never rewrite opportunities: a deal names its stage by id, so a
+    renamed stage reads under its new name and a retired one stays readable."""
+    with user_input():
+        access.require_pipeline_admin(actor.viewer)
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        pipeline = await _pipeline(pipelines, pipeline_id)
+        if expected_version is not None and pipeline.version != expected_version:
+            raise Conflict(
+                f"pipeline {pipeline_id} is at version {pipeline.version}, not "
+                f"{expected_version}: reload it and try again",
+                currentVersion=pipeline.version,
+            )
+        with user_input():
+            changed = change(pipeline)
+        if await pipelines.save(changed, pipeline.version):
+            return changed
+        if expected_version is not None:
+            current = await _pipeline(pipelines, pipeline_id)
+            raise Conflict(
+                f"pipeline {pipeline_id} changed meanwhile (version {current.version})",
+                currentVersion=current.version,
+            )
+    raise Conflict(f"pipeline {pipeline_id} keeps changing under concurrent writes; try again")
+
+
+def stage_spec(
+    name: str, probability: float, kind: StageKind, rotting_days: int | None
+) -> StageSpec:
+    return StageSpec(name=name, probability=probability, kind=kind, rotting_days=rotting_days)
+
+
+async def add_stage(
+    pipeline_id: str,
+    spec: StageSpec,
+    position: int | None,
+    *,
+    actor: Actor,
+    pipelines: PipelineRepository,
+    expected_version: int | None = None,
+) -> tuple[Pipeline, Stage]:
+    added: list[Stage] = []
+
+    def change(pipeline: Pipeline) -> Pipeline:
+        updated, stage = pipeline.add_stage(spec, position)
+        added[:] = [stage]
+        return updated
+
+    pipeline = await change_pipeline(
+        pipeline_id, change, actor=actor, pipelines=pipelines, expected_version=expected_version
+    )
+    return pipeline, added[0]
 
 
 async def _pipeline(pipelines: PipelineRepository, pipeline_id: str) -> Pipeline:
@@ -115,6 +197,9 @@ class CreateOpportunity:
     stage_id: str | None = None  # default: the pipeline's first stage
     owner_id: str | None = None  # default: the caller
     expected_close_date: date | None = None
+    priority: Priority = Priority.MEDIUM
+    next_step: str | None = None
+    team: str | None = None  # an admin may name the team; otherwise the caller's
 
 
 async def wait_for_customer(
@@ -155,6 +240,7 @@ async def create_opportunity(
         amount = Money.of(cmd.amount, cmd.currency)
         customer_id = check_id_shape(cmd.customer_id, "customer id")
         owner_id = check_id_shape(cmd.owner_id or actor.user_id, "owner id")
+        team = access.assignment(actor.viewer, owner_id, None, explicit_team=cmd.team)
     pipeline = await _pipeline(pipelines, cmd.pipeline_id or DEFAULT_PIPELINE_ID)
     with user_input():
         stage = pipeline.require_stage(cmd.stage_id) if cmd.stage_id else pipeline.first_stage
@@ -175,6 +261,9 @@ async def create_opportunity(
                 expected_close_date=cmd.expected_close_date,
                 actor_id=actor.user_id,
                 at=clock(),
+                team=team,
+                priority=cmd.priority,
+                next_step=cmd.next_step,
             )
 
     opportunity = await build()  # every rule checked before we may wait for the customer
@@ -184,10 +273,65 @@ async def create_opportunity(
         if not await wait_for_customer(customers, customer_id, customer_wait_seconds):
             raise NotFound(f"customer {customer_id} does not exist", customerId=customer_id)
         opportunity = await build()  # fresh time and position after the wait
+    survivor = await customers.survivor_of(customer_id)
+    if survivor is not None:
+        # Merged into another customer (customers.customer.merged): the deal goes to the
+        # survivor, as every older deal of the merged customer did.
+        customer_id = survivor
+        opportunity = await build()
     events = _cloud_events(opportunity, actor)
     await opportunities.add(opportunity, events)
     notify_outbox()
     return opportunity
+
+
+# A change of one opportunity: given the loaded deal and its pipeline, mutate the deal through
+# one of its methods (which checks the rules and records the events).
+Change = Callable[[Opportunity, Pipeline], Awaitable[None]]
+
+
+async def change_opportunity(
+    opportunity_id: str,
+    expected_version: int | None,
+    change: Change,
+    *,
+    actor: Actor,
+    pipelines: PipelineRepository,
+    opportunities: OpportunityRepository,
+    notify_outbox: OutboxNotifier,
+    check_access: bool = True,
+) -> Opportunity:
+    """Load, check version and access, apply, write the state and its events in ONE write
+    conditioned on the loaded version. Without ``expected_version`` a lost race is retried on
+    fresh state; with it, the caller gets ``CONFLICT`` and nothing is written."""
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        opportunity = await _opportunity(opportunities, opportunity_id)
+        if check_access:
+            _require_change(actor, opportunity)
+        _check_version(opportunity, expected_version)
+        pipeline = await _pipeline(pipelines, opportunity.pipeline_id)
+        loaded_version = opportunity.version
+        with user_input():
+            await change(opportunity, pipeline)
+        events = _cloud_events(opportunity, actor)
+        if await opportunities.save(opportunity, loaded_version, events):
+            if events:
+                notify_outbox()
+            return opportunity
+        if expected_version is not None:
+            # Someone wrote between our read and our write: the caller's view is stale.
+            current = await _opportunity(opportunities, opportunity_id)
+            raise _conflict(current, expected_version)
+    raise Conflict(
+        f"opportunity {opportunity_id} keeps changing under concurrent writes; try again"
+    )
+
+
+def _require_change(actor: Actor, opportunity: Opportunity) -> None:
+    if not access.can_change(actor.viewer, opportunity.owner_id, opportunity.team):
+        raise Forbidden(
+            f"you may not change opportunity {opportunity.id}", opportunityId=opportunity.id
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,39 +352,197 @@ async def move_opportunity(
     notify_outbox: OutboxNotifier,
     clock: Clock = now,
 ) -> Opportunity:
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        opportunity = await _opportunity(opportunities, cmd.opportunity_id)
-        _check_version(opportunity, cmd.expected_version)
+    async def change(opportunity: Opportunity, pipeline: Pipeline) -> None:
         if opportunity.is_closed:
             raise BadUserInput(
                 f"opportunity {opportunity.id} is {opportunity.status}: a closed deal cannot "
                 "be moved (reopen it first)",
                 status=str(opportunity.status),
             )
-        pipeline = await _pipeline(pipelines, opportunity.pipeline_id)
-        with user_input():
+        if cmd.stage_id != opportunity.stage_id:
             pipeline.require_stage(cmd.stage_id)
         position = await _position_for(opportunities, opportunity, cmd)
-        loaded_version = opportunity.version
-        with user_input():
-            opportunity.move(
-                pipeline=pipeline,
-                to_stage_id=cmd.stage_id,
-                position=position,
-                actor_id=actor.user_id,
-                at=clock(),
-            )
-        events = _cloud_events(opportunity, actor)
-        if await opportunities.save(opportunity, loaded_version, events):
-            if events:
-                notify_outbox()
-            return opportunity
-        if cmd.expected_version is not None:
-            # Someone wrote between our read and our write: the caller's view is stale.
-            current = await _opportunity(opportunities, cmd.opportunity_id)
-            raise _conflict(current, cmd.expected_version)
-    raise Conflict(
-        f"opportunity {cmd.opportunity_id} keeps changing under concurrent writes; try again"
+        opportunity.move(
+            pipeline=pipeline,
+            to_stage_id=cmd.stage_id,
+            position=position,
+            actor_id=actor.user_id,
+            at=clock(),
+        )
+
+    return await change_opportunity(
+        cmd.opportunity_id,
+        cmd.expected_version,
+        change,
+        actor=actor,
+        pipelines=pipelines,
+        opportunities=opportunities,
+        notify_outbox=notify_outbox,
+    )
+
+
+async def _end_of_column(
+    opportunities: OpportunityRepository, opportunity: Opportunity, stage_id: str
+) -> str:
+    last = await opportunities.position_before(
+        opportunity.pipeline_id, stage_id, None, opportunity.id
+    )
+    return rank_between(last, None)
+
+
+async def win_opportunity(
+    opportunity_id: str,
+    expected_version: int | None,
+    *,
+    actor: Actor,
+    pipelines: PipelineRepository,
+    opportunities: OpportunityRepository,
+    notify_outbox: OutboxNotifier,
+    clock: Clock = now,
+) -> Opportunity:
+    async def change(opportunity: Opportunity, pipeline: Pipeline) -> None:
+        opportunity.require_open("won")
+        won = pipeline.stage_of_kind(StageKind.WON)
+        position = await _end_of_column(opportunities, opportunity, won.id)
+        opportunity.win(pipeline=pipeline, position=position, actor_id=actor.user_id, at=clock())
+
+    return await change_opportunity(
+        opportunity_id,
+        expected_version,
+        change,
+        actor=actor,
+        pipelines=pipelines,
+        opportunities=opportunities,
+        notify_outbox=notify_outbox,
+    )
+
+
+async def lose_opportunity(
+    opportunity_id: str,
+    reason: str,
+    expected_version: int | None,
+    *,
+    actor: Actor,
+    pipelines: PipelineRepository,
+    opportunities: OpportunityRepository,
+    notify_outbox: OutboxNotifier,
+    clock: Clock = now,
+) -> Opportunity:
+    async def change(opportunity: Opportunity, pipeline: Pipeline) -> None:
+        opportunity.require_open("lost")
+        lost = pipeline.stage_of_kind(StageKind.LOST)
+        position = await _end_of_column(opportunities, opportunity, lost.id)
+        opportunity.lose(
+            pipeline=pipeline,
+            reason=reason,
+            position=position,
+            actor_id=actor.user_id,
+            at=clock(),
+        )
+
+    return await change_opportunity(
+        opportunity_id,
+        expected_version,
+        change,
+        actor=actor,
+        pipelines=pipelines,
+        opportunities=opportunities,
+        notify_outbox=notify_outbox,
+    )
+
+
+async def reopen_opportunity(
+    opportunity_id: str,
+    stage_id: str,
+    expected_version: int | None,
+    *,
+    actor: Actor,
+    pipelines: PipelineRepository,
+    opportunities: OpportunityRepository,
+    notify_outbox: OutboxNotifier,
+    clock: Clock = now,
+) -> Opportunity:
+    async def change(opportunity: Opportunity, pipeline: Pipeline) -> None:
+        if not opportunity.is_closed:
+            raise BadUserInput(f"opportunity {opportunity.id} is OPEN: only a closed deal reopens")
+        stage = pipeline.require_stage(stage_id)
+        position = await _end_of_column(opportunities, opportunity, stage.id)
+        opportunity.reopen(
+            pipeline=pipeline,
+            to_stage_id=stage.id,
+            position=position,
+            actor_id=actor.user_id,
+            at=clock(),
+        )
+
+    return await change_opportunity(
+        opportunity_id,
+        expected_version,
+        change,
+        actor=actor,
+        pipelines=pipelines,
+        opportunities=opportunities,
+        notify_outbox=notify_outbox,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateOpportunity:
+    opportunity_id: str
+    title: str | Unset = UNSET
+    amount: tuple[Decimal | str, str] | Unset = UNSET  # (amount, currency)
+    owner_id: str | Unset = UNSET
+    team: str | Unset | None = UNSET
+    expected_close_date: date | Unset | None = UNSET
+    priority: Priority | Unset = UNSET
+    next_step: str | Unset | None = UNSET
+    expected_version: int | None = None
+
+
+async def update_opportunity(
+    cmd: UpdateOpportunity,
+    *,
+    actor: Actor,
+    pipelines: PipelineRepository,
+    opportunities: OpportunityRepository,
+    notify_outbox: OutboxNotifier,
+    clock: Clock = now,
+) -> Opportunity:
+    with user_input():
+        amount = UNSET if isinstance(cmd.amount, Unset) else Money.of(*cmd.amount)
+
+    async def change(opportunity: Opportunity, pipeline: Pipeline) -> None:
+        team: str | Unset | None = cmd.team
+        if not isinstance(cmd.owner_id, Unset) or not isinstance(cmd.team, Unset):
+            owner = opportunity.owner_id if isinstance(cmd.owner_id, Unset) else cmd.owner_id
+            explicit = None if isinstance(cmd.team, Unset) else cmd.team
+            if owner != opportunity.owner_id or explicit is not None:
+                team = access.assignment(
+                    actor.viewer, owner, opportunity.team, explicit_team=explicit
+                )
+        opportunity.update(
+            OpportunityChanges(
+                title=cmd.title,
+                amount=amount,
+                owner_id=cmd.owner_id,
+                team=team,
+                expected_close_date=cmd.expected_close_date,
+                priority=cmd.priority,
+                next_step=cmd.next_step,
+            ),
+            pipeline=pipeline,
+            actor_id=actor.user_id,
+            at=clock(),
+        )
+
+    return await change_opportunity(
+        cmd.opportunity_id,
+        cmd.expected_version,
+        change,
+        actor=actor,
+        pipelines=pipelines,
+        opportunities=opportunities,
+        notify_outbox=notify_outbox,
     )
 
 
@@ -326,17 +628,116 @@ def _cloud_events(opportunity: Opportunity, actor: Actor) -> list[CloudEvent]:
 # -- customer events -----------------------------------------------------------------------
 
 CUSTOMER_CREATED = "customers.customer.created"
+CUSTOMER_MERGED = "customers.customer.merged"
+OWNERSHIP_TRANSFERRED = "customers.ownership.transferred"
 
 
 class InvalidEvent(ValueError):
     """An event no retry can make valid (the consumer dead-letters it)."""
 
 
-async def handle_customer_event(event: CloudEvent, *, customers: KnownCustomers) -> None:
-    """Keep ``known_customers`` in step with the customers service's events (idempotent)."""
-    if event.type != CUSTOMER_CREATED:
+def _event_id_field(data: dict[str, object], key: str) -> str:
+    value = data.get(key)
+    try:
+        return check_id_shape(value, key)  # type: ignore[arg-type]
+    except DomainError as exc:
+        raise InvalidEvent(exc.message) from exc
+
+
+def _event_id_list(data: dict[str, object], key: str) -> list[str]:
+    values = data.get(key)
+    if not isinstance(values, list):
+        raise InvalidEvent(f"{key} must be a list of ids")
+    ids = []
+    for value in values:
+        try:
+            ids.append(check_id_shape(value, key))
+        except DomainError as exc:
+            raise InvalidEvent(exc.message) from exc
+    return ids
+
+
+async def handle_customer_event(
+    event: CloudEvent,
+    *,
+    customers: KnownCustomers,
+    pipelines: PipelineRepository | None = None,
+    opportunities: OpportunityRepository | None = None,
+    processed: ProcessedEvents | None = None,
+    notify_outbox: OutboxNotifier = lambda: None,
+) -> None:
+    """React to the customers service's events, idempotently:
+
+    - ``created``: remember the customer (``known_customers``);
+    - ``merged``: re-point the merged customers' opportunities to the survivor;
+    - ``ownership.transferred`` with ``includeOpenOpportunities``: give the previous owner's
+      OPEN opportunities of those customers to the new owner.
+
+    Each opportunity is changed through the domain (new version, an ``updated`` event with
+    the previous value), so a redelivery finds nothing left to change; the event id is also
+    remembered once every effect is written.
+    """
+    if event.type == CUSTOMER_CREATED:
+        await _remember_customer(event, customers)
+        return
+    if event.type not in (CUSTOMER_MERGED, OWNERSHIP_TRANSFERRED):
         log.debug("customer event ignored", extra={"type": event.type, "event_id": event.id})
         return
+    assert pipelines is not None
+    assert opportunities is not None
+    assert processed is not None
+    if await processed.seen(event.id):
+        return
+    data = event.data
+    actor = Actor(user_id=event.actorid or "system", name=event.actorname, roles=frozenset())
+    if event.type == CUSTOMER_MERGED:
+        survivor = _event_id_field(data, "survivorId")
+        merged = [m for m in _event_id_list(data, "mergedIds") if m != survivor]
+        await customers.merged(survivor, merged)  # later creates for them go to the survivor
+        ids = await opportunities.ids_of_customers(merged) if merged else []
+        changes = OpportunityChanges(customer_id=survivor)
+    else:
+        from_owner = _event_id_field(data, "fromOwnerId")
+        to_owner = _event_id_field(data, "toOwnerId")
+        customer_ids = _event_id_list(data, "customerIds")
+        include = data.get("includeOpenOpportunities", True)
+        if not isinstance(include, bool):
+            raise InvalidEvent("includeOpenOpportunities must be a boolean")
+        ids = []
+        if include and customer_ids and from_owner != to_owner:
+            ids = await opportunities.ids_of_customers(
+                customer_ids, owner_id=from_owner, open_only=True
+            )
+        changes = OpportunityChanges(owner_id=to_owner)
+
+    for opportunity_id in ids:
+
+        async def change(
+            opportunity: Opportunity, pipeline: Pipeline, changes: OpportunityChanges = changes
+        ) -> None:
+            if event.type == OWNERSHIP_TRANSFERRED and (
+                opportunity.is_closed or opportunity.owner_id != data.get("fromOwnerId")
+            ):
+                return  # changed meanwhile: not ours to move any more
+            opportunity.update(changes, pipeline=pipeline, actor_id=actor.user_id, at=now())
+
+        try:
+            await change_opportunity(
+                opportunity_id,
+                None,
+                change,
+                actor=actor,
+                pipelines=pipelines,
+                opportunities=opportunities,
+                notify_outbox=notify_outbox,
+                check_access=False,
+            )
+        except NotFound:
+            continue
+    await processed.mark(event.id, event.type)
+
+
+async def _remember_customer(event: CloudEvent, customers: KnownCustomers) -> None:
     data = event.data
     customer_id = data.get("customerId", event.subject)
     try:

@@ -1,0 +1,133 @@
+"""Plain HTTP endpoints of the customers service, beside ``/graphql``.
+
+- ``GET /export/customers.csv`` streams every customer the caller may see as CSV (the import's
+  columns). Query parameters filter like ``customers(filter)``: ``lifecycle`` (repeatable),
+  ``ownerId``, ``tag``, ``search``, ``nameContains``.
+- ``POST /import/customers.csv`` (body: the CSV; ``?dryRun=true``) imports like the
+  ``importCustomers`` mutation, but reads the body as a stream (spooled to disk beyond 1 MiB),
+  so that a file of any size costs the service only a chunk of rows in memory.
+
+Both need ``Authorization: Bearer <token>`` (401 otherwise) and apply the visibility rule.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from crm_common.errors import CrmError, Unauthenticated
+from crm_common.identity import TokenVerifier
+from crm_common.web import unauthenticated_body
+from customers.domain.model import LifecycleStage
+from customers.service_layer import importing
+from customers.service_layer.ports import CustomerQuery, CustomerRepository
+from customers.settings import Settings
+
+RepositoryGetter = Callable[[], CustomerRepository]
+
+
+def _unauthenticated(exc: Unauthenticated) -> Response:
+    return Response(
+        unauthenticated_body(exc.message),
+        status_code=401,
+        media_type="application/json",
+        headers={"WWW-Authenticate": 'Bearer realm="crm"'},
+    )
+
+
+def _error(exc: CrmError) -> Response:
+    status = {"FORBIDDEN": 403, "BAD_USER_INPUT": 400, "NOT_FOUND": 404}.get(exc.code, 500)
+    body = {"errors": [{"message": exc.message, "extensions": {"code": exc.code, **exc.details}}]}
+    return JSONResponse(body, status_code=status)
+
+
+def export_route(verifier: TokenVerifier, repository: RepositoryGetter) -> Route:
+    async def export(request: Request) -> Response:
+        try:
+            identity = verifier.verify_header(request.headers.get("authorization"))
+        except Unauthenticated as exc:
+            return _unauthenticated(exc)
+        params = request.query_params
+        try:
+            query = CustomerQuery(
+                lifecycles=tuple(LifecycleStage(v) for v in params.getlist("lifecycle")),
+                owner_id=params.get("ownerId"),
+                tag=params.get("tag"),
+                search=params.get("search"),
+                name_contains=params.get("nameContains"),
+            )
+        except ValueError:
+            return JSONResponse(
+                {
+                    "errors": [
+                        {
+                            "message": "lifecycle: unknown stage",
+                            "extensions": {"code": "BAD_USER_INPUT"},
+                        }
+                    ]
+                },
+                status_code=400,
+            )
+        lines = importing.export_csv(query, identity, repository())
+        try:
+            first = await anext(lines)  # the role check runs before the response starts
+        except CrmError as exc:
+            return _error(exc)
+
+        async def body() -> AsyncIterator[bytes]:
+            yield ("\ufeff" + first).encode()  # a BOM, so spreadsheets read UTF-8
+            async for chunk in lines:
+                yield chunk.encode()
+
+        return StreamingResponse(
+            body(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="customers.csv"'},
+        )
+
+    return Route("/export/customers.csv", export, methods=["GET"])
+
+
+def import_route(
+    verifier: TokenVerifier, repository: RepositoryGetter, settings: Settings
+) -> Route:
+    async def import_csv(request: Request) -> Response:
+        try:
+            identity = verifier.verify_header(request.headers.get("authorization"))
+        except Unauthenticated as exc:
+            return _unauthenticated(exc)
+        dry_run = request.query_params.get("dryRun", "false").lower() in ("1", "true", "yes")
+        with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+b") as spool:
+            async for chunk in request.stream():
+                spool.write(chunk)
+            spool.seek(0)
+            text = codecs.getreader("utf-8-sig")(spool)
+            try:
+                report = await importing.import_customers(
+                    text, dry_run, identity, repository(), phone_region=settings.phone_region
+                )
+            except CrmError as exc:
+                return _error(exc)
+            except UnicodeDecodeError as exc:
+                return JSONResponse(
+                    {
+                        "errors": [
+                            {
+                                "message": f"csv: not UTF-8 ({exc})",
+                                "extensions": {"code": "BAD_USER_INPUT"},
+                            }
+                        ]
+                    },
+                    status_code=400,
+                )
+        body = asdict(report)
+        return Response(json.dumps(body), media_type="application/json")
+
+    return Route("/import/customers.csv", import_csv, methods=["POST"])

@@ -1,0 +1,55 @@
+"""The consumer of the funnel's events, run inside the API process (its lifespan).
+
+``pipeline.opportunity.*`` events become timeline entries and lifecycle changes
+(``service_layer.services.handle_pipeline_event``). A malformed event, or one about a customer
+the archive does not know, is dead-lettered with the reason; other failures are retried by
+``crm_common.amqp.EventConsumer``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+from crm_common.amqp import EventHandler, PoisonMessage
+from crm_common.errors import BadUserInput
+from crm_common.events import CloudEvent
+from customers.domain.commands import PipelineEvent
+from customers.service_layer import services
+from customers.service_layer.ports import CustomerRepository, InteractionRepository
+
+PIPELINE_EVENT_KEYS = ("pipeline.opportunity.*",)
+
+
+def pipeline_event_handler(
+    customers: CustomerRepository, interactions: InteractionRepository
+) -> EventHandler:
+    # Deliveries are handled concurrently (prefetch); the events of one customer are handled
+    # one at a time, in delivery order (asyncio locks are fair), so that "opened" is seen
+    # before "won" when they arrive in that order.
+    locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def handle(event: CloudEvent) -> None:
+        key = str(event.data.get("customerId") or "")
+        lock = locks.get(key)
+        if lock is None:
+            lock = locks[key] = asyncio.Lock()
+        async with lock:
+            await _handle(event)
+
+    async def _handle(event: CloudEvent) -> None:
+        command = PipelineEvent(
+            id=event.id,
+            type=event.type,
+            sequence=event.sequence,
+            time=event.time,
+            data=event.data,
+            actor_id=event.actorid,
+            actor_name=event.actorname,
+        )
+        try:
+            await services.handle_pipeline_event(command, customers, interactions)
+        except (BadUserInput, services.UnknownCustomer) as exc:
+            raise PoisonMessage(exc.message) from exc
+
+    return handle

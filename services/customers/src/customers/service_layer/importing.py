@@ -1,0 +1,506 @@
+"""CSV import and export of the archive.
+
+Import streams: rows are read one at a time from any iterable of lines (a string split
+lazily, or a spooled request body), handled in chunks of ``CHUNK`` rows (one lookup query and
+one batch insert per chunk), and forgotten. A row is created, updated (upsert by ``id``,
+``externalId`` or e-mail, in that order), left unchanged, or reported with its line number;
+a bad row never stops the others, and a dry run writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from crm_common.errors import BadUserInput, Conflict, CrmError, Forbidden
+from crm_common.identity import Identity
+from customers.domain.model import (
+    Address,
+    Customer,
+    CustomerKind,
+    LeadSource,
+    LifecycleStage,
+    normalise_email,
+    normalise_id,
+)
+from customers.service_layer.ports import CustomerQuery, CustomerRepository
+from customers.service_layer.services import (
+    _check_owner_assignment,
+    _team_for,
+    can_see,
+    require_writer,
+    scope_of,
+)
+
+CHUNK = 500
+MAX_ERRORS = 1000  # reported errors (the count is always exact)
+LIST_SEPARATOR = ";"
+
+# Header names are matched case-insensitively, ignoring spaces, dashes and underscores.
+ALIASES: dict[str, str] = {
+    "id": "id",
+    "customerid": "id",
+    "externalid": "externalId",
+    "extid": "externalId",
+    "externalreference": "externalId",
+    "kind": "kind",
+    "type": "kind",
+    "name": "name",
+    "fullname": "name",
+    "email": "email",
+    "emailaddress": "email",
+    "emails": "emails",
+    "phone": "phone",
+    "telephone": "phone",
+    "phonenumber": "phone",
+    "phones": "phones",
+    "companyid": "companyId",
+    "street": "street",
+    "city": "city",
+    "postalcode": "postalCode",
+    "zip": "postalCode",
+    "postcode": "postalCode",
+    "region": "region",
+    "state": "region",
+    "country": "country",
+    "lifecycle": "lifecycle",
+    "lifecyclestage": "lifecycle",
+    "stage": "lifecycle",
+    "owner": "ownerId",
+    "ownerid": "ownerId",
+    "team": "team",
+    "tags": "tags",
+    "channel": "channel",
+    "source": "channel",
+    "sourcechannel": "channel",
+    "campaign": "campaign",
+    "sourcecampaign": "campaign",
+    "medium": "medium",
+    "sourcemedium": "medium",
+    "referrer": "referrer",
+    "sourcereferrer": "referrer",
+    "attributes": "attributes",
+}
+
+# The export's columns: the import reads them back unchanged.
+EXPORT_COLUMNS = (
+    "id",
+    "externalId",
+    "kind",
+    "name",
+    "email",
+    "emails",
+    "phone",
+    "phones",
+    "companyId",
+    "street",
+    "city",
+    "postalCode",
+    "region",
+    "country",
+    "lifecycle",
+    "ownerId",
+    "team",
+    "tags",
+    "channel",
+    "campaign",
+    "medium",
+    "referrer",
+    "attributes",
+    "createdAt",
+    "updatedAt",
+)
+_READ_ONLY = {"createdAt": "createdat", "updatedAt": "updatedat", "version": "version"}
+
+
+@dataclass
+class RowError:
+    line: int
+    message: str
+    field: str | None = None
+
+
+@dataclass
+class ImportReport:
+    dry_run: bool
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def fail(self, line: int, error: Exception) -> None:
+        self.failed += 1
+        if len(self.errors) < MAX_ERRORS:
+            if isinstance(error, CrmError):
+                name = error.details.get("field")
+                self.errors.append(RowError(line, error.message, str(name) if name else None))
+            else:
+                self.errors.append(RowError(line, str(error)))
+
+
+def _key(header: str) -> str:
+    return re.sub(r"[\s_\-.]+", "", header.strip().lstrip("\ufeff")).casefold()
+
+
+def map_header(header: list[str]) -> tuple[list[str | None], list[str]]:
+    columns: list[str | None] = []
+    ignored: list[str] = []
+    seen: set[str] = set()
+    for raw in header:
+        key = _key(raw)
+        name = ALIASES.get(key)
+        if name is None or name in seen:
+            columns.append(None)
+            if key not in _READ_ONLY.values() and raw.strip():
+                ignored.append(raw.strip().lstrip("\ufeff"))
+            continue
+        seen.add(name)
+        columns.append(name)
+    if "name" not in seen:
+        raise BadUserInput("csv: the header row must have a name column", field="csv")
+    return columns, ignored
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in re.split(r"[;,]", value) if part.strip()]
+
+
+@dataclass
+class Row:
+    line: int
+    values: dict[str, str]  # column -> non-empty cell (stripped)
+
+
+def parse_row(values: dict[str, str]) -> dict[str, Any]:
+    """The update fields of a row (only its non-empty cells)."""
+    changes: dict[str, Any] = {}
+    for name in ("name", "email", "phone", "externalId", "ownerId", "team", "companyId"):
+        if name in values:
+            changes[name] = values[name]
+    for name in ("emails", "phones", "tags"):
+        if name in values:
+            changes[name] = _split(values[name])
+    if "lifecycle" in values:
+        raw = values["lifecycle"].strip().upper()
+        if raw not in LifecycleStage.__members__:
+            raise BadUserInput(
+                f"lifecycle: {values['lifecycle']!r} is not one of LEAD, PROSPECT, CUSTOMER, "
+                "CHURNED",
+                field="lifecycle",
+            )
+        changes["lifecycle"] = raw
+    address = {
+        key: values[column]
+        for key, column in (
+            ("street", "street"),
+            ("city", "city"),
+            ("postal_code", "postalCode"),
+            ("region", "region"),
+            ("country", "country"),
+        )
+        if column in values
+    }
+    if address:
+        changes["address"] = address
+    source = {
+        key: values[key] for key in ("channel", "campaign", "medium", "referrer") if key in values
+    }
+    if source:
+        changes["source"] = source
+    if "attributes" in values:
+        try:
+            changes["attributes"] = json.loads(values["attributes"])
+        except ValueError as exc:
+            raise BadUserInput(f"attributes: not JSON ({exc})", field="attributes") from exc
+    return changes
+
+
+def _rows(lines: Iterable[str], report: ImportReport) -> Iterator[Row | tuple[int, Exception]]:
+    reader = csv.reader(lines)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise BadUserInput("csv: empty, a header row is required", field="csv") from None
+    except csv.Error as exc:
+        raise BadUserInput(f"csv: unreadable header ({exc})", field="csv") from exc
+    columns, report.ignored_columns = map_header(header)
+    last_line = reader.line_num
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield last_line + 1, BadUserInput(f"csv: {exc}", field="csv")
+            last_line = reader.line_num
+            continue
+        line = last_line + 1
+        last_line = reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(columns):
+            yield (
+                line,
+                BadUserInput(
+                    f"csv: {len(cells)} cells where the header has {len(columns)}", field="csv"
+                ),
+            )
+            continue
+        values = {
+            column: cell.strip()
+            for column, cell in zip(columns, cells, strict=True)
+            if column is not None and cell.strip()
+        }
+        yield Row(line, values)
+
+
+async def import_customers(
+    lines: Iterable[str],
+    dry_run: bool,
+    actor: Identity,
+    repository: CustomerRepository,
+    *,
+    phone_region: str | None = None,
+) -> ImportReport:
+    require_writer(actor)
+    report = ImportReport(dry_run=dry_run)
+    chunk: list[Row] = []
+    for item in _rows(lines, report):
+        report.rows += 1
+        if isinstance(item, tuple):
+            report.fail(*item)
+            continue
+        chunk.append(item)
+        if len(chunk) >= CHUNK:
+            await _import_chunk(chunk, dry_run, actor, repository, report, phone_region)
+            chunk = []
+    if chunk:
+        await _import_chunk(chunk, dry_run, actor, repository, report, phone_region)
+    return report
+
+
+def _email_of(row: Row) -> str | None:
+    raw = row.values.get("email")
+    if raw is None and "emails" in row.values:
+        parts = _split(row.values["emails"])
+        raw = parts[0] if parts else None
+    return normalise_email(raw)
+
+
+async def _import_chunk(
+    rows: list[Row],
+    dry_run: bool,
+    actor: Identity,
+    repository: CustomerRepository,
+    report: ImportReport,
+    phone_region: str | None,
+) -> None:
+    parsed: list[tuple[Row, dict[str, Any], str | None]] = []
+    for row in rows:
+        try:
+            parsed.append((row, parse_row(row.values), _email_of(row)))
+        except CrmError as exc:
+            report.fail(row.line, exc)
+    ids = [r.values["id"] for r, _, _ in parsed if "id" in r.values]
+    external_ids = [r.values["externalId"] for r, _, _ in parsed if "externalId" in r.values]
+    # E-mails match only rows without an external id: one lookup less per chunk.
+    emails = [email for row, _, email in parsed if email and "externalId" not in row.values]
+    existing = await repository.find_for_import(ids, external_ids, emails)
+    by_id = {c.id: c for c in existing}
+    by_external = {c.external_id: c for c in existing if c.external_id}
+    by_email = {email: c for c in existing for email in c.emails}
+    fresh: list[Customer] = []
+    changed: dict[str, tuple[Customer, int]] = {}
+    for row, changes, email in parsed:
+        try:
+            match = None
+            if "id" in row.values:
+                match = by_id.get(row.values["id"])
+            if match is None and "externalId" in row.values:
+                match = by_external.get(row.values["externalId"])
+            if match is None and "externalId" not in row.values and email:
+                match = by_email.get(email)
+            if match is None:
+                customer = _create(row, changes, actor, phone_region)
+                fresh.append(customer)
+                report.created += 1
+            else:
+                if not can_see(actor, match):
+                    raise Forbidden(f"customer {match.id} is not yours to change")
+                if "ownerId" in changes and changes["ownerId"] != match.owner_id:
+                    _check_owner_assignment(actor, changes["ownerId"])
+                if "team" in changes and changes["team"] != match.team and not actor.is_admin:
+                    raise Forbidden("only an admin may move a customer to another team")
+                version = match.version
+                company = None
+                company_id = changes.pop("companyId", None)
+                if company_id is not None:
+                    company = (await repository.resolve_many([company_id])).get(company_id)
+                    if company is None:
+                        raise BadUserInput(
+                            f"companyId: no customer has the id {company_id}", field="companyId"
+                        )
+                match.update(
+                    changes,
+                    change_company=company is not None,
+                    company=company,
+                    lifecycle_reason="import",
+                    actor_id=actor.user_id,
+                    actor_name=actor.name,
+                    phone_region=phone_region,
+                    action="IMPORT",
+                )
+                if match.version == version:
+                    report.unchanged += 1
+                elif match in fresh:
+                    report.created += 0  # a later row of the same file refined a new customer
+                    report.updated += 1
+                else:
+                    changed.setdefault(match.id, (match, version))
+                    report.updated += 1
+            customer = match or fresh[-1]
+            by_id[customer.id] = customer
+            if customer.external_id:
+                by_external[customer.external_id] = customer
+            for address in customer.emails:
+                by_email.setdefault(address, customer)
+        except CrmError as exc:
+            report.fail(row.line, exc)
+    if dry_run:
+        return
+    await repository.add_many(fresh)
+    for customer, version in changed.values():
+        try:
+            await repository.save(customer, version)
+        except Conflict as exc:
+            report.updated -= 1
+            report.fail(0, exc)
+
+
+def _create(
+    row: Row, changes: dict[str, Any], actor: Identity, phone_region: str | None
+) -> Customer:
+    owner_id = normalise_id(changes.get("ownerId"), "ownerId") or actor.user_id
+    _check_owner_assignment(actor, owner_id)
+    team = _team_for(actor, normalise_id(changes.get("team"), "team"))
+    if "companyId" in changes:
+        raise BadUserInput(
+            "companyId: an imported new customer cannot be linked to a company yet; "
+            "import it, then import the link",
+            field="companyId",
+        )
+    kind_raw = (row.values.get("kind") or "PERSON").strip().upper()
+    if kind_raw not in CustomerKind.__members__:
+        raise BadUserInput(f"kind: {kind_raw!r} is not PERSON or COMPANY", field="kind")
+    source = changes.get("source")
+    address = changes.get("address")
+    return Customer.create(
+        kind=CustomerKind(kind_raw),
+        name=changes.get("name"),
+        owner_id=owner_id,
+        email=changes.get("email"),
+        emails=changes.get("emails"),
+        phone=changes.get("phone"),
+        phones=changes.get("phones"),
+        source=LeadSource(**source) if source else None,
+        lifecycle=LifecycleStage(changes.get("lifecycle") or "LEAD"),
+        tags=changes.get("tags"),
+        attributes=changes.get("attributes"),
+        address=Address(**address) if address else None,
+        external_id=changes.get("externalId"),
+        team=team,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        phone_region=phone_region,
+        action="IMPORT",
+    )
+
+
+def split_lines(text: str) -> Iterator[str]:
+    """Lines of a string, lazily (no list of every line), ends kept for the csv module."""
+    start = 0
+    length = len(text)
+    if text.startswith("\ufeff"):
+        start = 1
+    while start < length:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start : end + 1]
+        start = end + 1
+
+
+def export_row(customer: Customer) -> list[str]:
+    source = customer.source or LeadSource()
+    address = customer.address or Address()
+    return [
+        customer.id,
+        customer.external_id or "",
+        customer.kind.value,
+        customer.name,
+        customer.email or "",
+        LIST_SEPARATOR.join(customer.emails),
+        customer.phone or "",
+        LIST_SEPARATOR.join(customer.phones),
+        customer.company_id or "",
+        address.street or "",
+        address.city or "",
+        address.postal_code or "",
+        address.region or "",
+        address.country or "",
+        customer.lifecycle.value,
+        customer.owner_id,
+        customer.team or "",
+        LIST_SEPARATOR.join(customer.tags),
+        source.channel or "",
+        source.campaign or "",
+        source.medium or "",
+        source.referrer or "",
+        json.dumps(customer.attributes, ensure_ascii=False) if customer.attributes else "",
+        customer.created_at.isoformat(),
+        customer.updated_at.isoformat(),
+    ]
+
+
+class _Line:
+    """A file-like sink for csv.writer that hands back what was written."""
+
+    def __init__(self) -> None:
+        self.value = ""
+
+    def write(self, text: str) -> int:
+        self.value += text
+        return len(text)
+
+
+async def export_csv(
+    query: CustomerQuery, actor: Identity, repository: CustomerRepository
+) -> AsyncIterator[str]:
+    """The header, then one CSV line per visible customer, streamed in id order."""
+    from dataclasses import replace
+
+    if not actor.roles & {"rep", "manager", "admin"}:
+        raise Forbidden("exporting customers needs the role rep, manager or admin")
+    query = replace(query, scope=scope_of(actor))
+    sink = _Line()
+    writer = csv.writer(sink, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    yield sink.value
+    buffer: list[str] = []
+    async for customer in repository.iterate(query):
+        sink.value = ""
+        writer.writerow(export_row(customer))
+        buffer.append(sink.value)
+        if len(buffer) >= 200:
+            yield "".join(buffer)
+            buffer = []
+    if buffer:
+        yield "".join(buffer)

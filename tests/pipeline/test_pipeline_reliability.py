@@ -1,0 +1,307 @@
+"""Reliability through real processes: a broker outage while moves keep coming, a SIGKILLed
+relay and a SIGKILLed API mid-stream. Every accepted move's event must arrive, in order per
+opportunity, none lost (duplicates allowed, with the same id).
+
+The broker test stops the local RabbitMQ application (``rabbitmqctl stop_app``) for a few
+seconds and always starts it again (``finally``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+from aio_pika.abc import AbstractRobustConnection
+from pipeline_testkit import (
+    AMQP_URL,
+    GraphQLClient,
+    PipelineApi,
+    RunConfig,
+    ServiceProcess,
+    publish_customer_created,
+)
+from pymongo import AsyncMongoClient
+from test_pipeline_api import CREATE, MOVE, opportunity_input
+
+from crm_common.events import EXCHANGE
+
+OPEN_STAGES = [
+    "default-initial-contact",
+    "default-needs-analysis",
+    "default-proposal",
+    "default-negotiation",
+]
+FAST_RELAY = {"PIPELINE_RELAY_POLL_INTERVAL": "0.5", "PIPELINE_RELAY_MAX_BACKOFF": "1"}
+
+
+class DurableTap:
+    """A durable queue bound to pipeline.opportunity.# that outlives a broker restart (an
+    exclusive queue would vanish with the broker and miss what was published meanwhile)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.events: list[dict[str, Any]] = []
+
+    async def declare(self) -> None:
+        connection = await aio_pika.connect(AMQP_URL)
+        async with connection:
+            channel = await connection.channel()
+            exchange = await channel.declare_exchange(
+                EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            queue = await channel.declare_queue(self.name, durable=True)
+            await queue.bind(exchange, routing_key="pipeline.opportunity.#")
+
+    async def collect_until(self, expected: set[tuple[str, int]], within: float = 60) -> None:
+        """Read the queue until every (subject, sequence) in ``expected`` arrived."""
+        deadline = time.monotonic() + within
+        connection = await connect_when_up(within)
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(self.name, durable=True)
+            while True:
+                message = await queue.get(fail=False, no_ack=True)
+                if message is not None:
+                    self.events.append(json.loads(message.body))
+                    continue
+                if expected <= self.seen():
+                    return
+                if time.monotonic() > deadline:
+                    missing = sorted(expected - self.seen())
+                    raise AssertionError(f"{len(missing)} accepted events never arrived: {missing}")
+                await asyncio.sleep(0.1)
+
+    def seen(self) -> set[tuple[str, int]]:
+        return {(e["subject"], e["sequence"]) for e in self.events}
+
+    async def delete(self) -> None:
+        with contextlib.suppress(Exception):
+            connection = await aio_pika.connect(AMQP_URL)
+            async with connection:
+                channel = await connection.channel()
+                await channel.queue_delete(self.name)
+
+    def assert_in_order_without_gaps(self, subjects: set[str]) -> None:
+        ids: dict[tuple[str, int], str] = {}
+        for subject in subjects:
+            arrived: list[int] = []
+            for event in self.events:
+                if event["subject"] != subject:
+                    continue
+                key = (subject, event["sequence"])
+                assert ids.setdefault(key, event["id"]) == event["id"], "a duplicate changed id"
+                if event["sequence"] not in arrived:
+                    arrived.append(event["sequence"])
+            # First arrivals in order, and every version from 1 on: nothing lost in between.
+            assert arrived == list(range(1, len(arrived) + 1)), (subject, arrived)
+
+
+async def connect_when_up(within: float = 60) -> aio_pika.abc.AbstractConnection:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return await aio_pika.connect(AMQP_URL, timeout=3)
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+@dataclass
+class Mover:
+    """Keeps moving opportunities to their next stage, about ``rate`` moves per second,
+    recording every move the API accepted as (opportunity id, version)."""
+
+    url: str
+    token: str
+    opportunity_ids: list[str]
+    rate: float = 25.0
+    accepted: set[tuple[str, int]] = field(default_factory=set)
+    failed: int = 0
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self) -> None:
+        """One worker per opportunity (a deal's moves are sequential, like a user's)."""
+        async with httpx.AsyncClient(timeout=3) as client:
+            await asyncio.gather(*(self._work(client, oid) for oid in self.opportunity_ids))
+
+    async def _work(self, client: httpx.AsyncClient, oid: str) -> None:
+        current = 0
+        pause = len(self.opportunity_ids) / self.rate
+        while not self._stop.is_set():
+            target = (current + 1) % len(OPEN_STAGES)
+            try:
+                response = await client.post(
+                    f"{self.url}/graphql",
+                    json={
+                        "query": MOVE,
+                        "variables": {"id": oid, "stageId": OPEN_STAGES[target]},
+                    },
+                    headers={"Authorization": f"Bearer {self.token}"},
+                )
+                moved = response.json()["data"]["moveOpportunity"]
+                self.accepted.add((oid, moved["version"]))
+                current = target
+            except Exception:
+                self.failed += 1  # not accepted (or unknown): not counted
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(pause)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+async def opportunities_of(
+    api: PipelineApi, config: RunConfig, amqp: AbstractRobustConnection, n: int
+) -> list[str]:
+    gql = GraphQLClient(api.url, config.token("rep-1"))
+    customer_id = await publish_customer_created(amqp)
+    ids = []
+    for _ in range(n):
+        created = await gql.data(CREATE, {"input": opportunity_input(customer_id)})
+        ids.append(created["createOpportunity"]["id"])
+    return ids
+
+
+@pytest.fixture
+async def durable_tap(fresh_config: RunConfig) -> AsyncIterator[DurableTap]:
+    tap = DurableTap(f"test-pipeline-{fresh_config.run_id}.reliability-tap")
+    await tap.declare()
+    yield tap
+    await tap.delete()
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
+
+
+@pytest.mark.skipif(
+    shutil.which("rabbitmqctl") is None, reason="needs the local broker's rabbitmqctl"
+)
+async def test_a_broker_outage_delays_events_but_loses_none(
+    fresh_config: RunConfig,
+    amqp: AbstractRobustConnection,
+    durable_tap: DurableTap,
+    mongo: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    api = PipelineApi(fresh_config, name="pipeline-api-outage", **FAST_RELAY)
+    await api.start_and_wait()
+    try:
+        ids = await opportunities_of(api, fresh_config, amqp, 6)
+        mover = Mover(api.url, fresh_config.token("rep-1"), ids)
+        moving = asyncio.create_task(mover.run())
+        try:
+            await asyncio.sleep(1.0)
+            before_outage = len(mover.accepted)
+            await asyncio.to_thread(rabbitmqctl, "stop_app")
+            await asyncio.sleep(3.0)  # moves keep coming while the broker is down
+            during_outage = len(mover.accepted) - before_outage
+        finally:
+            await asyncio.to_thread(rabbitmqctl, "start_app")  # always leave it running
+        # The test's own robust connection reconnects too (aio-pika retries every 5 s).
+        await asyncio.wait_for(amqp.connected.wait(), 60)
+        await asyncio.sleep(2.0)  # and after it is back
+        mover.stop()
+        await moving
+        assert during_outage > 10, "moves were accepted while the broker was down"
+        created = {(oid, 1) for oid in ids}
+        await durable_tap.collect_until(mover.accepted | created, within=60)
+        durable_tap.assert_in_order_without_gaps(set(ids))
+
+        # The API reconnected: ready again, and its consumer consumes again.
+        async with httpx.AsyncClient() as client:
+            for _ in range(100):
+                ready = await client.get(f"{api.url}/health/ready")
+                if ready.status_code == 200:
+                    break
+                await asyncio.sleep(0.2)
+            assert ready.status_code == 200, ready.text
+        customer_id = await publish_customer_created(amqp)
+        known = mongo[fresh_config.database].known_customers
+        for _ in range(200):
+            if await known.find_one({"_id": customer_id}):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"the consumer did not resume\n{api.log_tail()}")
+    finally:
+        api.stop()
+
+
+class RelayProcess(ServiceProcess):
+    """The ``pipeline-relay`` console script (the deployed entry point)."""
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        script = Path(sys.executable).parent / "pipeline-relay"
+        self.proc = subprocess.Popen(
+            [str(script)], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+
+
+async def test_a_relay_killed_mid_stream_loses_nothing(
+    fresh_config: RunConfig,
+    amqp: AbstractRobustConnection,
+    durable_tap: DurableTap,
+) -> None:
+    api = PipelineApi(fresh_config, name="pipeline-api-no-relay", PIPELINE_RELAY_ENABLED="false")
+    await api.start_and_wait()
+    relay = RelayProcess(
+        "pipeline-relay", "pipeline.entrypoints.relay", fresh_config.env(**FAST_RELAY)
+    )
+    relay.start()
+    try:
+        ids = await opportunities_of(api, fresh_config, amqp, 6)
+        mover = Mover(api.url, fresh_config.token("rep-1"), ids, rate=40)
+        moving = asyncio.create_task(mover.run())
+        await asyncio.sleep(1.5)
+        relay.kill()  # SIGKILL mid-stream
+        await asyncio.sleep(1.0)
+        relay.start()
+        await asyncio.sleep(1.5)
+        mover.stop()
+        await moving
+        assert len(mover.accepted) > 25
+        await durable_tap.collect_until(mover.accepted | {(oid, 1) for oid in ids})
+        durable_tap.assert_in_order_without_gaps(set(ids))
+        assert relay.stop() == 0, relay.log_tail()
+    finally:
+        relay.stop()
+        api.stop()
+
+
+async def test_an_api_killed_mid_stream_loses_no_accepted_move(
+    fresh_config: RunConfig,
+    amqp: AbstractRobustConnection,
+    durable_tap: DurableTap,
+) -> None:
+    api = PipelineApi(fresh_config, name="pipeline-api-killed", **FAST_RELAY)
+    await api.start_and_wait()
+    try:
+        ids = await opportunities_of(api, fresh_config, amqp, 6)
+        mover = Mover(api.url, fresh_config.token("rep-1"), ids, rate=40)
+        moving = asyncio.create_task(mover.run())
+        await asyncio.sleep(1.5)
+        api.kill()  # SIGKILL: in-flight requests and unpublished events die with it
+        accepted_before = len(mover.accepted)
+        await api.start_and_wait()  # same port, same database
+        await asyncio.sleep(1.5)
+        mover.stop()
+        await moving
+        assert len(mover.accepted) > accepted_before > 10
+        await durable_tap.collect_until(mover.accepted | {(oid, 1) for oid in ids})
+        durable_tap.assert_in_order_without_gaps(set(ids))
+    finally:
+        api.stop()
