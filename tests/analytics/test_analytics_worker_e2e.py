@@ -257,7 +257,7 @@ async def test_sigkill_mid_stream_then_restart_gives_the_same_figures(
     # 12 deals per depth, 180 events in all. A small prefetch slows the worker down enough
     # for the kill to land mid-stream even on a fast database.
     worker.signal(signal.SIGTERM)
-    worker.start(ANALYTICS_PREFETCH="2")
+    worker.start(ANALYTICS_PREFETCH="1")
     path = ["Needs analysis", "Proposal", "Negotiation", "Won"]
     events = []
     subjects = []
@@ -305,6 +305,9 @@ async def test_sigkill_mid_stream_then_restart_gives_the_same_figures(
     assert at_kill < len(events)
 
 
+DEALS_FOR_SIGTERM = 250
+
+
 async def test_sigterm_mid_stream_stops_cleanly_and_loses_nothing(
     worker: Any,
     graphql: Any,
@@ -317,7 +320,9 @@ async def test_sigterm_mid_stream_stops_cleanly_and_loses_nothing(
     worker.signal(signal.SIGTERM)
     worker.start(ANALYTICS_PREFETCH="1")  # batches of one: the stop lands mid-stream
     events, subjects = [], []
-    for _ in range(40):
+    # Enough events that a prefetch-1 worker cannot finish them all before the SIGTERM below
+    # lands, even on an idle machine (80 were not always enough).
+    for _ in range(DEALS_FOR_SIGTERM):
         deal, created = scenario.create()
         subjects.append(deal)
         events += [created, scenario.move(deal, "Proposal")]
@@ -347,9 +352,9 @@ async def test_sigterm_mid_stream_stops_cleanly_and_loses_nothing(
 
     worker.start()
     expected = [
-        ("Initial contact", 40, 40),
-        ("Needs analysis", 40, 40),
-        ("Proposal", 40, 0),
+        ("Initial contact", DEALS_FOR_SIGTERM, DEALS_FOR_SIGTERM),
+        ("Needs analysis", DEALS_FOR_SIGTERM, DEALS_FOR_SIGTERM),
+        ("Proposal", DEALS_FOR_SIGTERM, 0),
         ("Negotiation", 0, 0),
     ]
     await eventually(
