@@ -10,11 +10,42 @@ from pathlib import Path
 
 import pytest
 
-from devstack import Suite, make_token, running_suite
+from devstack import (
+    DEFAULT_AMQP_URL,
+    DEFAULT_MONGODB_URL,
+    Database,
+    Suite,
+    ensure_mongodb,
+    ensure_rabbitmq,
+    make_token,
+    running_suite,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
 TokenFactory = Callable[..., str]
+
+_STAND_IN: list[Database] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The same discovery as ``make demo``, once, before any test module is imported: the
+    per-service test kits read ``MONGODB_URL`` and ``AMQP_URL`` at import time, so a fresh
+    machine (no MongoDB, maybe no broker running) gets them here."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    ensure_rabbitmq(os.environ.get("AMQP_URL") or DEFAULT_AMQP_URL)
+    log_dir = ROOT / ".run" / f"test-logs-{os.getpid()}"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    database = ensure_mongodb(os.environ.get("MONGODB_URL") or DEFAULT_MONGODB_URL, None, log_dir)
+    if database.process is not None:
+        _STAND_IN.append(database)
+    os.environ["MONGODB_URL"] = database.url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _STAND_IN:
+        _STAND_IN.pop().stop()
 
 
 @pytest.fixture(scope="session")
