@@ -25,74 +25,69 @@ CUSTOMER_MERGED = "customers.customer.merged"
 OWNERSHIP_TRANSFERRED = "customers.ownership.transferred"
 
 
-def to_cloud_event(event: DomainEvent) -> CloudEvent:
+def _type_subject_and_data(event: DomainEvent) -> tuple[str, str, dict[str, Any]]:
+    """What differs between the customer events; the envelope is the same for all."""
     match event:
         case CustomerCreated():
-            return new_event(
-                source=SOURCE,
-                type=CUSTOMER_CREATED,
-                subject=event.customer_id,
-                sequence=event.version,
-                data={
+            return (
+                CUSTOMER_CREATED,
+                event.customer_id,
+                {
                     "customerId": event.customer_id,
                     "name": event.name,
                     "kind": event.kind,
                     "ownerId": event.owner_id,
                     "lifecycle": event.lifecycle,
                 },
-                actor_id=event.actor_id,
-                actor_name=event.actor_name,
-                at=event.occurred_at,
             )
         case LifecycleChanged():
-            return new_event(
-                source=SOURCE,
-                type=LIFECYCLE_CHANGED,
-                subject=event.customer_id,
-                sequence=event.version,
-                data={
+            return (
+                LIFECYCLE_CHANGED,
+                event.customer_id,
+                {
                     "customerId": event.customer_id,
                     "from": event.from_stage,
                     "to": event.to_stage,
                     "reason": event.reason,
                     "cause": event.cause,
                 },
-                actor_id=event.actor_id,
-                actor_name=event.actor_name,
-                at=event.occurred_at,
             )
         case CustomersMerged():
-            return new_event(
-                source=SOURCE,
-                type=CUSTOMER_MERGED,
-                subject=event.survivor_id,
-                sequence=event.version,
-                data={
+            return (
+                CUSTOMER_MERGED,
+                event.survivor_id,
+                {
                     "survivorId": event.survivor_id,
                     "mergedIds": list(event.merged_ids),
                     "mergedAt": iso(event.occurred_at),
                 },
-                actor_id=event.actor_id,
-                actor_name=event.actor_name,
-                at=event.occurred_at,
             )
         case OwnershipTransferred():
-            return new_event(
-                source=SOURCE,
-                type=OWNERSHIP_TRANSFERRED,
-                subject=event.transfer_id,
-                sequence=event.version,
-                data={
+            return (
+                OWNERSHIP_TRANSFERRED,
+                event.transfer_id,
+                {
                     "transferId": event.transfer_id,
                     "fromOwnerId": event.from_owner_id,
                     "toOwnerId": event.to_owner_id,
                     "includeOpenOpportunities": event.include_open_opportunities,
                     "customerIds": list(event.customer_ids),
                 },
-                actor_id=event.actor_id,
-                actor_name=event.actor_name,
-                at=event.occurred_at,
             )
+
+
+def to_cloud_event(event: DomainEvent) -> CloudEvent:
+    type_, subject, data = _type_subject_and_data(event)
+    return new_event(
+        source=SOURCE,
+        type=type_,
+        subject=subject,
+        sequence=event.version,
+        data=data,
+        actor_id=event.actor_id,
+        actor_name=event.actor_name,
+        at=event.occurred_at,
+    )
 
 
 def outbox_entry(event: DomainEvent) -> dict[str, Any]:
