@@ -28,10 +28,14 @@ TokenFactory = Callable[..., str]
 _STAND_IN: list[Database] = []
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """The same discovery as ``make demo``, once, before any test module is imported: the
+def _find_infrastructure() -> None:
+    """The same discovery as ``make demo``, once, before any test kit is imported: the
     per-service test kits read ``MONGODB_URL`` and ``AMQP_URL`` at import time, so a fresh
-    machine (no MongoDB, maybe no broker running) gets them here."""
+    machine (no MongoDB, maybe no broker running) gets them here.
+
+    It runs when this module is imported, not in ``pytest_configure``: for
+    ``pytest tests/pipeline`` pytest imports ``tests/pipeline/conftest.py`` (and its test kit)
+    before any ``pytest_configure`` hook runs, but always after this parent conftest."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return
     ensure_rabbitmq(os.environ.get("AMQP_URL") or DEFAULT_AMQP_URL)
@@ -41,6 +45,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if database.process is not None:
         _STAND_IN.append(database)
     os.environ["MONGODB_URL"] = database.url
+
+
+_find_infrastructure()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
