@@ -28,8 +28,8 @@ def suite() -> Iterator[Suite]:
         yield running
 
 
-def token(role: str = "admin", user_id: str = "bench-admin") -> str:
-    return make_token(role, user_id, "bench")
+def token(role: str = "admin", user_id: str = "bench-admin", team: str | None = "bench") -> str:
+    return make_token(role, user_id, team)
 
 
 def rss_kib(pid: int) -> int:

@@ -125,19 +125,37 @@ WEIGHTED_SD = math.sqrt(0.25 * 5000**2 + 0.16 * 6000**2)
 # HISTORICAL: closed deals ever in A: D1 D4 won, D2 D3 lost -> 1/2; in B: D1 D4 won, D2 lost ->
 # 2/3. Expected 2/3 x 5000 + 1/2 x 6000 = 6333.33.
 HISTORICAL_EXPECTED = "6333.33"
-# MARKOV. Completed stays: A 18 days (2+4+2+1+2+7), A->B 5 (D1 D2 D4 D4 D5), A->LOST 1 (D3);
-# B 14 days (4+4+1+5), B->WON 2 (D1 D4), B->LOST 1 (D2), B->A 1 (D4). Daily chain
-# (states A, B, WON, LOST):
-#     A: [12/18, 5/18, 0, 1/18]     B: [1/14, 10/14, 2/14, 1/14]
-# Period [today, today + 1]: its end is under 2 days away, so p = (P^2)[stage, WON]:
-#     from A: P[A,B] x P[B,WON] = 5/18 x 1/7 = 5/126
-#     from B: P[B,B] x P[B,WON] + P[B,WON] x 1 = 5/7 x 1/7 + 1/7 = 12/49
-# Open deals: D5 (B 5000), D7 (B 7000), D6 (A 6000).
+# MARKOV, estimated with exposure as of the forecast moment N = today 00:00 + h days, h the
+# time of day of the request (0 <= h < 1): N = d(30 + h).
+# A: exits A->B 5 (D1 D2 D4 D4 D5), A->LOST 1 (D3). Deal-days in A: the completed stays
+#    2+4+2+1+2+7 = 18, plus D6, still in A since d3: 30 + h - 3 = 27 + h.  E_A = 45 + h.
+# B: exits B->WON 2 (D1 D4), B->LOST 1 (D2), B->A 1 (D4). Deal-days in B: the completed stays
+#    4+4+1+5 = 14, plus D5 in B since d9 (21 + h) and D7 since d4 (26 + h).  E_B = 61 + 2h.
+# Daily chain (states A, B, WON, LOST):
+#     A: [(39+h)/(45+h), 5/(45+h), 0, 1/(45+h)]
+#     B: [1/(61+2h), (57+2h)/(61+2h), 2/(61+2h), 1/(61+2h)]
+# Period [today, today + 1]: its end (today + 2 at 00:00) is 2 - h days away, 2 whole steps;
+# its start is not ahead (0 steps). So p = (P^2)[stage, WON], two steps that end in WON:
+#     from A: A->B then B->WON (A has no direct exit to WON)
+#             = 5/(45+h) x 2/(61+2h)                          = 10 / ((45+h)(61+2h))
+#     from B: B->B then B->WON, or B->WON then stay WON
+#             = (57+2h)/(61+2h) x 2/(61+2h) + 2/(61+2h)        = 2(118+4h) / (61+2h)^2
+# At h = 0: 10/2745 = 2/549 from A and 236/3721 from B, where completed stays alone (E_A = 18,
+# E_B = 14) gave 5/126 and 12/49: 11 and 4 times as much, as the slow open deals were ignored.
+# Open deals: D5 (B 5000), D7 (B 7000), D6 (A 6000):
+#     expected = p_B x (5000 + 7000) + p_A x 6000        (about 783 EUR at h = 0)
+#     variance = p_B(1-p_B)(5000^2 + 7000^2) + p_A(1-p_A) x 6000^2
 MARKOV_PERIOD = (TODAY, TODAY + timedelta(days=1))
-P_A = Fraction(5, 126)
-P_B = Fraction(12, 49)
-MARKOV_EXPECTED = (P_B * 12000 + P_A * 6000).limit_denominator()
-MARKOV_VARIANCE = float(P_B * (1 - P_B) * (5000**2 + 7000**2) + P_A * (1 - P_A) * 6000**2)
+
+
+def markov(at: datetime) -> tuple[Fraction, float]:
+    """The hand-derived MARKOV expected amount and variance for a forecast taken at ``at``."""
+    h = Fraction((at - datetime.combine(TODAY, time(), tzinfo=UTC)).total_seconds()) / 86400
+    p_a = Fraction(10) / ((45 + h) * (61 + 2 * h))
+    p_b = 2 * (118 + 4 * h) / (61 + 2 * h) ** 2
+    expected = p_b * 12000 + p_a * 6000
+    variance = float(p_b * (1 - p_b) * (5000**2 + 7000**2) + p_a * (1 - p_a) * 6000**2)
+    return expected, variance
 
 
 def money(amount: float | Fraction) -> str:
@@ -153,8 +171,10 @@ def interval(expected: float, sd: float) -> tuple[str, str]:
 # D1 (B), D2 (B), D4 (B, entered at d5), D5 (A), D6 (A), D7 (B). Won in it: D1 + D4 = 5000.
 # WEIGHTED: D5 D6 D7 are expected outside the period; D1 D2 D4 (no date) x 0.5 = 3500 -> 0.3.
 # HISTORICAL: B has no closed history by d5 -> its configured 0.5 -> 3500 -> 0.3.
-# MARKOV: by d5 the only completed stay in B went back to A (B->A at rate 1/day): no path to
-# WON, 0 -> error 1.0.
+# MARKOV, estimated with exposure as of d5 (stays entered from d5 on do not count yet): the
+# exits by then are A->B 4 (D1 D2 D4 D4, the last at d5), A->LOST 1 (D3) and B->A 1 (D4);
+# deal-days E_A = 2+4+2+1+2 + D5 3 + D6 2 = 16, E_B = D4 1 + D1 3 + D2 1 + D7 1 = 6. Nobody
+# had left B for WON: P[B,WON] = 0 and WON is unreachable, 0 -> error 1.0.
 BACKTEST = {"WEIGHTED": 0.3, "HISTORICAL": 0.3, "MARKOV": 1.0}
 
 # -- time travel ------------------------------------------------------------------------------

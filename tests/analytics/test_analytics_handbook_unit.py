@@ -66,8 +66,9 @@ async def test_handbook_figures_whatever_the_delivery_order(seed: int) -> None:
     store, deals = MemoryEventStore(), MemoryDeals()
     await deliver(events, store, deals)
     assert not any(state.held for state, _ in deals.states.values())
+    sent = utcnow()
     data = await run(REPORTS, context(store, deals), variables(story))
-    check(data, story, ids)
+    check(data, story, ids, (sent, utcnow()))
 
 
 async def test_a_rep_sees_only_their_own_figures() -> None:

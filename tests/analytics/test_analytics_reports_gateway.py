@@ -18,10 +18,11 @@ import aio_pika
 import handbook as hb
 import httpx
 import pytest
+from event_contracts import problems
 from handbook_checks import REPORTS, check, settled, variables
 
-from crm_common.amqp import EventPublisher
-from crm_common.events import CloudEvent
+from crm_common.amqp import EventPublisher, declare_exchange
+from crm_common.events import CloudEvent, utcnow
 from devstack import Suite
 
 BIN = Path(sys.executable).parent
@@ -49,13 +50,22 @@ async def gateway(suite: Suite, token: str, query: str, variables: dict[str, Any
     return response.json()
 
 
-async def settled_reports(suite: Suite, token: str, story: Any, within: float = 60) -> Any:
+async def timed_reports(suite: Suite, token: str, story: Any) -> tuple[Any, tuple[Any, Any]]:
+    """The reports, and when they were asked and answered (see ``handbook_checks.check``)."""
+    sent = utcnow()
+    body = await gateway(suite, token, REPORTS, variables(story))
+    return body, (sent, utcnow())
+
+
+async def settled_reports(
+    suite: Suite, token: str, story: Any, within: float = 60
+) -> tuple[Any, tuple[Any, Any]]:
     deadline = time.monotonic() + within
     while True:
-        body = await gateway(suite, token, REPORTS, variables(story))
+        body, asked = await timed_reports(suite, token, story)
         assert "errors" not in body, body
         if settled(body["data"]):
-            return body["data"]
+            return body["data"], asked
         if time.monotonic() > deadline:
             pytest.fail(f"the fixture was not applied within {within}s: {body['data']['cohort']}")
         await asyncio.sleep(0.3)
@@ -68,12 +78,12 @@ async def test_hand_computed_figures_through_the_gateway(suite: Suite, token: An
     events += shuffler.sample(events, 6)  # duplicates
     shuffler.shuffle(events)  # out of order: gaps are held until they fill
     await publish(suite, events)
-    data = await settled_reports(suite, token("admin"), story)
-    check(data, story, ids)
+    data, asked = await settled_reports(suite, token("admin"), story)
+    check(data, story, ids, asked)
     # A service token reads reports too.
-    body = await gateway(suite, token("service", user_id="bi-tool"), REPORTS, variables(story))
+    body, asked = await timed_reports(suite, token("service", user_id="bi-tool"), story)
     assert "errors" not in body, body
-    check(body["data"], story, ids)
+    check(body["data"], story, ids, asked)
 
 
 def suite_env(suite: Suite) -> dict[str, str]:
@@ -192,6 +202,91 @@ async def test_subscriptions_stage_changes_and_debounced_funnel(suite: Suite, to
     finally:
         for socket in (manager, rep, funnel):
             await socket.close()
+
+
+WINDOWED_FUNNEL = """
+($p: ID!, $from: DateTime, $to: DateTime, $owner: ID) {
+  %s(pipelineId: $p, from: $from, to: $to, ownerId: $owner) {
+    pipelineId method won lost
+    steps { stageId stageName entered advanced conversionRate cumulativeRate } } }
+"""
+
+
+async def test_a_live_funnel_takes_the_arguments_of_the_funnel_query(
+    suite: Suite, token: Any
+) -> None:
+    """funnelUpdates(from, to, ownerId) sends the report the funnel query gives for the same
+    arguments; the worker's analytics.projection.updated notice behind it, as really emitted,
+    matches its contract."""
+    story = hb.Story(prefix="wsw-")
+    connection = await aio_pika.connect_robust(suite.amqp_url)
+    channel = await connection.channel()
+    notices = await channel.declare_queue(exclusive=True, auto_delete=True)
+    await notices.bind(await declare_exchange(channel), routing_key="analytics.projection.updated")
+    # Outside the window [d1, d3) or of another owner: a (rep-a, created d0), e (rep-a, created
+    # d3: `to` is exclusive), c (rep-b, created d2, won). Applied before subscribing.
+    a = story.create(hb.d(0), owner="rep-a")
+    story.move(a, "Proposal", hb.d(1.5))
+    c = story.create(hb.d(2), owner="rep-b")
+    story.move(c, "Won", hb.d(2.5))
+    story.create(hb.d(3), owner="rep-a")
+    await publish(suite, story.events)
+    plain = "query" + WINDOWED_FUNNEL % "funnel"
+    window = {"p": story.pipeline_id, "from": hb.d(1).isoformat(), "to": hb.d(3).isoformat()}
+    deadline = time.monotonic() + 30
+    while True:
+        body = await gateway(suite, token("admin"), plain, {"p": story.pipeline_id})
+        steps = body["data"]["funnel"]["steps"]
+        if steps and steps[0]["entered"] == 3 and body["data"]["funnel"]["won"] == 1:
+            break
+        assert time.monotonic() < deadline, body
+        await asyncio.sleep(0.3)
+    manager = token("manager", user_id="manager-w")
+    variables = {**window, "owner": "rep-a"}
+    subscription = "subscription" + WINDOWED_FUNNEL % "funnelUpdates"
+    live = await subscribe(suite, manager, subscription, variables)
+    try:
+        first = (await next_data(live))["funnelUpdates"]
+        # Nothing of rep-a's was created in the window yet (unwindowed, rep-a has a and e).
+        assert [(s["entered"], s["advanced"]) for s in first["steps"]] == [(0, 0)] * 4
+        await asyncio.sleep(0.5)  # the subscription's listener is registered
+        # b: rep-a, created in the window at d1, moved on to Needs analysis at d2.
+        done = len(story.events)
+        b = story.create(hb.d(1), owner="rep-a")
+        story.move(b, "Needs analysis", hb.d(2))
+        await publish(suite, story.events[done:])
+        deadline = time.monotonic() + 30
+        while True:
+            update = (await next_data(live, within=30))["funnelUpdates"]
+            if update["steps"][0]["entered"] == 1:
+                break
+            assert time.monotonic() < deadline, update
+        # Only b: Initial contact entered and passed, Needs analysis entered, nothing later.
+        assert [(s["entered"], s["advanced"]) for s in update["steps"]] == [
+            (1, 1),
+            (1, 0),
+            (0, 0),
+            (0, 0),
+        ]
+        shown = await gateway(suite, manager, plain, variables)
+        assert "errors" not in shown, shown
+        assert update == shown["data"]["funnel"]
+    finally:
+        await live.close()
+    try:
+        notice = None
+        deadline = time.monotonic() + 15
+        while notice is None:
+            message = await notices.get(no_ack=True, fail=False)
+            if message is None:
+                assert time.monotonic() < deadline, "no analytics.projection.updated received"
+                await asyncio.sleep(0.1)
+            elif json.loads(message.body)["subject"] == story.pipeline_id:
+                notice = json.loads(message.body)
+        assert problems(notice) == []
+        assert notice["data"] == {"pipelineId": story.pipeline_id}
+    finally:
+        await connection.close()
 
 
 async def test_a_websocket_without_a_valid_token_is_refused(suite: Suite) -> None:

@@ -140,6 +140,8 @@ def customers_api(infrastructure: Infrastructure) -> Iterator[CustomersApi]:
         # No periodic sweep during the tests: a write's events go out through the relay's
         # fast path, which reads nothing, so that command counts are exact.
         "CUSTOMERS_RELAY_POLL_INTERVAL": "600",
+        # Likewise the recovery passes (audit entries, unfinished merges): only the first.
+        "CUSTOMERS_RECOVERY_INTERVAL": "600",
     }
     log_path = infrastructure.log_dir / "customers-api.log"
     log_file = log_path.open("ab")

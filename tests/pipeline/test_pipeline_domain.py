@@ -379,6 +379,26 @@ def test_cloud_events_match_the_contract() -> None:
         contracts.validate(broken)
 
 
+def test_every_event_carries_the_team_even_when_the_deal_has_none() -> None:
+    """Consumers scope visibility by ``team`` (analytics: a manager sees their team's deals),
+    so every event carries it, null when the deal has no team, and the contract requires it."""
+    contracts = Contracts()
+    pipeline = default_pipeline()
+    o = new_opportunity()  # created by a caller without a team claim: no team
+    o.update(OpportunityChanges(team="north"), pipeline=pipeline, actor_id="admin-1", at=AT)
+    o.win(pipeline=pipeline, position="i", actor_id="rep-1", at=AT)
+    events = [to_cloud_event(e).model_dump(exclude_none=True) for e in o.events]
+    assert [e["data"]["team"] for e in events] == [None, "north", "north"]
+    assert events[1]["data"]["changes"]["team"] == {"from": None, "to": "north"}
+    for event in events:
+        contracts.validate(event)
+    for event in events:
+        missing = json.loads(json.dumps(event))
+        del missing["data"]["team"]
+        with pytest.raises(AssertionError):
+            contracts.validate(missing)
+
+
 # -- stage management -----------------------------------------------------------------------
 
 

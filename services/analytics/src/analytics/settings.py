@@ -37,3 +37,17 @@ class Settings(CommonSettings):
     funnel_debounce_seconds: float = 1.0
     #: Deal states the worker keeps in memory (saves a read per event).
     cache_size: int = 20000
+    #: The API's in-memory deal cache (``analytics.adapters.mongo.CachedReadModel``): at most
+    #: this many pipelines and deals (least recently used pipeline evicted first, reloaded on
+    #: demand; about 2.5 KiB per deal with its stays).
+    cache_max_pipelines: int = 64
+    cache_max_deals: int = 1_000_000
+    #: Snapshots of the cache (few large documents, see ``analytics.adapters.snapshot``),
+    #: read when a pipeline is loaded (false: always read ``opportunities``). The API writes
+    #: one after loading a pipeline from ``opportunities``, and again once this many
+    #: deals were read since the last one, at most every ``cache_snapshot_seconds``.
+    cache_snapshots: bool = True
+    cache_snapshot_changes: int = 5000
+    cache_snapshot_seconds: float = 300.0
+    #: Pipelines (those with a snapshot, largest first) loaded in the background at start.
+    cache_warm_pipelines: int = 8

@@ -25,3 +25,9 @@ class Settings(CommonSettings):
     # The consumer of pipeline.opportunity.* events (timeline and lifecycle) runs in the API.
     consumer_enabled: bool = True
     consumer_queue: str = "customers.pipeline-events"
+    # Seconds between passes that finish what a crash left behind (audit entries not yet
+    # moved, merges and transfers not yet done); the first pass runs at start.
+    recovery_interval: float = Field(default=30.0, gt=0)
+    # importCustomers(csv: String!) holds the file in memory: at most this many characters
+    # (bigger files: POST /import/customers.csv, streamed).
+    import_graphql_max_chars: int = Field(default=2 * 1024 * 1024, ge=1)

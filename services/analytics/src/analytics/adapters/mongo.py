@@ -14,7 +14,11 @@ Collections of the ``analytics`` database:
 ``pipelines``
     One document per pipeline: the latest stage list seen in events (``stages``, ``stagesAsOf``)
     and ``changes``, a counter the worker bumps (at most every ``ANALYTICS_NOTIFY_SECONDS``)
-    after applying events of the pipeline: the key of the API's cache of derived figures.
+    after applying events of the pipeline: the key of the API's cache of derived figures;
+    ``generation``, raised by each ``analytics-rebuild`` that swaps projections in (absent: 0),
+    and ``snapshot``, the current snapshot of the pipeline's deals (see ``snapshots``).
+``snapshots``
+    Compressed chunks of the API's deal cache (see ``analytics.adapters.snapshot``).
 
 Reports read ``opportunities`` (one document per deal, never the events).
 """
@@ -22,6 +26,8 @@ Reports read ``opportunities`` (one document per deal, never the events).
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from contextlib import suppress
@@ -31,16 +37,20 @@ from decimal import Decimal
 from typing import Any
 
 from bson.decimal128 import Decimal128
-from pymongo import InsertOne, ReplaceOne
+from prometheus_client import Counter, Gauge
+from pymongo import InsertOne, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from analytics.adapters.snapshot import SnapshotHead, SnapshotStore, ensure_snapshot_indexes
 from analytics.domain.deal import Credit, DealState, Move, Stay
 from analytics.domain.funnel import DealProgress
 from analytics.domain.model import DealStatus, Stage, StageKind
 from analytics.service_layer.ports import ConcurrentUpdate
 from crm_common.events import utcnow
+
+log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
@@ -49,6 +59,8 @@ Collection = AsyncCollection[Document]
 EVENTS = "events"
 OPPORTUNITIES = "opportunities"
 PIPELINES = "pipelines"
+#: ``{_id: "projections", generation}``: the last generation handed out by a rebuild.
+META = "meta"
 
 
 async def ensure_indexes(db: Database, prefix: str = "") -> None:
@@ -65,6 +77,7 @@ async def ensure_indexes(db: Database, prefix: str = "") -> None:
         await db[EVENTS].create_index([("subject", 1), ("sequence", 1)])
         # The backtest replays one pipeline's events in (subject, sequence) order.
         await db[EVENTS].create_index([("data.pipelineId", 1), ("subject", 1), ("sequence", 1)])
+        await ensure_snapshot_indexes(db)
 
 
 # -- (de)serialisation ------------------------------------------------------------------------
@@ -337,9 +350,12 @@ class MongoDealRepository:
             raise ConcurrentUpdate(state.opportunity_id)
         self._remember(document)
 
-    async def insert_many(self, states: list[DealState]) -> None:
+    async def insert_many(
+        self, states: list[DealState], projected_at: datetime | None = None
+    ) -> None:
+        """Insert new states (rebuild, bulk load); ``projected_at`` defaults to now."""
         if states:
-            projected = utcnow()
+            projected = projected_at or utcnow()
             await self._opportunities.insert_many(
                 [{**deal_document(s, 1), "projectedAt": projected} for s in states],
                 ordered=False,
@@ -541,6 +557,19 @@ def _range(start: datetime | None, end: datetime | None) -> Document:
     return bounds
 
 
+async def next_generation(db: Database) -> int:
+    """A new projections generation (1, 2, ...): ``analytics-rebuild`` stores it in the
+    pipelines' documents it swaps in, and API processes reload a pipeline whose generation
+    changed (their cached deals came from projections that no longer exist)."""
+    document = await db[META].find_one_and_update(
+        {"_id": "projections"},
+        {"$inc": {"generation": 1}},
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
+    return int((document or {}).get("generation") or 1)
+
+
 async def drop_projections(db: Database, prefix: str = "") -> None:
     with suppress(Exception):
         await db.drop_collection(prefix + OPPORTUNITIES)
@@ -550,6 +579,7 @@ async def drop_projections(db: Database, prefix: str = "") -> None:
 
 #: The fields the API keeps in memory per deal (``CachedReadModel``): every report but the
 #: SNAPSHOT funnel (moves) and the per-owner COHORT funnel (credits) is computed from them.
+#: ``analytics.adapters.snapshot`` stores exactly these.
 CACHED_FIELDS = frozenset(
     {
         "status",
@@ -571,31 +601,115 @@ CACHED_FIELDS = frozenset(
 #: Writes younger than this are read again by the next refresh (writes still landing; the
 #: worker's and the API's clocks are assumed to agree within it).
 SETTLE = timedelta(seconds=2)
+_MILLISECOND = timedelta(milliseconds=1)
+
+CACHE_LOADS = Counter(
+    "crm_analytics_cache_loads_total",
+    "Pipelines loaded into the API's deal cache, by source (snapshot or opportunities)",
+    ["source"],
+)
+CACHE_EVICTIONS = Counter(
+    "crm_analytics_cache_evictions_total", "Pipelines evicted from the API's deal cache"
+)
+CACHE_GENERATIONS = Counter(
+    "crm_analytics_cache_generation_reloads_total",
+    "Pipelines reloaded because analytics-rebuild replaced the projections",
+)
+CACHE_SNAPSHOTS = Counter(
+    "crm_analytics_cache_snapshots_written_total", "Deal-cache snapshots written by the API"
+)
+CACHE_DEALS = Gauge("crm_analytics_cache_deals", "Deals held in the API's deal cache")
+
+
+@dataclass(frozen=True, slots=True)
+class CacheLimits:
+    """Bounds and snapshot policy of ``CachedReadModel`` (``ANALYTICS_CACHE_*`` settings)."""
+
+    #: Pipelines and deals held; the least recently used pipeline is evicted beyond either
+    #: (the pipeline being read stays, even alone above ``max_deals``).
+    max_pipelines: int = 64
+    max_deals: int = 1_000_000
+    #: Load pipelines from their snapshots, and write snapshots (after a load from
+    #: ``opportunities``, and once ``snapshot_changes`` deals were read since the last one,
+    #: at most every ``snapshot_seconds``).
+    snapshots: bool = True
+    snapshot_changes: int = 5_000
+    snapshot_seconds: float = 300.0
 
 
 @dataclass
 class _View:
     deals: dict[str, DealState] = field(default_factory=dict)
     seen_until: datetime | None = None
+    loaded: bool = False
+    #: The projections' generation the deals come from (see ``analytics-rebuild``).
+    generation: int = 0
+    #: Deals read since the last snapshot, when it was written, whether one is due now.
+    since_snapshot: int = 0
+    snapshot_at: float = 0.0
+    snapshot_due: bool = False
+    writing: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+async def name_snapshot(db: Database, pipeline_id: str, head: SnapshotHead) -> bool:
+    """Make ``head`` the pipeline's snapshot unless a newer one (or another generation) is."""
+    generation: Document = (
+        {"generation": head.generation}
+        if head.generation
+        else {"$or": [{"generation": {"$exists": False}}, {"generation": 0}]}
+    )
+    newer = {
+        "$or": [
+            {"snapshot": {"$exists": False}},
+            {"snapshot.watermark": {"$lt": head.watermark}},
+        ]
+    }
+    result = await db[PIPELINES].update_one(
+        {"_id": pipeline_id, "$and": [generation, newer]},
+        {"$set": {"snapshot": head.document(utcnow())}},
+    )
+    return result.matched_count == 1
 
 
 class CachedReadModel:
     """The read model of the API: the deals of each pipeline asked for, in memory.
 
-    The first report of a pipeline loads its deals (``CACHED_FIELDS`` only); every later
-    report first reads the deals the worker wrote since the last look (the index
-    ``(pipelineId, projectedAt)``; writes of the last ``SETTLE`` seconds are read again), so
-    a report is as fresh as with a direct read, and costs a small indexed query plus
-    arithmetic in memory. Reports
-    that need the moves or the credits go to MongoDB (``MongoReadModel``). After
-    ``analytics-rebuild`` swaps the projections in, restart the API processes.
+    The first report of a pipeline loads its deals (``CACHED_FIELDS`` only): from its snapshot
+    (``analytics.adapters.snapshot``: a few large documents) when there is one of the current
+    generation, else from ``opportunities`` (one document per deal: slow at 100k deals, so a
+    snapshot is written right after such a load). Every report first reads the deals the worker
+    wrote since the last look (the index ``(pipelineId, projectedAt)``; writes of the last
+    ``SETTLE`` seconds are read again), so a report is as fresh as with a direct read, and
+    costs a small indexed query plus arithmetic in memory. The same catch-up after a snapshot
+    makes snapshot + catch-up equal to a full read. Reports that need the moves or the credits
+    go to MongoDB (``MongoReadModel``).
+
+    Each refresh also reads the pipeline's ``generation``: ``analytics-rebuild`` raises it when
+    it swaps rebuilt projections in, and a view of another generation is dropped and reloaded.
+    Pipelines are evicted least recently used first beyond ``CacheLimits``; an evicted one is
+    reloaded (from its snapshot) when asked for again.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, limits: CacheLimits | None = None) -> None:
         self._direct = MongoReadModel(db)
+        self._db = db
         self._opportunities: Collection = db[OPPORTUNITIES]
-        self._views: dict[str, _View] = {}
+        self._pipelines: Collection = db[PIPELINES]
+        self._snapshots = SnapshotStore(db)
+        self._limits = limits or CacheLimits()
+        self._views: OrderedDict[str, _View] = OrderedDict()
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: What happened so far (also counted in the process's metrics).
+        self.loads: dict[str, int] = {}
+        self.evictions = 0
+        self.generation_reloads = 0
+        self.snapshots_written = 0
+
+    @property
+    def cached_pipelines(self) -> list[str]:
+        """Pipelines held, least recently used first."""
+        return list(self._views)
 
     async def stages(self, pipeline_id: str) -> list[Stage] | None:
         return await self._direct.stages(pipeline_id)
@@ -603,28 +717,172 @@ class CachedReadModel:
     async def change_count(self, pipeline_id: str) -> int:
         return await self._direct.change_count(pipeline_id)
 
+    async def warm(self, limit: int) -> list[str]:
+        """Load up to ``limit`` pipelines that have a snapshot (largest first) within the
+        cache limits, so that the first reports after a start find them in memory."""
+        heads = [
+            (head.deals, str(document["_id"]))
+            async for document in self._pipelines.find(
+                {"snapshot": {"$exists": True}}, projection={"snapshot": 1}
+            )
+            if (head := SnapshotHead.of(document)) is not None
+        ]
+        warmed: list[str] = []
+        total = 0
+        for deals, pipeline_id in sorted(heads, reverse=True):
+            if len(warmed) >= min(limit, self._limits.max_pipelines):
+                break
+            if warmed and total + deals > self._limits.max_deals:
+                continue
+            await self._view(pipeline_id)
+            warmed.append(pipeline_id)
+            total += deals
+        return warmed
+
+    async def close(self, wait: bool = False) -> None:
+        """Stop snapshot writes in progress (their chunks are removed later as orphans),
+        or with ``wait`` let them finish."""
+        if not wait:
+            for task in list(self._tasks):
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
     async def _view(self, pipeline_id: str) -> _View:
-        view = self._views.setdefault(pipeline_id, _View())
+        view = self._views.get(pipeline_id)
+        if view is None:
+            view = self._views[pipeline_id] = _View()
+        self._views.move_to_end(pipeline_id)
         async with view.lock:
             started = utcnow()
-            query: Document = {"pipelineId": pipeline_id}
-            if view.seen_until is not None:
-                query["projectedAt"] = {"$gt": view.seen_until}
-            projection = {name: 1 for name in (*CACHED_FIELDS, "projectedAt")}
-            latest: datetime | None = None
-            async for document in self._opportunities.find(query, projection=projection):
-                projected = document.get("projectedAt")
-                if projected is not None and (latest is None or projected > latest):
-                    latest = projected
-                if document.get("status") is not None:
-                    view.deals[str(document["_id"])] = deal_from_document(document)
-            if latest is not None:
-                # Writes of the last moments may still be landing (a bulk write is visible
-                # document by document): look at them again next time.
-                settled = min(latest, started - SETTLE)
-                if view.seen_until is None or settled > view.seen_until:
-                    view.seen_until = settled
+            pipeline = await self._pipelines.find_one(
+                {"_id": pipeline_id}, projection={"generation": 1, "snapshot": 1}
+            )
+            generation = int((pipeline or {}).get("generation") or 0)
+            if view.loaded and view.generation != generation:
+                log.info(
+                    "projections rebuilt: reloading the pipeline's deals",
+                    extra={"pipeline_id": pipeline_id, "generation": generation},
+                )
+                CACHE_GENERATIONS.inc()
+                self.generation_reloads += 1
+                view.deals, view.seen_until, view.loaded = {}, None, False
+            if not view.loaded:
+                await self._load(pipeline_id, view, pipeline, generation)
+            view.since_snapshot += await self._catch_up(pipeline_id, view, started)
+            self._maybe_snapshot(pipeline_id, view)
+        self._evict(keep=pipeline_id)
         return view
+
+    async def _load(
+        self, pipeline_id: str, view: _View, pipeline: Document | None, generation: int
+    ) -> None:
+        head = SnapshotHead.of(pipeline)
+        deals: list[DealState] | None = None
+        if self._limits.snapshots and head is not None and head.generation == generation:
+            try:
+                deals = await self._snapshots.load(pipeline_id, head)
+            except Exception as exc:  # a damaged snapshot only costs the slow path
+                log.warning("snapshot unreadable", extra={"error": repr(exc)})
+        view.generation, view.loaded = generation, True
+        view.since_snapshot, view.snapshot_at = 0, time.monotonic()
+        if head is not None and deals is not None:
+            view.deals = {deal.opportunity_id: deal for deal in deals}
+            view.seen_until = head.watermark
+            view.snapshot_due = False
+            self._count_load("snapshot")
+        else:
+            # The catch-up from no watermark reads every deal; snapshot them afterwards.
+            view.deals, view.seen_until = {}, None
+            view.snapshot_due = True
+            self._count_load("opportunities")
+
+    def _count_load(self, source: str) -> None:
+        CACHE_LOADS.labels(source).inc()
+        self.loads[source] = self.loads.get(source, 0) + 1
+
+    async def _catch_up(self, pipeline_id: str, view: _View, started: datetime) -> int:
+        """Read the deals written since ``view.seen_until`` (all of them without one)."""
+        query: Document = {"pipelineId": pipeline_id}
+        if view.seen_until is not None:
+            # The same as ``$gt: seen_until`` (BSON datetimes are whole milliseconds), but the
+            # SecantusDB stand-in seeks straight past the bound instead of scanning every
+            # entry equal to it: after a rebuild all deals share one projectedAt, and that
+            # scan cost ~1 s per report at 130,000 deals (2 ms with this bound).
+            after = view.seen_until
+            after = after.replace(microsecond=after.microsecond // 1000 * 1000) + _MILLISECOND
+            query["projectedAt"] = {"$gte": after}
+        projection = {name: 1 for name in (*CACHED_FIELDS, "projectedAt")}
+        latest: datetime | None = None
+        read = 0
+        async for document in self._opportunities.find(query, projection=projection):
+            read += 1
+            projected = document.get("projectedAt")
+            if projected is not None and (latest is None or projected > latest):
+                latest = projected
+            if document.get("status") is not None:
+                view.deals[str(document["_id"])] = deal_from_document(document)
+        if latest is not None:
+            # Writes of the last moments may still be landing (a bulk write is visible
+            # document by document): look at them again next time.
+            settled = min(latest, started - SETTLE)
+            if view.seen_until is None or settled > view.seen_until:
+                view.seen_until = settled
+        return read
+
+    def _maybe_snapshot(self, pipeline_id: str, view: _View) -> None:
+        limits = self._limits
+        if not limits.snapshots or view.writing or view.seen_until is None or not view.deals:
+            return
+        due = view.snapshot_due or (
+            view.since_snapshot >= limits.snapshot_changes
+            and time.monotonic() - view.snapshot_at >= limits.snapshot_seconds
+        )
+        if not due:
+            return
+        # States are replaced, never changed in place: a shallow copy is a consistent
+        # picture of the view at ``seen_until`` (deals read later only make it newer).
+        deals, watermark = list(view.deals.values()), view.seen_until
+        view.writing, view.snapshot_due = True, False
+        view.since_snapshot, view.snapshot_at = 0, time.monotonic()
+        task = asyncio.create_task(
+            self._write_snapshot(pipeline_id, view, deals, watermark, view.generation)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _write_snapshot(
+        self,
+        pipeline_id: str,
+        view: _View,
+        deals: list[DealState],
+        watermark: datetime,
+        generation: int,
+    ) -> None:
+        try:
+            head = await self._snapshots.write(pipeline_id, deals, watermark, generation)
+            if await name_snapshot(self._db, pipeline_id, head):
+                CACHE_SNAPSHOTS.inc()
+                self.snapshots_written += 1
+            await self._snapshots.remove_orphans(pipeline_id, keep=head.id)
+        except Exception as exc:  # best effort: the next load reads more from opportunities
+            log.warning("snapshot not written", extra={"error": repr(exc)})
+        finally:
+            view.writing = False
+
+    def _evict(self, keep: str) -> None:
+        limits = self._limits
+        total = sum(len(view.deals) for view in self._views.values())
+        for pipeline_id in list(self._views):  # least recently used first
+            if len(self._views) <= limits.max_pipelines and total <= limits.max_deals:
+                break
+            view = self._views[pipeline_id]
+            if pipeline_id == keep or view.lock.locked():
+                continue  # in use: a report is reading or loading it
+            del self._views[pipeline_id]
+            total -= len(view.deals)
+            CACHE_EVICTIONS.inc()
+            self.evictions += 1
+        CACHE_DEALS.set(total)
 
     async def cohort(
         self,

@@ -12,13 +12,19 @@ normal approximation; ``low`` is never below 0).
   before the forecast moment that were ever in the stage, the share that was won (the
   configured probability when the stage has no closed history).
 - MARKOV: every open deal. The chain's states are the OPEN stages plus WON and LOST
-  (absorbing). From the completed stays before the forecast moment, per OPEN stage ``i``:
-  ``n_ij`` transitions to ``j`` and ``E_i`` days spent in ``i``; the one-day transition
-  probability is ``P_ij = n_ij / E_i`` and ``P_ii = 1 - Σ_j P_ij`` (rows whose daily exit rate
-  exceeds 1 are normalised, ``P_ii = 0``). A stage without completed stays keeps its deals
-  (``P_ii = 1``). With ``d_s``/``d_e`` the whole days from the forecast moment to the start /
-  the end of the period, ``p = (P^d_e)[stage, WON] - (P^d_s)[stage, WON]``: won within the
-  period, not before it.
+  (absorbing). It is estimated with exposure, as of the forecast moment: per OPEN stage ``i``,
+  ``n_ij`` = the transitions ``i -> j`` that happened by then and ``E_i`` = every deal-day
+  spent in ``i`` by then, the ongoing (censored) stays of the deals still there included up to
+  that moment. Counting only completed stays would drop the deals still sitting in a stage,
+  the slow ones, and overstate how fast stages are left. The one-day transition probability
+  is ``P_ij = n_ij / E_i`` and ``P_ii = 1 - sum_j P_ij`` (a row whose daily exit rate exceeds
+  1 is normalised, ``P_ii = 0``); a stage nobody left keeps its deals (``P_ii = 1``). With
+  ``d_s``/``d_e`` the whole days from the forecast moment to the start / the end of the
+  period, ``p = (P^d_e)[stage, WON] - (P^d_s)[stage, WON]``: won within the period, not
+  before it.
+
+The backtest replays each past moment with the values deals had then: stage, amount and
+expected close date as of that moment (``Version``), not today's.
 """
 
 from __future__ import annotations
@@ -26,12 +32,19 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from analytics.domain.deal import DealState
-from analytics.domain.model import DealStatus, ForecastMethod, Stage, StageKind
+from analytics.domain.model import (
+    DealStatus,
+    ForecastMethod,
+    Money,
+    OpportunityChange,
+    Stage,
+    StageKind,
+)
 
 WON = "__WON__"
 LOST = "__LOST__"
@@ -108,21 +121,52 @@ def matrix_power(matrix: Matrix, exponent: int) -> Matrix:
 
 @dataclass(frozen=True, slots=True)
 class TransitionStats:
-    """``counts[i][j]`` transitions and ``exposure[i]`` days, per OPEN stage ``i``."""
+    """Per OPEN stage ``i``: ``counts[i][j]`` transitions and ``exposure[i]`` deal-days, plus
+    the stays still running when the statistics were taken (``open_stays[i]``: how many, and
+    the sum of their entry times in epoch days), whose exposure grows with the moment the
+    chain is estimated at (``exposure_at``)."""
 
     counts: Mapping[str, Mapping[str, int]]
     exposure: Mapping[str, float]
+    open_stays: Mapping[str, tuple[int, float]] = field(default_factory=dict)
+
+    def exposure_at(self, stage_id: str, moment: datetime | None) -> float:
+        days = self.exposure.get(stage_id, 0.0)
+        running, entered = self.open_stays.get(stage_id, (0, 0.0))
+        if moment is not None and running:
+            days += max(0.0, running * _epoch_days(moment) - entered)
+        return days
+
+
+def _epoch_days(moment: datetime) -> float:
+    return moment.timestamp() / 86400.0
 
 
 def transition_stats(deals: Iterable[DealState], as_of: datetime | None) -> TransitionStats:
-    """Completed stays in OPEN stages that ended by ``as_of`` (all when None)."""
+    """The exposure statistics of the stays in OPEN stages as known at ``as_of``.
+
+    With ``as_of``: the transitions made by then, and the days spent by then (a stay still
+    running at ``as_of``, or left after it, counts up to ``as_of``; stays entered after it do
+    not count). Without: every transition, and the stays still running kept in ``open_stays``
+    so that ``estimate_chain`` counts them up to the moment it is given (a cache can keep
+    these statistics and estimate the chain at each request's moment)."""
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     exposure: dict[str, float] = defaultdict(float)
+    running: dict[str, int] = defaultdict(int)
+    entered: dict[str, float] = defaultdict(float)
     for deal in deals:
         for stay in deal.stays:
-            if stay.kind is not StageKind.OPEN or stay.left_at is None:
+            if stay.kind is not StageKind.OPEN:
                 continue
-            if as_of is not None and stay.left_at > as_of:
+            if as_of is not None and stay.entered_at >= as_of:
+                continue
+            if stay.left_at is None or (as_of is not None and stay.left_at > as_of):
+                # Censored: still in the stage at the moment of the estimate.
+                if as_of is not None:
+                    exposure[stay.stage_id] += (as_of - stay.entered_at).total_seconds() / 86400.0
+                else:
+                    running[stay.stage_id] += 1
+                    entered[stay.stage_id] += _epoch_days(stay.entered_at)
                 continue
             exposure[stay.stage_id] += stay.days()
             if stay.next_kind is StageKind.WON:
@@ -132,10 +176,18 @@ def transition_stats(deals: Iterable[DealState], as_of: datetime | None) -> Tran
             else:
                 target = stay.next_stage_id or LOST
             counts[stay.stage_id][target] += 1
-    return TransitionStats(counts={k: dict(v) for k, v in counts.items()}, exposure=dict(exposure))
+    return TransitionStats(
+        counts={k: dict(v) for k, v in counts.items()},
+        exposure=dict(exposure),
+        open_stays={k: (n, entered[k]) for k, n in running.items()},
+    )
 
 
-def estimate_chain(stages: Sequence[Stage], stats: TransitionStats) -> Chain:
+def estimate_chain(
+    stages: Sequence[Stage], stats: TransitionStats, at: datetime | None = None
+) -> Chain:
+    """The daily chain; ``at`` is the moment the running stays of ``stats.open_stays`` are
+    counted up to (statistics taken with an ``as_of`` have none)."""
     opens = [
         s.id for s in sorted(stages, key=lambda s: (s.order, s.id)) if s.kind is StageKind.OPEN
     ]
@@ -145,7 +197,7 @@ def estimate_chain(stages: Sequence[Stage], stats: TransitionStats) -> Chain:
     matrix: Matrix = [[0.0] * size for _ in range(size)]
     for i, state in enumerate(states):
         rates: dict[int, float] = {}
-        exposure = stats.exposure.get(state, 0.0)
+        exposure = stats.exposure_at(state, at)
         if state in opens and exposure > 0:
             for target, count in stats.counts.get(state, {}).items():
                 if target in index and target != state:
@@ -188,8 +240,84 @@ def _outcome_at(deal: DealState, as_of: datetime | None) -> DealStatus | None:
     return DealStatus(stay.kind.value)
 
 
-def open_deals_at(deals: Iterable[DealState], as_of: datetime | None) -> list[OpenDeal]:
-    """The deals open at ``as_of`` (now when None), with their stage and amount then."""
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """What one event says about the fields a backtest replays (a slim copy of the change:
+    a backtest keeps one per stored event of the pipeline)."""
+
+    sequence: int
+    at: datetime
+    amount: Money | None
+    expected_close_date: str | None
+    owner_id: str | None
+
+    @classmethod
+    def of(cls, change: OpportunityChange) -> FieldChange:
+        return cls(
+            change.sequence,
+            change.changed_at,
+            change.amount,
+            change.expected_close_date,
+            change.owner_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """What a deal's events said about it from ``at`` on (until its next version)."""
+
+    at: datetime
+    amount: Decimal | None
+    currency: str | None
+    expected_close_date: str | None
+    owner_id: str | None
+
+
+def versions(changes: Iterable[FieldChange]) -> list[Version]:
+    """A deal's successive field values, folded in ``sequence`` order (duplicates ignored)
+    with the projection's rules: a field an event does not carry keeps its value, an empty
+    expected close date clears it. Every pipeline event carries the current values, and
+    ``updated`` events carry the change itself, so these are the values at each moment. A
+    new version starts only where a value changed."""
+    found: list[Version] = []
+    amount: Decimal | None = None
+    currency: str | None = None
+    expected: str | None = None
+    owner: str | None = None
+    seen: set[int] = set()
+    for change in sorted(changes, key=lambda c: c.sequence):
+        if change.sequence in seen:
+            continue
+        seen.add(change.sequence)
+        if change.amount is not None:
+            amount, currency = change.amount.amount, change.amount.currency
+        if change.expected_close_date is not None:
+            expected = change.expected_close_date or None
+        if change.owner_id is not None:
+            owner = change.owner_id
+        version = Version(change.at, amount, currency, expected, owner)
+        if not found or replace(found[-1], at=change.at) != version:
+            found.append(version)
+    return found
+
+
+def version_at(timeline: Sequence[Version], moment: datetime) -> Version | None:
+    """The version in force at ``moment`` (the last one that happened by then)."""
+    found: Version | None = None
+    for version in timeline:
+        if version.at <= moment:
+            found = version
+    return found
+
+
+def open_deals_at(
+    deals: Iterable[DealState],
+    as_of: datetime | None,
+    timelines: Mapping[str, Sequence[Version]] | None = None,
+) -> list[OpenDeal]:
+    """The deals open at ``as_of`` (now when None), with their stage then; their amount and
+    expected close date then from ``timelines`` (per opportunity id, see ``versions``) when
+    given, else the stay's amount and today's expected close date."""
     found: list[OpenDeal] = []
     for deal in deals:
         if as_of is None:
@@ -200,11 +328,17 @@ def open_deals_at(deals: Iterable[DealState], as_of: datetime | None) -> list[Op
             )
             continue
         stay = deal.stage_at(as_of)
-        if stay is None or stay.kind is not StageKind.OPEN or stay.amount is None:
+        if stay is None or stay.kind is not StageKind.OPEN:
             continue
-        found.append(
-            OpenDeal(stay.stage_id, stay.amount, stay.currency or "", deal.expected_close_date)
-        )
+        then = version_at(timelines.get(deal.opportunity_id, ()), as_of) if timelines else None
+        if then is not None and then.amount is not None:
+            found.append(
+                OpenDeal(stay.stage_id, then.amount, then.currency or "", then.expected_close_date)
+            )
+        elif stay.amount is not None:
+            found.append(
+                OpenDeal(stay.stage_id, stay.amount, stay.currency or "", deal.expected_close_date)
+            )
     return found
 
 
@@ -309,18 +443,29 @@ class AccuracyFigures:
     periods: tuple[BacktestPeriod, ...]
 
 
-def won_between(deals: Iterable[DealState], start: datetime, end: datetime) -> dict[str, Decimal]:
-    """Per currency, the amounts of the wins (moves into a WON stage) in ``[start, end)``."""
+def won_between(
+    deals: Iterable[DealState],
+    start: datetime,
+    end: datetime,
+    timelines: Mapping[str, Sequence[Version]] | None = None,
+) -> dict[str, Decimal]:
+    """Per currency, the amounts of the wins (moves into a WON stage) in ``[start, end)``: the
+    amount when the deal was won (from ``timelines`` when given)."""
     won: dict[str, Decimal] = defaultdict(Decimal)
     for deal in deals:
         for stay in deal.stays:
-            if (
-                stay.kind is StageKind.WON
-                and start <= stay.entered_at < end
-                and stay.amount is not None
-                and stay.currency
-            ):
-                won[stay.currency] += stay.amount
+            if stay.kind is not StageKind.WON or not start <= stay.entered_at < end:
+                continue
+            then = (
+                version_at(timelines.get(deal.opportunity_id, ()), stay.entered_at)
+                if timelines
+                else None
+            )
+            amount, currency = (then.amount, then.currency) if then else (None, None)
+            if amount is None:
+                amount, currency = stay.amount, stay.currency
+            if amount is not None and currency:
+                won[currency] += amount
     return dict(won)
 
 
@@ -340,9 +485,11 @@ def backtest(
     periods: int,
     period_days: int,
     today: date,
+    timelines: Mapping[str, Sequence[Version]] | None = None,
 ) -> list[AccuracyFigures]:
     """Replays ``periods`` past periods of ``period_days`` ending at ``today`` (exclusive):
-    each method forecasts each period from what was known at its start, and is compared with
+    each method forecasts each period from what was known at its start (stages, and with
+    ``timelines`` amounts and expected close dates as they were then), and is compared with
     the wins that happened in it. MAPE = mean of the periods' errors (periods without a win
     are left out; None when every period is)."""
     bounds: list[tuple[date, date]] = []
@@ -358,13 +505,13 @@ def backtest(
             figures = forecast(
                 method,
                 stages=stages,
-                open_deals=open_deals_at(deals, as_of),
+                open_deals=open_deals_at(deals, as_of, timelines),
                 period_start=start,
                 period_end=end,
                 as_of=as_of,
                 history=deals,
             )
-            actual = won_between(deals, as_of, end_at)
+            actual = won_between(deals, as_of, end_at, timelines)
             rows.append(
                 BacktestPeriod(
                     start, end, figures, actual, percentage_error(figures.expected, actual)

@@ -4,13 +4,17 @@ Composition root of ``analytics-api``. The lifespan opens MongoDB and RabbitMQ (
 feed's queue) and closes them; ``/graphql`` (HTTP) sits behind ``IdentityMiddleware``; the
 WebSocket ``/graphql`` (graphql-transport-ws) verifies the bearer token of the
 ``connection_init`` payload ``{"Authorization": "Bearer <jwt>"}`` and refuses the connection
-(close code 4403) without a valid one; ``/health/ready`` checks both connections.
+(close code 4403) without a valid one; ``/health/ready`` checks both connections. At start it
+warms the deal cache (``CachedReadModel``) from the pipelines' snapshots in the background.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Literal
 
 from starlette.applications import Starlette
@@ -23,7 +27,12 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
-from analytics.adapters.mongo import CachedReadModel, MongoEventStore, ensure_indexes
+from analytics.adapters.mongo import (
+    CachedReadModel,
+    CacheLimits,
+    MongoEventStore,
+    ensure_indexes,
+)
 from analytics.entrypoints.context import Context, Resources, identity_of, resources_of
 from analytics.entrypoints.live import LiveFeed
 from analytics.entrypoints.schema import schema
@@ -34,6 +43,8 @@ from crm_common.errors import Unauthenticated
 from crm_common.identity import TokenVerifier
 from crm_common.mongo import connect_mongo, ping
 from crm_common.web import IdentityMiddleware, health_routes, metrics_route
+
+log = logging.getLogger(__name__)
 
 
 class AnalyticsGraphQL(GraphQL[Context, None]):
@@ -59,6 +70,32 @@ class AnalyticsGraphQL(GraphQL[Context, None]):
         return unset
 
 
+def limits(settings: Settings) -> CacheLimits:
+    return CacheLimits(
+        max_pipelines=settings.cache_max_pipelines,
+        max_deals=settings.cache_max_deals,
+        snapshots=settings.cache_snapshots,
+        snapshot_changes=settings.cache_snapshot_changes,
+        snapshot_seconds=settings.cache_snapshot_seconds,
+    )
+
+
+async def warm(read_model: CachedReadModel, pipelines: int) -> None:
+    """Load the largest pipelines' deals in the background at start (from their snapshots),
+    so that the first reports after a restart do not wait for it; a report that comes first
+    waits for its pipeline's load, never for the others."""
+    started = time.perf_counter()
+    try:
+        warmed = await read_model.warm(pipelines)
+    except Exception as exc:  # the cache then loads on demand, as without warming
+        log.warning("warming the deal cache failed", extra={"error": repr(exc)})
+        return
+    log.info(
+        "deal cache warmed",
+        extra={"pipelines": warmed, "seconds": round(time.perf_counter() - started, 2)},
+    )
+
+
 def create_app(settings: Settings) -> Starlette:
     resources: Resources | None = None
 
@@ -71,20 +108,29 @@ def create_app(settings: Settings) -> Starlette:
             await ensure_indexes(db)
             connection = await amqp.connect(settings.amqp_url)
             live = LiveFeed(connection)
+            read_model = CachedReadModel(db, limits(settings))
+            warming: asyncio.Task[None] | None = None
             try:
                 await live.start()
                 resources = Resources(
                     settings=settings,
                     mongo=mongo,
                     amqp=connection,
-                    read_model=CachedReadModel(db),
+                    read_model=read_model,
                     events=MongoEventStore(db),
                     history=HistoryCache(),
                     live=live,
                 )
+                if settings.cache_warm_pipelines > 0:
+                    warming = asyncio.create_task(warm(read_model, settings.cache_warm_pipelines))
                 yield {"resources": resources}
             finally:
                 resources = None
+                if warming is not None:
+                    warming.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await warming
+                await read_model.close()
                 await live.close()
                 await connection.close()
         finally:

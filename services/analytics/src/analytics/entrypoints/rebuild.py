@@ -7,9 +7,11 @@
 The stored events are read ordered by opportunity, then ``sequence``, and folded with the
 worker's own rules (``analytics.service_layer.services.replay_states``) into the collections
 ``rebuild_opportunities`` / ``rebuild_pipelines``, which then replace ``opportunities`` /
-``pipelines`` (rename with drop-target). Stop the worker while rebuilding for real (events it
-applies during the rebuild would be lost from the projections until the next rebuild); the
-events themselves stay in the queue meanwhile.
+``pipelines`` (rename with drop-target). The swapped-in pipelines carry a new projections
+``generation`` and a snapshot of their deals: running API processes notice the generation at
+their next report and reload the pipeline (no restart needed). Stop the worker while
+rebuilding for real (events it applies during the rebuild would be lost from the projections
+until the next rebuild); the events themselves stay in the queue meanwhile.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -31,12 +34,15 @@ from analytics.adapters.mongo import (
     deal_document,
     drop_projections,
     ensure_indexes,
+    next_generation,
     stage_document,
 )
+from analytics.adapters.snapshot import SnapshotStore, SnapshotWriter
 from analytics.domain.deal import DealState
 from analytics.entrypoints.messages import stored_change
 from analytics.service_layer.services import Rebuilt, replay_states
 from analytics.settings import Settings
+from crm_common.events import utcnow
 from crm_common.logging import configure_logging
 from crm_common.mongo import connect_mongo
 
@@ -48,29 +54,63 @@ BATCH = 1000
 IGNORED = {"rev", "heldSince", "held", "projectedAt"}
 
 
-async def rebuild_into(db: Database, prefix: str = PREFIX) -> Rebuilt:
-    """Fold every stored event into fresh ``<prefix>`` collections."""
+async def rebuild_into(
+    db: Database, prefix: str = PREFIX, generation: int | None = None
+) -> Rebuilt:
+    """Fold every stored event into fresh ``<prefix>`` collections (and, with a
+    ``generation``, snapshots of the API's deal cache for them: see ``project``)."""
+    return await project(db, MongoEventStore(db).replay(), prefix, generation)
+
+
+async def project(
+    db: Database,
+    envelopes: AsyncIterator[Mapping[str, Any]],
+    prefix: str = PREFIX,
+    generation: int | None = None,
+) -> Rebuilt:
+    """Fold ``envelopes`` (ordered by subject, then sequence) with the worker's rules into
+    fresh ``<prefix>opportunities`` / ``<prefix>pipelines``.
+
+    Every state is written with one ``projectedAt``; with a ``generation``, the pipelines'
+    documents carry it, and each pipeline gets a snapshot of its deals (watermark: that
+    ``projectedAt``), so that API processes reload from a few large documents instead of
+    one per deal. Also used by the benchmarks to load a large history quickly.
+    """
     await drop_projections(db, prefix)
     repository = MongoDealRepository(db, prefix)
+    snapshots = SnapshotStore(db)
+    writers: dict[str, SnapshotWriter] = {}
+    projected = utcnow()
     summary = Rebuilt()
     batch: list[DealState] = []
-    async for state in replay_states(MongoEventStore(db).replay(), stored_change, summary):
+    async for state in replay_states(envelopes, stored_change, summary):
         batch.append(state)
         summary.deals += 1
         if len(batch) >= BATCH:
-            await repository.insert_many(batch)
+            await repository.insert_many(batch, projected)
             batch = []
-    await repository.insert_many(batch)
+        # The API caches deals with a status only (the others hold nothing but held events).
+        if generation is not None and state.pipeline_id is not None and state.status is not None:
+            writer = writers.get(state.pipeline_id)
+            if writer is None:
+                writer = writers[state.pipeline_id] = snapshots.writer(state.pipeline_id)
+            await writer.add(state)
+    await repository.insert_many(batch, projected)
     pipelines = db[prefix + PIPELINES]
-    documents = [
-        {
+    documents: list[dict[str, Any]] = []
+    for pipeline_id, (stages, as_of) in summary.pipelines.items():
+        document: dict[str, Any] = {
             "_id": pipeline_id,
             "stages": [stage_document(s) for s in stages],
             "stagesAsOf": as_of,
             "changes": summary.changes.get(pipeline_id, 0),
         }
-        for pipeline_id, (stages, as_of) in summary.pipelines.items()
-    ]
+        if generation is not None:
+            document["generation"] = generation
+            writer = writers.get(pipeline_id) or snapshots.writer(pipeline_id)
+            head = await writer.finish(projected, generation)
+            document["snapshot"] = head.document(utcnow())
+        documents.append(document)
     if documents:
         await pipelines.insert_many(documents)
     await ensure_indexes(db, prefix)
@@ -109,7 +149,8 @@ async def main(settings: Settings, verify: bool) -> int:
     )
     try:
         db = mongo[settings.database]
-        summary = await rebuild_into(db)
+        # A real rebuild takes a new generation: API processes notice it and reload.
+        summary = await rebuild_into(db, generation=None if verify else await next_generation(db))
         print(
             f"rebuilt {summary.deals} opportunities of {len(summary.pipelines)} pipelines "
             f"from {summary.events} events"

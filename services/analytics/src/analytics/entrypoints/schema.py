@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
+from functools import partial
 from typing import Annotated, Final
 
 import strawberry
@@ -66,9 +67,12 @@ class ForecastMethod(Enum):
         "MARKOV",
         description=(
             "An absorbing Markov chain (daily steps; states: the OPEN stages, WON, LOST) "
-            "estimated from the completed stays: P(i→j per day) = transitions i→j / days "
-            "spent in i. Every open deal counts with its probability of being won within "
-            "the period."
+            "estimated with exposure: P(i→j per day) = transitions i→j / deal-days spent in "
+            "i, where the days count every stay in i up to now, including the ongoing stays "
+            "of the deals still there (censored), so slow deals still sitting in a stage "
+            "lower its exit rate; P(i→i) = 1 - the row's exits (a stage nobody left keeps its "
+            "deals). Every open deal counts with its probability of being won within the "
+            "period."
         ),
     )
 
@@ -602,7 +606,9 @@ class Query:
         description=(
             "Replays the `periods` past periods of `periodDays` days before today from the "
             "event store: each method forecasts each period from what was known at its start "
-            "(expected close dates are today's) and is compared with what was won in it."
+            "(each deal's stage, amount and expected close date as they were then; the "
+            "chains and win rates from the history up to then) and is compared with what was "
+            "won in it."
         ),
     )
     pipeline_as_of: list[StageSnapshot] = strawberry.field(
@@ -670,13 +676,18 @@ async def subscribe_stage_changes(
 async def subscribe_funnel_updates(
     info: Info[Context, None],
     pipeline_id: strawberry.ID,
+    from_: From = None,
+    to: datetime | None = None,
     method: ConversionMethod | None = ConversionMethod.COHORT,
     owner_id: strawberry.ID | None = None,
 ) -> AsyncGenerator[FunnelReport, None]:
     context = info.context
     debounce = context.resources.settings.funnel_debounce_seconds
+    # The same arguments as the ``funnel`` query, so that a live funnel is the report the
+    # client shows; a bad window fails the subscription at once, before anything is sent.
+    report = partial(_funnel, context, str(pipeline_id), from_, to, method, _id(owner_id))
     async with context.resources.live.listen(str(pipeline_id)) as listener:
-        last = await _funnel(context, str(pipeline_id), None, None, method, _id(owner_id))
+        last = await report()
         yield last
         while True:
             await listener.queue.get()
@@ -684,10 +695,10 @@ async def subscribe_funnel_updates(
             while not listener.queue.empty():
                 with contextlib.suppress(asyncio.QueueEmpty):
                     listener.queue.get_nowait()
-            report = await _funnel(context, str(pipeline_id), None, None, method, _id(owner_id))
-            if report != last:
-                last = report
-                yield report
+            current = await report()
+            if current != last:
+                last = current
+                yield current
 
 
 @strawberry.type
@@ -702,9 +713,10 @@ class Subscription:
     funnel_updates: AsyncGenerator[FunnelReport, None] = strawberry.subscription(
         resolver=subscribe_funnel_updates,
         description=(
-            "The funnel of the pipeline, sent at once and then whenever it changed (debounced: "
-            "at most one report per ANALYTICS_FUNNEL_DEBOUNCE_SECONDS, 1 s by default). A rep "
-            "receives their own figures."
+            "The funnel of the pipeline, with the arguments of the `funnel` query (from, to, "
+            "method, ownerId: the same report), sent at once and then whenever it changed "
+            "(debounced: at most one report per ANALYTICS_FUNNEL_DEBOUNCE_SECONDS, 1 s by "
+            "default). A rep receives their own figures."
         ),
     )
 

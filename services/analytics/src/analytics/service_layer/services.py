@@ -269,8 +269,11 @@ def owner_scope(viewer: Identity, owner_id: str | None) -> str | None:
 
 def visibility(viewer: Identity) -> Callable[[DealState], bool] | None:
     """docs/CONVENTIONS.md, Visibility: admins and services see every deal (None: no filter);
-    a manager the deals of their team (the ``team`` the events carry) and their own; a rep
-    is restricted by ``owner_scope`` (their own figures)."""
+    a manager the deals of their team and every deal they own; a rep is restricted by
+    ``owner_scope`` (their own figures). A deal's team is the one its latest event carrying
+    the field says: the pipeline stamps it on every event (null: no team), so it is the
+    pipeline's current team of the deal, the same rule as the pipeline's own reads; an event
+    without the field (stored before it was required) keeps the team already learned."""
     if viewer.roles & _EVERY_DEAL_ROLES or "manager" not in viewer.roles:
         return None
     team, me = viewer.team, viewer.user_id
@@ -433,7 +436,9 @@ async def sales_performance(
 class _History:
     changes: int
     computed: float
-    chain: fc.Chain
+    #: Taken without an as-of moment: the chain is estimated at each request's moment, so
+    #: that the running stays count up to it (``fc.TransitionStats.exposure_at``).
+    stats: fc.TransitionStats
     win_rates: dict[str, float]
 
 
@@ -461,7 +466,7 @@ class HistoryCache:
         entry = _History(
             changes=changes,
             computed=time.monotonic(),
-            chain=fc.estimate_chain(stages, fc.transition_stats(history, now)),
+            stats=fc.transition_stats(history, None),
             win_rates=fc.historical_win_rates(history, now),
         )
         self._entries[pipeline_id] = entry
@@ -506,7 +511,7 @@ async def forecast(
         period_start=period_start,
         period_end=period_end,
         as_of=now,
-        chain=history.chain if history else None,
+        chain=fc.estimate_chain(stages, history.stats, now) if history else None,
         win_rates=history.win_rates if history else None,
     )
 
@@ -533,9 +538,27 @@ async def forecast_backtest(
     stages = await read_model.stages(pipeline_id)
     if stages is None:
         return []
-    deals = [state async for state in replay_states(events.replay(pipeline_id), parse)]
+    # Each deal's changes are kept as they are read back, so that every replayed moment uses
+    # the amount and expected close date the deal had then, not today's.
+    changes: dict[str, list[fc.FieldChange]] = {}
+
+    def recording(envelope: Mapping[str, Any]) -> OpportunityChange | None:
+        change = parse(envelope)
+        if change is not None:
+            changes.setdefault(change.opportunity_id, []).append(fc.FieldChange.of(change))
+        return change
+
+    deals = [state async for state in replay_states(events.replay(pipeline_id), recording)]
     deals = _only(deals, visibility(viewer))
-    return fc.backtest(stages, deals, periods=periods, period_days=period_days, today=today)
+    timelines = {deal.opportunity_id: fc.versions(changes[deal.opportunity_id]) for deal in deals}
+    return fc.backtest(
+        stages,
+        deals,
+        periods=periods,
+        period_days=period_days,
+        today=today,
+        timelines=timelines,
+    )
 
 
 async def pipeline_as_of(

@@ -11,13 +11,14 @@ Collections:
 - ``interactions``: the timeline, indexed by customer and time (newest first).
 - ``audit``: one entry per customer version (``_id`` = ``<customer id>:<version>``).
 - ``merged_customers``: the documents of merged customers as they were, for the record.
-- ``transfers``: ownership transfers, with their own outbox.
+- ``transfers``: ownership transfers, with their own outbox (adapters/operations.py).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,8 +29,27 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from crm_common.errors import Conflict
 from crm_common.outbox import OutboxListener
+from customers.adapters import audit_log
+from customers.adapters.audit_log import AUDIT_OUTBOX, AUDIT_PENDING, AuditMover
+from customers.adapters.customer_search import (
+    MIN_SAMPLES,
+    SAMPLE_FIELD,
+    SAMPLE_TTL_SECONDS,
+    Sample,
+    first_per_field,
+    fragment_conditions,
+    range_clause,
+    read_sample,
+    search_fields,
+    window_ends,
+)
+from customers.adapters.external_ids import (
+    create_external_id_index,
+    duplicate_external_id,
+    is_duplicate_external_id,
+)
+from customers.adapters.faults import AFTER_CUSTOMER_WRITE, crash_point
 from customers.adapters.outbox import outbox_entry
-from customers.domain.events import OwnershipTransferred
 from customers.domain.model import (
     Address,
     AuditEntry,
@@ -41,10 +61,10 @@ from customers.domain.model import (
     LeadSource,
     LifecycleStage,
     fold,
-    phone_digits,
     search_tokens,
     words,
 )
+from customers.domain.search_terms import SEARCH_VERSION
 from customers.service_layer.ports import (
     CustomerQuery,
     Page,
@@ -52,7 +72,6 @@ from customers.service_layer.ports import (
     Sort,
     SortField,
     TimelinePage,
-    TransferRecord,
 )
 
 COLLECTION = "customers"
@@ -62,10 +81,18 @@ MERGED = "merged_customers"
 TRANSFERS = "transfers"
 
 # Reads never need the outbox; the relay reads it on its own.
-_PROJECTION = {"outbox": 0, "outbox_pending": 0, "search_tokens": 0, "search_text": 0}
+_PROJECTION = {
+    "outbox": 0,
+    "outbox_pending": 0,
+    AUDIT_OUTBOX: 0,
+    AUDIT_PENDING: 0,
+    "search_tokens": 0,
+    "search_text": 0,
+    "search_grams": 0,
+}
 # Sorted lists page on one string key each (value + NUL + id): a keyset is one range.
 _SORT_KEYS = {
-    SortField.ID: "_id",
+    SortField.ID: "sort_id",  # an indexed copy: a range on ``_id`` scans on the stand-in
     SortField.NAME: "sort_name",
     SortField.CREATED_AT: "sort_created",
     SortField.UPDATED_AT: "sort_updated",
@@ -109,9 +136,19 @@ async def create_indexes(database: AsyncDatabase[dict[str, Any]]) -> None:
     await collection.create_index([("phones", ASCENDING)], name="phones")
     await collection.create_index([("tags_search", ASCENDING)], name="tags")
     await collection.create_index([("search_tokens", ASCENDING)], name="search_tokens")
-    await collection.create_index([("external_id", ASCENDING)], name="external_id", sparse=True)
+    await create_external_id_index(collection)
+    # Audit entries not yet moved to the audit collection (see adapters/audit_log.py).
+    await collection.create_index([(AUDIT_PENDING, ASCENDING)], name=AUDIT_PENDING, sparse=True)
     await collection.create_index([("sort_name", ASCENDING)], name="sort_name")
     await collection.create_index([("sort_created", ASCENDING)], name="sort_created")
+    await collection.create_index([("sort_updated", ASCENDING)], name="sort_updated")
+    await collection.create_index([("sort_id", ASCENDING)], name="sort_id")
+    # Fragment search (see adapters/customer_search.py): one multikey array of trigrams.
+    await collection.create_index([("search_grams", ASCENDING)], name="search_grams")
+    await collection.create_index([(SAMPLE_FIELD, ASCENDING)], name=SAMPLE_FIELD, sparse=True)
+    # Not sparse: a document without the field is indexed as null, so that the backfill
+    # finds the old ones through the index instead of scanning.
+    await collection.create_index([("search_version", ASCENDING)], name="search_version")
     interactions = database[INTERACTIONS]
     # Ascending keys, walked backwards for newest first: SecantusDB misses range bounds on
     # descending compound keys, and real MongoDB serves both directions from one index.
@@ -124,10 +161,6 @@ async def create_indexes(database: AsyncDatabase[dict[str, Any]]) -> None:
     await database[TRANSFERS].create_index(
         [("outbox_pending", ASCENDING)], name="outbox_pending", sparse=True
     )
-
-
-def search_key(name: str) -> str:
-    return fold(name)
 
 
 def _source_document(source: LeadSource | None) -> dict[str, Any] | None:
@@ -158,12 +191,10 @@ def to_document(customer: Customer) -> dict[str, Any]:
         "_id": customer.id,
         "kind": customer.kind.value,
         "name": customer.name,
-        "name_search": search_key(customer.name),
         "email": customer.email,
         "emails": list(customer.emails),
         "phone": customer.phone,
         "phones": list(customer.phones),
-        "phone_digits": [phone_digits(p) for p in customer.phones],
         "search_tokens": (tokens := search_tokens(customer)),
         "search_text": " " + " ".join(tokens),
         "company_id": customer.company_id,
@@ -188,6 +219,8 @@ def to_document(customer: Customer) -> dict[str, Any]:
         "version": customer.version,
         "created_at": customer.created_at,
         "updated_at": customer.updated_at,
+        # name_search, emails_search, phone_digits, search_grams, sort_id, ...
+        **search_fields(customer),
     }
 
 
@@ -269,12 +302,18 @@ def prefix_conditions(prefixes: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def to_filter(query: CustomerQuery) -> dict[str, Any]:
-    conditions: list[dict[str, Any]] = []
-    if query.name_contains:
-        conditions += name_fragment_conditions(query.name_contains)
+def to_filter(query: CustomerQuery, gram_counts: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """The query as one flat filter, its most selective indexed clause first (the stand-in
+    looks up the first clause that has an index and checks the others on its candidates).
+    ``gram_counts``: how often each gram occurs in the sample, to pick the rarest."""
+    leads, checks = fragment_conditions(
+        query.name_contains, query.email_contains, query.phone_contains, gram_counts or {}
+    )
     if query.search:
-        conditions += prefix_conditions(sorted(set(words(query.search))))
+        prefix_range, *prefix_checks = prefix_conditions(sorted(set(words(query.search))))
+        leads.append(prefix_range)
+        checks += prefix_checks
+    conditions = first_per_field(leads)
     if query.lifecycles:
         conditions.append({"lifecycle": {"$in": [stage.value for stage in query.lifecycles]}})
     if query.owner_id is not None:
@@ -296,15 +335,25 @@ def to_filter(query: CustomerQuery) -> dict[str, Any]:
         period["$lt"] = query.created_to
     if period:
         conditions.append({"created_at": period})
-    if query.email_contains:
-        conditions.append({"emails": {"$regex": re.escape(fold(query.email_contains))}})
-    if query.phone_contains:
-        digits = "".join(ch for ch in query.phone_contains if ch.isdigit())
-        conditions.append({"phone_digits": {"$regex": re.escape(digits)}})
     scope = scope_filter(query.scope)
     if scope:
         conditions.append(scope)
-    return flatten(conditions)
+    return flatten(conditions + checks)
+
+
+def narrowed(query: CustomerQuery, conditions: Mapping[str, Any]) -> bool:
+    """Whether the filter has a selective indexed clause (then its candidates are read
+    whole and sorted); otherwise a list is read in windows of its sort key."""
+    if not conditions.keys().isdisjoint({"search_grams", "search_tokens", "tags_search"}):
+        return True
+    if "$and" in conditions:  # a scan on the stand-in whatever the window: read it once
+        return True
+    if query.company_id is not None or query.owner_id is not None:
+        return True
+    scope = query.scope
+    # A rep's own customers: fewer than any window would read. A manager's team is a
+    # large share of the archive: windows.
+    return scope is not None and (scope.nothing or (scope.owner_id is not None and not scope.team))
 
 
 def flatten(conditions: list[dict[str, Any]]) -> dict[str, Any]:
@@ -323,23 +372,6 @@ def flatten(conditions: list[dict[str, Any]]) -> dict[str, Any]:
     return flat
 
 
-# What may precede a word in a folded name (the fragment must start a word).
-_WORD_START = r"(?:^|[\s\-'.,/&()+:;\"])"
-
-
-def name_fragment_conditions(fragment: str) -> list[dict[str, Any]]:
-    """A fragment that starts a word of the name, case and accents ignored ("mull" finds
-    "Anna Müller", "garcia rob" finds "García Robotics"). Its longest word narrows the
-    candidates through the ``search_tokens`` index (a prefix range); the regular expression
-    over the folded name then checks the whole fragment. No scan of the collection."""
-    folded = fold(fragment).strip()
-    exact = {"name_search": {"$regex": _WORD_START + re.escape(folded)}}
-    fragment_words = words(folded)
-    if not fragment_words:
-        return [exact]
-    return [prefix_conditions([max(fragment_words, key=len)])[0], exact]
-
-
 def _outbox_update(customer: Customer, entries: list[dict[str, Any]]) -> dict[str, Any]:
     document = to_document(customer)
     del document["_id"]
@@ -347,7 +379,29 @@ def _outbox_update(customer: Customer, entries: list[dict[str, Any]]) -> dict[st
     if entries:
         document["outbox_pending"] = True
         update["$push"] = {"outbox": {"$each": entries}}
+    # The audit entries travel in the same write as the change (adapters/audit_log.py).
+    audit = audit_log.push_update(customer.audit)
+    if audit:
+        document.update(audit["$set"])
+        update["$push"] = {**update.get("$push", {}), **audit["$push"]}
     return update
+
+
+def _transfer_update(
+    customer: Customer, to_owner: str, now: datetime, audit: AuditEntry
+) -> dict[str, Any]:
+    pending = audit_log.push_update([audit])
+    return {
+        "$set": {
+            "owner_id": to_owner,
+            "visibility": visibility_keys(to_owner, customer.team),
+            "updated_at": now,
+            "sort_updated": f"{now.astimezone(UTC).isoformat()}\x00{customer.id}",
+            **pending["$set"],
+        },
+        "$inc": {"version": 1},
+        "$push": pending["$push"],
+    }
 
 
 class MongoCustomerRepository:
@@ -355,7 +409,7 @@ class MongoCustomerRepository:
         self,
         collection: Collection,
         outbox_listener: OutboxListener | None = None,
-        audit: MongoAuditRepository | None = None,
+        audit: AuditMover | None = None,
         wake_relay: Any = None,
     ) -> None:
         self.collection = collection
@@ -363,14 +417,29 @@ class MongoCustomerRepository:
         self._audit = audit
         self._wake = wake_relay
         self._merged = collection.database[MERGED]
+        self._sample: Sample | None = None
 
     async def _after_write(self, customer: Customer, entries: list[dict[str, Any]]) -> None:
+        # Everything below only speeds up what the relay's and the audit mover's sweeps
+        # would do anyway: a crash here delays the events and the audit entries, never loses.
+        crash_point(AFTER_CUSTOMER_WRITE)
         customer.events.clear()
-        if self._audit is not None and customer.audit:
-            await self._audit.add(customer.audit)
+        audit = [audit_log.audit_document(entry) for entry in customer.audit]
         customer.audit.clear()
         if self._listener is not None and entries:
             self._listener.submit(customer.id, entries)
+        if self._audit is not None and audit:
+            await self._audit.move({customer.id: audit})
+
+    async def _audit_first(self, customers: Sequence[Customer]) -> list[AuditEntry]:
+        """A new customer's entries go in before it (adapters/audit_log.py); without a mover,
+        in its document."""
+        entries = [entry for customer in customers for entry in customer.audit]
+        if self._audit is not None:
+            await self._audit.insert_first(entries)
+            for customer in customers:
+                customer.audit.clear()
+        return entries
 
     async def add(self, customer: Customer) -> None:
         document = to_document(customer)
@@ -378,27 +447,48 @@ class MongoCustomerRepository:
         document["outbox"] = entries
         if entries:
             document["outbox_pending"] = True
-        await self.collection.insert_one(document)
+        audit = await self._audit_first([customer])
+        document.update(audit_log.pending_fields(customer.audit))
+        try:
+            await self.collection.insert_one(document)
+        except DuplicateKeyError as exc:
+            if self._audit is not None:
+                await self._audit.forget(audit)
+            if is_duplicate_external_id(exc.details):
+                raise duplicate_external_id(customer.external_id) from exc
+            raise
         await self._after_write(customer, entries)
 
-    async def add_many(self, customers: Sequence[Customer]) -> None:
+    async def add_many(self, customers: Sequence[Customer]) -> list[Customer]:
         if not customers:
-            return
+            return []
+        audit = await self._audit_first(customers)
         documents = []
-        audit: list[AuditEntry] = []
         for customer in customers:
             document = to_document(customer)
             document["outbox"] = [outbox_entry(event) for event in customer.events]
             document["outbox_pending"] = True
+            document.update(audit_log.pending_fields(customer.audit))
             documents.append(document)
-            audit += customer.audit
             customer.events.clear()
             customer.audit.clear()
-        await self.collection.insert_many(documents, ordered=False)
-        if self._audit is not None:
-            await self._audit.add(audit)
+        rejected: set[int] = set()
+        try:
+            await self.collection.insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if not all(is_duplicate_external_id(error) for error in errors):
+                raise
+            # Another writer stored these external ids first: the caller decides (an import
+            # updates the stored customer instead); every other document was inserted.
+            rejected = {error["index"] for error in errors}
+        crash_point(AFTER_CUSTOMER_WRITE)
+        if self._audit is not None and rejected:
+            refused = {documents[n]["_id"] for n in rejected}
+            await self._audit.forget([e for e in audit if e.customer_id in refused])
         if self._wake is not None:
             self._wake()
+        return [customers[n] for n in sorted(rejected)]
 
     async def save(
         self,
@@ -407,9 +497,15 @@ class MongoCustomerRepository:
         carried_outbox: Sequence[dict[str, Any]] = (),
     ) -> None:
         entries = [*carried_outbox, *(outbox_entry(event) for event in customer.events)]
-        result = await self.collection.update_one(
-            {"_id": customer.id, "version": expected_version}, _outbox_update(customer, entries)
-        )
+        try:
+            result = await self.collection.update_one(
+                {"_id": customer.id, "version": expected_version},
+                _outbox_update(customer, entries),
+            )
+        except DuplicateKeyError as exc:
+            if is_duplicate_external_id(exc.details):
+                raise duplicate_external_id(customer.external_id) from exc
+            raise
         if result.matched_count == 0:
             raise Conflict(
                 f"customer {customer.id} changed meanwhile (expected version {expected_version})",
@@ -457,29 +553,51 @@ class MongoCustomerRepository:
         self, query: CustomerQuery, sort: Sort, first: int, after: tuple[Any, str] | None
     ) -> Page:
         key = _SORT_KEYS[sort.field]
-        direction = DESCENDING if sort.descending else ASCENDING
-        conditions = to_filter(query)
+        sample = await self.sample()
+        conditions = to_filter(query, sample.grams)
+        bound = None
         if after is not None:
             value, after_id = after
-            op = "$lt" if sort.descending else "$gt"
-            bound = after_id if key == "_id" else f"{value}\x00{after_id}"
-            conditions = (
-                flatten([conditions, {key: {op: bound}}]) if conditions else {key: {op: bound}}
-            )
-        cursor = self.collection.find(conditions, _PROJECTION).sort(key, direction).limit(first + 1)
-        if not conditions:
-            cursor = cursor.hint([(key, ASCENDING)])
-        documents = await cursor.to_list(None)
+            bound = after_id if key == "sort_id" else f"{value}\x00{after_id}"
+        wanted = first + 1
+        windowed = sample.size >= MIN_SAMPLES and not narrowed(query, conditions)
+        ends = window_ends(sample.keys[key], bound, sort.descending) if windowed else []
+        # Windows between sampled keys, nearest first, each twice as many as the last, then
+        # an open end: the stand-in reads a whole range before it applies the limit, so an
+        # open range from the first page on would read the archive. A narrowed filter (or a
+        # small archive) is one query: its indexed clause leads, the key range is checked.
+        documents: list[dict[str, Any]] = []
+        start, inclusive, taken, span = bound, False, 0, 1
+        while True:
+            end = ends[taken + span - 1] if taken + span <= len(ends) else None
+            window = range_clause(key, start, inclusive, end, sort.descending)
+            where = conditions
+            if window:
+                where = flatten([window, conditions] if windowed else [conditions, window])
+            cursor = self.collection.find(where, _PROJECTION)
+            cursor = cursor.sort(key, DESCENDING if sort.descending else ASCENDING)
+            documents += await cursor.limit(wanted - len(documents)).to_list(None)
+            if len(documents) >= wanted or end is None:
+                break
+            start, inclusive, taken, span = end, True, taken + span, span * 2
         return Page(
             items=[from_document(document) for document in documents[:first]],
             has_next=len(documents) > first,
         )
 
     async def count(self, query: CustomerQuery) -> int:
-        conditions = to_filter(query)
+        conditions = to_filter(query, (await self.sample()).grams)
         if not conditions:  # everything: the collection's count, not a scan
             return await self.collection.estimated_document_count()
         return await self.collection.count_documents(conditions)
+
+    async def sample(self) -> Sample:
+        """The sampled documents' sort keys and grams (see adapters/customer_search.py),
+        re-read now and then: a stale sample costs speed, never results."""
+        now = time.monotonic()
+        if self._sample is None or now - self._sample.read_at > SAMPLE_TTL_SECONDS:
+            self._sample = await read_sample(self.collection)
+        return self._sample
 
     async def iterate(self, query: CustomerQuery) -> AsyncIterator[Customer]:
         cursor = self.collection.find(to_filter(query), _PROJECTION, batch_size=500).sort(
@@ -510,12 +628,18 @@ class MongoCustomerRepository:
     async def _any_of(
         self, alternatives: list[dict[str, Any]], limit: int = 0, exclude: str | None = None
     ) -> list[Customer]:
-        """One indexed query per alternative (instead of $or), de-duplicated."""
+        """One indexed query per alternative (instead of $or), de-duplicated. ``exclude`` is
+        dropped here, not with ``_id: {$ne: ...}`` in the filter: the stand-in scans the
+        collection for that; one more document is asked for instead."""
         found: dict[str, Customer] = {}
+        extra = 1 if exclude is not None and limit else 0
         for conditions in alternatives:
-            if exclude is not None:
-                conditions = {**conditions, "_id": {"$ne": exclude}}
-            async for document in self.collection.find(conditions, _PROJECTION, limit=limit):
+            cursor = self.collection.find(conditions, _PROJECTION, limit=limit + extra)
+            kept = 0
+            async for document in cursor:
+                if document["_id"] == exclude or (limit and kept == limit):
+                    continue
+                kept += 1
                 found.setdefault(document["_id"], from_document(document))
         return list(found.values())
 
@@ -539,7 +663,14 @@ class MongoCustomerRepository:
         return [document["_id"] async for document in cursor]
 
     async def transfer(
-        self, customer_ids: Sequence[str], from_owner: str, to_owner: str, now: datetime
+        self,
+        customer_ids: Sequence[str],
+        from_owner: str,
+        to_owner: str,
+        now: datetime,
+        actor_id: str | None = None,
+        actor_name: str | None = None,
+        note: str | None = None,
     ) -> list[Customer]:
         if not customer_ids:
             return []
@@ -553,31 +684,42 @@ class MongoCustomerRepository:
         operations = [
             UpdateOne(
                 {"_id": customer.id, "owner_id": from_owner, "version": customer.version},
-                {
-                    "$set": {
-                        "owner_id": to_owner,
-                        "visibility": visibility_keys(to_owner, customer.team),
-                        "updated_at": now,
-                        "sort_updated": f"{now.astimezone(UTC).isoformat()}\x00{customer.id}",
-                    },
-                    "$inc": {"version": 1},
-                },
+                _transfer_update(customer, to_owner, now, audit),
             )
             for customer in before
+            # Who moved it travels in the same write (adapters/audit_log.py).
+            for audit in [
+                AuditEntry(
+                    customer_id=customer.id,
+                    version=customer.version + 1,
+                    action="TRANSFER",
+                    changes=(FieldChange("ownerId", from_owner, to_owner),),
+                    at=now,
+                    actor_id=actor_id,
+                    actor_name=actor_name,
+                    note=note,
+                )
+            ]
         ]
         await self.collection.bulk_write(operations, ordered=False)
+        if self._audit is not None:
+            await self._audit.move_for([customer.id for customer in before])
         return before
 
     async def retire_merged(
         self, sources: Sequence[Customer], survivor_id: str, now: datetime
     ) -> int:
         ids = [source.id for source in sources]
+        if self._audit is not None:  # their pending audit entries must outlive the documents
+            await self._audit.move_for(ids)
         moved = await self.collection.update_many(
             {"company_id": {"$in": ids}}, {"$set": {"company_id": survivor_id, "updated_at": now}}
         )
         async for document in self.collection.find({"_id": {"$in": ids}}):
             document.pop("outbox", None)
             document.pop("outbox_pending", None)
+            document.pop(AUDIT_OUTBOX, None)
+            document.pop(AUDIT_PENDING, None)
             document["merged_into"] = survivor_id
             document["merged_at"] = now
             await self._merged.replace_one({"_id": document["_id"]}, document, upsert=True)
@@ -585,14 +727,20 @@ class MongoCustomerRepository:
         return moved.modified_count
 
     async def backfill_search_fields(self) -> int:
-        """Documents written before the search fields existed get them (once, at start)."""
+        """Documents written before the current search fields (``search_version`` missing
+        or older) get them, at start. Idempotent: a second run finds none. Found through the
+        ``search_version`` index (a missing field is indexed as null), so a run with nothing
+        to do is no scan. The write is guarded by the version read: a document changed
+        meanwhile was rewritten whole, search fields included, and is left alone."""
         done = 0
-        cursor = self.collection.find({"search_text": {"$exists": False}}, _PROJECTION)
-        async for document in cursor:
+        stale = {"search_version": {"$in": [None, *range(1, SEARCH_VERSION)]}}
+        async for document in self.collection.find(stale, _PROJECTION):
             fresh = to_document(from_document(document))
             del fresh["_id"]
-            await self.collection.update_one({"_id": document["_id"]}, {"$set": fresh})
-            done += 1
+            result = await self.collection.update_one(
+                {"_id": document["_id"], "version": document["version"]}, {"$set": fresh}
+            )
+            done += result.modified_count
         return done
 
     async def pending_outbox(self, customer_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -718,35 +866,18 @@ class MongoInteractionRepository:
         return await self.collection.count_documents({"customer_id": {"$in": list(customer_ids)}})
 
 
-def audit_key(entry: AuditEntry) -> str:
-    """Newest first across a customer and the customers merged into it."""
-    return f"{entry.at.astimezone(UTC).isoformat()}\x00{entry.id}"
-
-
 class MongoAuditRepository:
-    def __init__(self, collection: Collection) -> None:
+    """The audit collection, plus the entries still pending in customer documents (a write's
+    entries are in the customer document first; see adapters/audit_log.py)."""
+
+    def __init__(self, collection: Collection, pending: AuditMover | None = None) -> None:
         self.collection = collection
+        self._pending = pending
 
     async def add(self, entries: Sequence[AuditEntry]) -> None:
         if not entries:
             return
-        documents = [
-            {
-                "_id": entry.id,
-                "customer_id": entry.customer_id,
-                "version": entry.version,
-                "action": entry.action,
-                "changes": [
-                    {"field": c.field, "from": c.before, "to": c.after} for c in entry.changes
-                ],
-                "at": entry.at,
-                "actor_id": entry.actor_id,
-                "actor_name": entry.actor_name,
-                "note": entry.note,
-                "sort_key": audit_key(entry),
-            }
-            for entry in entries
-        ]
+        documents = [audit_log.audit_document(entry) for entry in entries]
         try:
             await self.collection.insert_many(documents, ordered=False)
         except BulkWriteError as exc:  # a retried write: entries already there are fine
@@ -761,79 +892,14 @@ class MongoAuditRepository:
             conditions["sort_key"] = {"$lt": after}
         cursor = self.collection.find(conditions).sort("sort_key", DESCENDING).limit(first + 1)
         documents = await cursor.to_list(None)
-        entries = [
-            AuditEntry(
-                customer_id=d["customer_id"],
-                version=d["version"],
-                action=d["action"],
-                changes=tuple(FieldChange(c["field"], c["from"], c["to"]) for c in d["changes"]),
-                at=d["at"],
-                actor_id=d.get("actor_id"),
-                actor_name=d.get("actor_name"),
-                note=d.get("note"),
-            )
-            for d in documents[:first]
-        ]
+        if self._pending is not None:
+            # Read your writes: entries not moved yet (a crash, a move in flight) count too;
+            # one moved but not yet pulled is in both places, hence by id.
+            by_id = {d["_id"]: d for d in documents}
+            for pending in (await self._pending.pending_for(customer_ids)).values():
+                for entry in pending:
+                    if after is None or entry["sort_key"] < after:
+                        by_id.setdefault(entry["_id"], entry)
+            documents = sorted(by_id.values(), key=lambda d: d["sort_key"], reverse=True)
+        entries = [audit_log.audit_from_document(d) for d in documents[:first]]
         return entries, len(documents) > first
-
-
-class MongoTransferRepository:
-    def __init__(self, collection: Collection, outbox_listener: OutboxListener | None) -> None:
-        self.collection = collection
-        self._listener = outbox_listener
-
-    async def record(
-        self,
-        transfer_id: str,
-        from_owner: str,
-        to_owner: str,
-        include_open_opportunities: bool,
-        moved_ids: Sequence[str],
-        actor_id: str,
-        actor_name: str,
-        now: datetime,
-        event_needed: bool,
-    ) -> TransferRecord:
-        run = {"at": now, "by": actor_id, "byName": actor_name, "moved": list(moved_ids)}
-        document = await self.collection.find_one_and_update(
-            {"_id": transfer_id},
-            {
-                "$setOnInsert": {
-                    "from_owner_id": from_owner,
-                    "to_owner_id": to_owner,
-                    "include_open_opportunities": include_open_opportunities,
-                    "created_at": now,
-                    "outbox": [],
-                },
-                "$addToSet": {"customer_ids": {"$each": list(moved_ids)}},
-                "$push": {"runs": run},
-                "$inc": {"version": 1},
-            },
-            upsert=True,
-            return_document=True,
-        )
-        assert document is not None
-        ids = list(document.get("customer_ids") or [])
-        if event_needed or not document.get("events_emitted"):
-            event = OwnershipTransferred(
-                transfer_id=transfer_id,
-                from_owner_id=from_owner,
-                to_owner_id=to_owner,
-                include_open_opportunities=include_open_opportunities,
-                customer_ids=tuple(ids),
-                version=document["version"],
-                occurred_at=now,
-                actor_id=actor_id,
-                actor_name=actor_name,
-            )
-            entry = outbox_entry(event)
-            await self.collection.update_one(
-                {"_id": transfer_id},
-                {
-                    "$push": {"outbox": entry},
-                    "$set": {"outbox_pending": True, "events_emitted": True},
-                },
-            )
-            if self._listener is not None:
-                self._listener.submit(transfer_id, [entry])
-        return TransferRecord(transfer_id, ids, len(document.get("runs") or []))

@@ -29,6 +29,7 @@ from crm_common.errors import Unauthenticated
 from crm_common.identity import Identity, TokenVerifier
 from crm_common.outbox import OutboxRelay
 from crm_common.web import IdentityMiddleware, health_routes, metrics_route
+from customers.adapters.audit_log import AuditMover
 from customers.adapters.mongo_repository import (
     AUDIT,
     INTERACTIONS,
@@ -36,11 +37,17 @@ from customers.adapters.mongo_repository import (
     MongoAuditRepository,
     MongoCustomerRepository,
     MongoInteractionRepository,
-    MongoTransferRepository,
     create_indexes,
     customers_collection,
 )
+from customers.adapters.operations import (
+    OPERATIONS,
+    MongoOperationLog,
+    MongoTransferLog,
+    create_operation_indexes,
+)
 from customers.entrypoints.http import export_route, import_route
+from customers.entrypoints.recovery import run_recovery
 from customers.entrypoints.schema import Context, build_context, schema
 from customers.entrypoints.worker import PIPELINE_EVENT_KEYS, pipeline_event_handler
 from customers.settings import Settings
@@ -61,8 +68,9 @@ class Runtime:
     relay: OutboxRelay
     interactions: MongoInteractionRepository
     audit: MongoAuditRepository
-    transfers: MongoTransferRepository
+    transfers: MongoTransferLog
     consumer: EventConsumer | None
+    operations: MongoOperationLog
 
 
 class _Slot:
@@ -99,6 +107,8 @@ class CustomersGraphQL(GraphQL[Context, None]):
             phone_region=runtime.settings.phone_region,
             request=request,
             response=response,
+            operations=runtime.operations,
+            import_max_chars=runtime.settings.import_graphql_max_chars,
         )
 
 
@@ -109,6 +119,11 @@ async def _bounded(name: str, close: Callable[[], Awaitable[object]], seconds: f
             await close()
     except Exception as exc:  # logged, not raised: the other clients must still be closed
         log.warning("closing failed", extra={"client": name, "error": repr(exc)})
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -127,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             database = client[settings.database]
             collection = customers_collection(database)
             await create_indexes(database)
+            await create_operation_indexes(database)
             relay = OutboxRelay(
                 collection,
                 publisher,
@@ -141,12 +157,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 batch_size=settings.relay_batch_size,
                 max_backoff=settings.relay_max_backoff,
             )
-            audit = MongoAuditRepository(database[AUDIT])
+            mover = AuditMover(collection, database[AUDIT])
+            audit = MongoAuditRepository(database[AUDIT], pending=mover)
             repository = MongoCustomerRepository(
-                collection, outbox_listener=relay, audit=audit, wake_relay=relay.wake
+                collection, outbox_listener=relay, audit=mover, wake_relay=relay.wake
             )
             interactions = MongoInteractionRepository(database[INTERACTIONS])
-            transfers = MongoTransferRepository(database[TRANSFERS], transfer_relay)
+            transfers = MongoTransferLog(database[TRANSFERS], transfer_relay)
+            operation_log = MongoOperationLog(database[OPERATIONS])
             backfilled = await repository.backfill_search_fields()
             if backfilled:
                 log.info("search fields backfilled", extra={"documents": backfilled})
@@ -154,6 +172,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             stack.push_async_callback(relay.stop)
             transfer_relay.start()
             stack.push_async_callback(transfer_relay.stop)
+            # Audit entries and merges/transfers a crash left unfinished (first pass at once).
+            recovery = asyncio.create_task(
+                run_recovery(
+                    mover,
+                    operation_log,
+                    repository,
+                    interactions,
+                    transfers,
+                    settings.recovery_interval,
+                ),
+                name="customers-recovery",
+            )
+            stack.push_async_callback(_cancel, recovery)
             consumer = None
             if settings.consumer_enabled:
                 consumer = EventConsumer(
@@ -174,6 +205,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 audit,
                 transfers,
                 consumer,
+                operation_log,
             )
             log.info("customers started", extra={"database": settings.database})
             try:

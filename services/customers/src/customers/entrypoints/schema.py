@@ -25,12 +25,13 @@ from crm_common.graphql import ErrorCodes
 from crm_common.identity import Identity
 from customers.domain import model
 from customers.domain.commands import CreateCustomer
-from customers.service_layer import importing, services
+from customers.service_layer import importing, operations, services
 from customers.service_layer.ports import (
     AuditRepository,
     CustomerQuery,
     CustomerRepository,
     InteractionRepository,
+    OperationLog,
     Sort,
     SortField,
     TransferRepository,
@@ -60,6 +61,8 @@ class Context:
     phone_region: str | None = None
     request: Any = None
     response: Any = None
+    operations: OperationLog | None = None
+    import_max_chars: int = importing.GRAPHQL_IMPORT_MAX_CHARS
 
     def need_interactions(self) -> InteractionRepository:
         assert self.interactions is not None
@@ -73,6 +76,10 @@ class Context:
         assert self.transfers is not None
         return self.transfers
 
+    def need_operations(self) -> OperationLog:
+        assert self.operations is not None
+        return self.operations
+
 
 def build_context(
     identity: Identity,
@@ -84,6 +91,8 @@ def build_context(
     phone_region: str | None = None,
     request: Any = None,
     response: Any = None,
+    operations: OperationLog | None = None,
+    import_max_chars: int = importing.GRAPHQL_IMPORT_MAX_CHARS,
 ) -> Context:
     async def load_customers(ids: list[str]) -> list[model.Customer | None]:
         return await services.customers_by_ids(ids, repository)
@@ -102,6 +111,8 @@ def build_context(
         phone_region=phone_region,
         request=request,
         response=response,
+        operations=operations,
+        import_max_chars=import_max_chars,
     )
 
 
@@ -427,14 +438,19 @@ class CustomerFilter:
     kind: CustomerKind | None = None
     name_contains: str | None = strawberry.field(
         default=None,
-        description="The start of a word of the name, or of several words: 'mull', 'garcia "
-        "rob'; case and accents are ignored. Indexed.",
+        description="Any fragment of the name: 'uller', 'ÜLL', 'garcia rob'; case and accents "
+        "are ignored. Indexed (trigrams); under 3 characters, the start of a word.",
     )
     email_contains: str | None = strawberry.field(
-        default=None, description="A fragment of any e-mail; case is ignored."
+        default=None,
+        description="Any fragment of an e-mail; case and accents are ignored. Indexed "
+        "(trigrams); under 3 characters, the start of the address, its local part, domain or "
+        "a label.",
     )
     phone_contains: str | None = strawberry.field(
-        default=None, description="Digits found in any phone (E.164 digits)."
+        default=None,
+        description="Digits found anywhere in a phone's E.164 digits (other characters are "
+        "ignored). Indexed (trigrams); under 3 digits, the start of the digits.",
     )
     search: str | None = strawberry.field(
         default=None,
@@ -805,7 +821,10 @@ class Mutation:
         )
         return Interaction.from_domain(entry)
 
-    @mutation("A dry run shows the survivor without writing anything.")
+    @mutation(
+        "A dry run shows the survivor without writing anything. Crash-safe: an interrupted "
+        "merge is finished by the service; asked again, the same merge returns the same result."
+    )
     async def merge_customers(
         self,
         info: Info,
@@ -814,13 +833,14 @@ class Mutation:
         dry_run: bool | None = False,
     ) -> MergeResult:
         context = info.context
-        outcome = await services.merge_customers(
+        outcome = await operations.merge_customers(
             str(target_id),
             [str(i) for i in source_ids],
             bool(dry_run),
             context.identity,
             context.repository,
             context.need_interactions(),
+            context.need_operations(),
         )
         return MergeResult(
             survivor=CustomerType.from_domain(outcome.survivor),
@@ -845,14 +865,14 @@ class Mutation:
         include_open_opportunities: bool | None = True,
     ) -> TransferResult:
         context = info.context
-        outcome = await services.transfer_ownership(
+        outcome = await operations.transfer_ownership(
             str(from_owner_id),
             str(to_owner_id),
             include_open_opportunities is not False,
             context.identity,
             context.repository,
             context.need_transfers(),
-            context.need_audit(),
+            context.need_operations(),
         )
         return TransferResult(
             transfer_id=strawberry.ID(outcome.transfer_id),
@@ -865,12 +885,15 @@ class Mutation:
 
     @mutation(
         "CSV with a header row (UTF-8, BOM allowed); upserts by id, externalId or "
-        "e-mail; a bad row is reported with its line and never stops the others."
+        "e-mail; a bad row is reported with its line and never stops the others. At most "
+        "CUSTOMERS_IMPORT_GRAPHQL_MAX_CHARS characters (default 2 MiB): bigger files go to "
+        "the streaming endpoint POST /import/customers.csv."
     )
     async def import_customers(
         self, info: Info, csv: str, dry_run: bool | None = False
     ) -> ImportReport:
         context = info.context
+        importing.check_graphql_size(csv, context.import_max_chars)
         report = await importing.import_customers(
             importing.split_lines(csv),
             bool(dry_run),

@@ -5,6 +5,12 @@ lazily, or a spooled request body), handled in chunks of ``CHUNK`` rows (one loo
 one batch insert per chunk), and forgotten. A row is created, updated (upsert by ``id``,
 ``externalId`` or e-mail, in that order), left unchanged, or reported with its line number;
 a bad row never stops the others, and a dry run writes nothing.
+
+A row links its customer to a company by ``companyId`` or ``companyExternalId``, resolved
+against the archive and every earlier row of the file (also one of the same chunk, not yet
+written: the chunk's companies are inserted before its other customers). Two imports of the
+same file at once cannot store a customer twice: the unique index on the external id refuses
+the second insert, and the row updates the customer the first import stored instead.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import csv
 import json
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from crm_common.errors import BadUserInput, Conflict, CrmError, Forbidden
@@ -38,6 +44,10 @@ from customers.service_layer.services import (
 
 CHUNK = 500
 MAX_ERRORS = 1000  # reported errors (the count is always exact)
+# importCustomers(csv: String!) holds the whole file in memory (a GraphQL string): bounded, the
+# streaming endpoint is for bigger files (setting CUSTOMERS_IMPORT_GRAPHQL_MAX_CHARS).
+GRAPHQL_IMPORT_MAX_CHARS = 2 * 1024 * 1024
+STREAMING_ENDPOINT = "POST /import/customers.csv"
 LIST_SEPARATOR = ";"
 
 # Header names are matched case-insensitively, ignoring spaces, dashes and underscores.
@@ -59,6 +69,8 @@ ALIASES: dict[str, str] = {
     "phonenumber": "phone",
     "phones": "phones",
     "companyid": "companyId",
+    "companyexternalid": "companyExternalId",
+    "companyextid": "companyExternalId",
     "street": "street",
     "city": "city",
     "postalcode": "postalCode",
@@ -181,7 +193,16 @@ class Row:
 def parse_row(values: dict[str, str]) -> dict[str, Any]:
     """The update fields of a row (only its non-empty cells)."""
     changes: dict[str, Any] = {}
-    for name in ("name", "email", "phone", "externalId", "ownerId", "team", "companyId"):
+    for name in (
+        "name",
+        "email",
+        "phone",
+        "externalId",
+        "ownerId",
+        "team",
+        "companyId",
+        "companyExternalId",
+    ):
         if name in values:
             changes[name] = values[name]
     for name in ("emails", "phones", "tags"):
@@ -294,6 +315,78 @@ def _email_of(row: Row) -> str | None:
     return normalise_email(raw)
 
 
+class _Chunk:
+    """What one chunk knows: the stored customers its rows name (one lookup), and the
+    customers its earlier rows created or changed."""
+
+    def __init__(self, existing: list[Customer]) -> None:
+        self.by_id = {c.id: c for c in existing}
+        self.by_external = {c.external_id: c for c in existing if c.external_id}
+        self.by_email = {email: c for c in existing for email in c.emails}
+        self.fresh: dict[str, Customer] = {}  # created by this chunk, not yet written
+        self.rows_of: dict[str, list[tuple[Row, dict[str, Any]]]] = {}  # rows of a new one
+        self.changed: dict[str, tuple[Customer, int, int]] = {}  # stored: (it, version, line)
+
+    def remember(self, customer: Customer) -> None:
+        self.by_id[customer.id] = customer
+        if customer.external_id:
+            self.by_external[customer.external_id] = customer
+        for address in customer.emails:
+            self.by_email.setdefault(address, customer)
+
+
+async def _company(
+    changes: dict[str, Any], chunk: _Chunk, repository: CustomerRepository
+) -> tuple[bool, Customer | None]:
+    """Pops the company columns of a row; (whether it names a company, which one)."""
+    external = changes.pop("companyExternalId", None)
+    company_id = changes.pop("companyId", None)
+    if external is not None:
+        company = chunk.by_external.get(external)
+        if company is None:
+            raise BadUserInput(
+                f"companyExternalId: no customer has the external id {external} (neither in "
+                "the archive nor on an earlier line)",
+                field="companyExternalId",
+            )
+        return True, company
+    if company_id is not None:
+        company = chunk.by_id.get(company_id)
+        if company is None:
+            company = (await repository.resolve_many([company_id])).get(company_id)
+        if company is None:
+            raise BadUserInput(f"companyId: no customer has the id {company_id}", field="companyId")
+        return True, company
+    return False, None
+
+
+def _apply(
+    match: Customer,
+    row: Row,
+    changes: dict[str, Any],
+    company: tuple[bool, Customer | None],
+    actor: Identity,
+    phone_region: str | None,
+) -> None:
+    """A row's changes to a customer that exists (stored, or created by an earlier row)."""
+    if not can_see(actor, match):
+        raise Forbidden(f"customer {match.id} is not yours to change")
+    if "ownerId" in changes and changes["ownerId"] != match.owner_id:
+        _check_owner_assignment(actor, changes["ownerId"])
+    if "team" in changes and changes["team"] != match.team and not actor.is_admin:
+        raise Forbidden("only an admin may move a customer to another team")
+    match.update(
+        changes,
+        change_company=company[0],
+        company=company[1],
+        lifecycle_reason="import",
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        phone_region=phone_region,
+        action="IMPORT",
+    )
+
+
 async def _import_chunk(
     rows: list[Row],
     dry_run: bool,
@@ -308,94 +401,139 @@ async def _import_chunk(
             parsed.append((row, parse_row(row.values), _email_of(row)))
         except CrmError as exc:
             report.fail(row.line, exc)
-    ids = [r.values["id"] for r, _, _ in parsed if "id" in r.values]
-    external_ids = [r.values["externalId"] for r, _, _ in parsed if "externalId" in r.values]
+    ids = [r.values[c] for r, _, _ in parsed for c in ("id", "companyId") if c in r.values]
+    external_ids = [
+        r.values[c]
+        for r, _, _ in parsed
+        for c in ("externalId", "companyExternalId")
+        if c in r.values
+    ]
     # E-mails match only rows without an external id: one lookup less per chunk.
     emails = [email for row, _, email in parsed if email and "externalId" not in row.values]
-    existing = await repository.find_for_import(ids, external_ids, emails)
-    by_id = {c.id: c for c in existing}
-    by_external = {c.external_id: c for c in existing if c.external_id}
-    by_email = {email: c for c in existing for email in c.emails}
-    fresh: list[Customer] = []
-    changed: dict[str, tuple[Customer, int]] = {}
+    chunk = _Chunk(await repository.find_for_import(ids, external_ids, emails))
     for row, changes, email in parsed:
         try:
             match = None
             if "id" in row.values:
-                match = by_id.get(row.values["id"])
+                match = chunk.by_id.get(row.values["id"])
             if match is None and "externalId" in row.values:
-                match = by_external.get(row.values["externalId"])
+                match = chunk.by_external.get(row.values["externalId"])
             if match is None and "externalId" not in row.values and email:
-                match = by_email.get(email)
+                match = chunk.by_email.get(email)
+            original = dict(changes)
+            company = await _company(changes, chunk, repository)
             if match is None:
-                customer = _create(row, changes, actor, phone_region)
-                fresh.append(customer)
+                customer = _create(row, changes, actor, phone_region, company[1])
+                chunk.fresh[customer.id] = customer
+                chunk.rows_of[customer.id] = [(row, original)]
                 report.created += 1
             else:
-                if not can_see(actor, match):
-                    raise Forbidden(f"customer {match.id} is not yours to change")
-                if "ownerId" in changes and changes["ownerId"] != match.owner_id:
-                    _check_owner_assignment(actor, changes["ownerId"])
-                if "team" in changes and changes["team"] != match.team and not actor.is_admin:
-                    raise Forbidden("only an admin may move a customer to another team")
+                customer = match
                 version = match.version
-                company = None
-                company_id = changes.pop("companyId", None)
-                if company_id is not None:
-                    company = (await repository.resolve_many([company_id])).get(company_id)
-                    if company is None:
-                        raise BadUserInput(
-                            f"companyId: no customer has the id {company_id}", field="companyId"
-                        )
-                match.update(
-                    changes,
-                    change_company=company is not None,
-                    company=company,
-                    lifecycle_reason="import",
-                    actor_id=actor.user_id,
-                    actor_name=actor.name,
-                    phone_region=phone_region,
-                    action="IMPORT",
-                )
+                _apply(match, row, changes, company, actor, phone_region)
                 if match.version == version:
                     report.unchanged += 1
-                elif match in fresh:
-                    report.created += 0  # a later row of the same file refined a new customer
+                elif match.id in chunk.fresh:  # a later row of the file refined a new one
+                    chunk.rows_of[match.id].append((row, original))
                     report.updated += 1
                 else:
-                    changed.setdefault(match.id, (match, version))
+                    chunk.changed.setdefault(match.id, (match, version, row.line))
                     report.updated += 1
-            customer = match or fresh[-1]
-            by_id[customer.id] = customer
-            if customer.external_id:
-                by_external[customer.external_id] = customer
-            for address in customer.emails:
-                by_email.setdefault(address, customer)
+            chunk.remember(customer)
         except CrmError as exc:
             report.fail(row.line, exc)
     if dry_run:
         return
-    await repository.add_many(fresh)
-    for customer, version in changed.values():
+    # Companies first: a contact of this chunk may point to one, and one refused (another
+    # import stored its external id first) is replaced by the stored one before the contacts
+    # are written.
+    fresh = list(chunk.fresh.values())
+    companies = [c for c in fresh if c.kind is CustomerKind.COMPANY]
+    others = [c for c in fresh if c.kind is not CustomerKind.COMPANY]
+    refused = await repository.add_many(companies) if companies else []
+    replaced = await _update_stored(refused, chunk, actor, repository, report, phone_region)
+    for contact in others:
+        if contact.company_id in replaced:
+            _relink(contact, contact.company_id, replaced[contact.company_id])
+    refused = (await repository.add_many(others) or []) if others else []
+    await _update_stored(refused, chunk, actor, repository, report, phone_region)
+    for customer, version, line in chunk.changed.values():
         try:
             await repository.save(customer, version)
-        except Conflict as exc:
+        except CrmError as exc:
             report.updated -= 1
-            report.fail(0, exc)
+            report.fail(line, exc)
+
+
+async def _update_stored(
+    refused: list[Customer],
+    chunk: _Chunk,
+    actor: Identity,
+    repository: CustomerRepository,
+    report: ImportReport,
+    phone_region: str | None,
+) -> dict[str, str]:
+    """New customers refused because another writer (a concurrent import) stored their
+    external id first: their rows update the stored customer instead. Returns the refused
+    ids mapped to the stored ones."""
+    if not refused:
+        return {}
+    externals = [c.external_id for c in refused if c.external_id]
+    stored = {c.external_id: c for c in await repository.find_for_import([], externals, [])}
+    replaced: dict[str, str] = {}
+    for customer in refused:
+        report.created -= 1
+        rows = chunk.rows_of.get(customer.id, [])
+        match = stored.get(customer.external_id)
+        if match is None:  # stored, then removed (merged) meanwhile: cannot happen quietly
+            for row, _ in rows:
+                report.fail(row.line, Conflict("externalId: stored and removed meanwhile"))
+            continue
+        replaced[customer.id] = match.id
+        chunk.by_external[customer.external_id or ""] = match
+        version = match.version
+        try:
+            for row, original in rows:
+                changes = dict(original)
+                company = await _company(changes, chunk, repository)
+                _apply(match, row, changes, company, actor, phone_region)
+            if match.version == version:
+                report.unchanged += 1
+                continue
+            await repository.save(match, version)
+            report.updated += 1
+        except CrmError as exc:
+            report.fail(rows[-1][0].line if rows else 0, exc)
+    return replaced
+
+
+def _relink(contact: Customer, old_company: str, new_company: str) -> None:
+    """A new contact of a company that another import stored first: it joins that one."""
+    contact.company_id = new_company
+    contact.audit[:] = [
+        replace(
+            entry,
+            changes=tuple(
+                replace(change, after=new_company)
+                if change.field == "companyId" and change.after == old_company
+                else change
+                for change in entry.changes
+            ),
+        )
+        for entry in contact.audit
+    ]
 
 
 def _create(
-    row: Row, changes: dict[str, Any], actor: Identity, phone_region: str | None
+    row: Row,
+    changes: dict[str, Any],
+    actor: Identity,
+    phone_region: str | None,
+    company: Customer | None = None,
 ) -> Customer:
     owner_id = normalise_id(changes.get("ownerId"), "ownerId") or actor.user_id
     _check_owner_assignment(actor, owner_id)
     team = _team_for(actor, normalise_id(changes.get("team"), "team"))
-    if "companyId" in changes:
-        raise BadUserInput(
-            "companyId: an imported new customer cannot be linked to a company yet; "
-            "import it, then import the link",
-            field="companyId",
-        )
     kind_raw = (row.values.get("kind") or "PERSON").strip().upper()
     if kind_raw not in CustomerKind.__members__:
         raise BadUserInput(f"kind: {kind_raw!r} is not PERSON or COMPANY", field="kind")
@@ -409,6 +547,7 @@ def _create(
         emails=changes.get("emails"),
         phone=changes.get("phone"),
         phones=changes.get("phones"),
+        company=company,
         source=LeadSource(**source) if source else None,
         lifecycle=LifecycleStage(changes.get("lifecycle") or "LEAD"),
         tags=changes.get("tags"),
@@ -421,6 +560,19 @@ def _create(
         phone_region=phone_region,
         action="IMPORT",
     )
+
+
+def check_graphql_size(text: str, max_chars: int) -> None:
+    """The GraphQL import holds the whole file as one string: refuse it beyond the limit
+    (counted in characters, without encoding a copy) and point to the streaming endpoint."""
+    if len(text) > max_chars:
+        raise BadUserInput(
+            f"csv: {len(text)} characters, more than importCustomers accepts ({max_chars}); "
+            f"send the file as the body of {STREAMING_ENDPOINT} (streamed, any size)",
+            field="csv",
+            maxChars=max_chars,
+            endpoint=STREAMING_ENDPOINT,
+        )
 
 
 def split_lines(text: str) -> Iterator[str]:

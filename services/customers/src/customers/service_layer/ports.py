@@ -72,9 +72,10 @@ class CustomerRepository(Protocol):
         """Stores a new customer together with its pending events (the outbox), atomically,
         and has them published (at least once, in order) after the write."""
 
-    async def add_many(self, customers: Sequence[Customer]) -> None:
+    async def add_many(self, customers: Sequence[Customer]) -> list[Customer]:
         """Stores new customers in one batch; their events are published by the relay's
-        sweep (no per-customer hand-over, so that memory stays flat)."""
+        sweep (no per-customer hand-over, so that memory stays flat). Returns those not
+        stored because another customer already has their external id (all others are)."""
 
     async def save(
         self,
@@ -121,10 +122,18 @@ class CustomerRepository(Protocol):
         """Ids of the customers of an owner (restricted to a team when given)."""
 
     async def transfer(
-        self, customer_ids: Sequence[str], from_owner: str, to_owner: str, now: datetime
+        self,
+        customer_ids: Sequence[str],
+        from_owner: str,
+        to_owner: str,
+        now: datetime,
+        actor_id: str | None = None,
+        actor_name: str | None = None,
+        note: str | None = None,
     ) -> list[Customer]:
-        """Gives the customers still owned by ``from_owner`` to ``to_owner`` (version + 1);
-        returns the customers as they were before."""
+        """Gives the customers still owned by ``from_owner`` to ``to_owner`` (version + 1,
+        with a TRANSFER audit entry in the same write); returns the customers as they were
+        before."""
 
     async def retire_merged(
         self, sources: Sequence[Customer], survivor_id: str, now: datetime
@@ -193,15 +202,50 @@ class TransferRepository(Protocol):
     async def record(
         self,
         transfer_id: str,
+        run_id: str,
         from_owner: str,
         to_owner: str,
         include_open_opportunities: bool,
         moved_ids: Sequence[str],
-        actor_id: str,
-        actor_name: str,
+        actor_id: str | None,
+        actor_name: str | None,
         now: datetime,
-        event_needed: bool,
     ) -> TransferRecord:
-        """Upserts the transfer (every customer it ever moved, who ran it and when) and,
-        when ``event_needed``, puts a ``customers.ownership.transferred`` event into its
-        outbox in the same write."""
+        """Records one run of the transfer (every customer it ever moved, who ran it and
+        when) and, when it moved someone or no event was ever emitted, puts a
+        ``customers.ownership.transferred`` event into its outbox in the same write. A run
+        recorded before (same ``run_id``) is not recorded again: no second event."""
+
+
+@dataclass
+class Operation:
+    """A command that spans several writes (merge, transfer), recorded before its first
+    write with everything needed to finish it, so that a crash leaves work to be finished,
+    not a half-done change. ``state``: PENDING, DONE or FAILED."""
+
+    id: str
+    kind: str
+    plan: dict[str, Any]
+    state: str = "PENDING"
+    progress: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    created_at: datetime | None = None
+
+
+class OperationLog(Protocol):
+    async def begin(self, operation: Operation) -> Operation:
+        """Stores a new operation; if one with its id exists (PENDING or DONE), returns that
+        one instead. A FAILED one is replaced."""
+
+    async def get(self, operation_id: str) -> Operation | None: ...
+
+    async def progress(self, operation_id: str, progress: dict[str, Any], step: str) -> None:
+        """Records what a step decided, before the step's write (read back on resumption)."""
+
+    async def finish(self, operation_id: str, result: dict[str, Any]) -> None: ...
+
+    async def fail(self, operation_id: str, error: str) -> None: ...
+
+    async def unfinished(self, idle_seconds: float) -> list[Operation]:
+        """PENDING operations not touched for ``idle_seconds`` (0: all), oldest first."""

@@ -16,9 +16,8 @@ import base64
 import binascii
 import json
 import logging
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +28,6 @@ from customers.domain.model import (
     NAME_MAX,
     AuditEntry,
     Customer,
-    FieldChange,
     Interaction,
     InteractionKind,
     LifecycleStage,
@@ -47,7 +45,6 @@ from customers.service_layer.ports import (
     Sort,
     SortField,
     TimelinePage,
-    TransferRepository,
 )
 
 log = logging.getLogger(__name__)
@@ -314,6 +311,9 @@ async def list_customers(
     if actor is not None:
         query = replace(query, scope=scope_of(actor))
     page = await repository.page(query, sort, size, key)
+    if key is None and not page.has_next and size > 0:
+        # The first page holds every match: counting them again would read them again.
+        return page, len(page.items)
     total = await repository.count(query)
     return page, total
 
@@ -415,162 +415,7 @@ async def duplicate_candidates(
     return [other for _, other in scored[:limit]]
 
 
-@dataclass
-class MergeOutcome:
-    survivor: Customer
-    merged_ids: list[str]
-    dry_run: bool
-    changes: list[FieldChange]
-    moved_interactions: int
-    moved_contacts: int
-
-
-async def merge_customers(
-    target_id: str,
-    source_ids: Sequence[str],
-    dry_run: bool,
-    actor: Identity,
-    customers: CustomerRepository,
-    interactions: InteractionRepository,
-) -> MergeOutcome:
-    """Merges the sources into the target. Steps, each safe to repeat (a failed merge is
-    finished by running it again): the survivor is written with the merged ids, every contact
-    detail, tag and attribute, the sources' pending events and the ``merged`` event (one
-    write); then the timelines and contacts are re-pointed; then the source documents are
-    archived and removed. From the first write on, the old ids resolve to the survivor."""
-    require_writer(actor)
-    sources_wanted = [i for i in dict.fromkeys(str(s) for s in source_ids)]
-    if not sources_wanted:
-        raise BadUserInput("sourceIds: name at least one customer to merge", field="sourceIds")
-    if target_id in sources_wanted:
-        raise BadUserInput("sourceIds: the target cannot be merged into itself", field="sourceIds")
-    target = await customers.get(target_id)
-    if target is None:
-        raise NotFound(f"no customer has the id {target_id}", field="targetId")
-    require_visible(actor, target)
-    found = {c.id: c for c in await customers.get_many(sources_wanted)}
-    sources: list[Customer] = []
-    finishing: list[Customer] = []  # merged into the target already, documents still there
-    for source_id in sources_wanted:
-        source = found.get(source_id)
-        if source is None:
-            if source_id in target.merged_ids:
-                continue  # merged before: nothing left to do
-            raise NotFound(f"sourceIds: no customer has the id {source_id}", field="sourceIds")
-        require_visible(actor, source)
-        if source.kind is not target.kind:
-            raise BadUserInput(
-                f"sourceIds: {source_id} is a {source.kind.value}, the target a "
-                f"{target.kind.value}",
-                field="sourceIds",
-            )
-        if source_id in target.merged_ids:
-            finishing.append(source)
-        else:
-            sources.append(source)
-    before_interactions = await interactions.count_for([s.id for s in sources + finishing])
-    if dry_run:
-        preview = replace(target, events=[], audit=[])
-        preview.tags, preview.emails, preview.phones = (
-            list(target.tags),
-            list(target.emails),
-            list(target.phones),
-        )
-        preview.merged_ids = list(target.merged_ids)
-        preview_changes = preview.absorb(sources, actor_id=actor.user_id, actor_name=actor.name)
-        contacts = sum(
-            len(group)
-            for group in await contacts_by_company([s.id for s in sources + finishing], customers)
-        )
-        return MergeOutcome(
-            preview,
-            [s.id for s in sources + finishing],
-            True,
-            preview_changes,
-            before_interactions,
-            contacts,
-        )
-    changes: list[FieldChange] = []
-    if sources:
-        version = target.version
-        pending = await customers.pending_outbox([s.id for s in sources])
-        changes = target.absorb(sources, actor_id=actor.user_id, actor_name=actor.name)
-        await customers.save(target, version, carried_outbox=pending)
-    retired = sources + finishing
-    moved = await interactions.repoint([s.id for s in retired], target.id)
-    moved_contacts = await customers.retire_merged(retired, target.id, utcnow())
-    return MergeOutcome(target, [s.id for s in retired], False, changes, moved, moved_contacts)
-
-
-# --- staff turnover ------------------------------------------------------------------------
-
-
-@dataclass
-class TransferOutcome:
-    transfer_id: str
-    moved_ids: list[str]
-    customer_ids: list[str]
-    runs: int
-
-
-def transfer_id_for(from_owner: str, to_owner: str, include: bool) -> str:
-    """The same transfer asked twice has the same id (consumers de-duplicate on it)."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"crm:transfer:{from_owner}:{to_owner}:{include}"))
-
-
-async def transfer_ownership(
-    from_owner_id: str,
-    to_owner_id: str,
-    include_open_opportunities: bool,
-    actor: Identity,
-    customers: CustomerRepository,
-    transfers: TransferRepository,
-    audit: AuditRepository,
-) -> TransferOutcome:
-    """Gives every customer of ``from`` (a manager: those of their team) to ``to``. Safe to
-    run twice: a second run moves only what is still owned by ``from``."""
-    if not actor.roles & ASSIGNER_ROLES:
-        raise Forbidden("transferring ownership needs the role manager or admin")
-    from_owner = normalise_id(from_owner_id, "fromOwnerId")
-    to_owner = normalise_id(to_owner_id, "toOwnerId")
-    if from_owner is None or to_owner is None:
-        raise BadUserInput("fromOwnerId and toOwnerId are required", field="fromOwnerId")
-    if from_owner == to_owner:
-        raise BadUserInput("toOwnerId: must differ from fromOwnerId", field="toOwnerId")
-    team = None if actor.is_admin else actor.team
-    if team is None and not actor.is_admin:
-        raise Forbidden("a manager without a team cannot transfer customers")
-    now = utcnow()
-    ids = await customers.owned_by(from_owner, team)
-    before = await customers.transfer(ids, from_owner, to_owner, now)
-    await audit.add(
-        [
-            AuditEntry(
-                customer_id=c.id,
-                version=c.version + 1,
-                action="TRANSFER",
-                changes=(FieldChange("ownerId", from_owner, to_owner),),
-                at=now,
-                actor_id=actor.user_id,
-                actor_name=actor.name,
-            )
-            for c in before
-        ]
-    )
-    moved = [c.id for c in before]
-    transfer_id = transfer_id_for(from_owner, to_owner, include_open_opportunities)
-    record = await transfers.record(
-        transfer_id,
-        from_owner,
-        to_owner,
-        include_open_opportunities,
-        moved,
-        actor.user_id,
-        actor.name,
-        now,
-        event_needed=bool(moved),
-    )
-    return TransferOutcome(transfer_id, moved, record.customer_ids, record.runs)
+# Merges and transfers (several writes each, crash-safe): service_layer/operations.py.
 
 
 # --- audit ---------------------------------------------------------------------------------
