@@ -215,22 +215,28 @@ async def test_entities_with_200_representations_cost_one_mongodb_query(
     representations = [{"__typename": "Customer", "id": ids[n % 20]} for n in range(199)]
     representations.append({"__typename": "Customer", "id": "no-such-customer"})
     metrics_url = f"http://127.0.0.1:{suite.ports['customers']}/metrics"
+    # The service's background sweeps (outbox relay, audit mover, operation recovery) also
+    # send finds and may land inside the measured window; they can only add to the count.
+    # The request's own cost is deterministic, so the smallest of a few measurements is it.
+    finds_per_request = []
     async with httpx.AsyncClient() as client:
-        before = mongo_finds((await client.get(metrics_url)).text)
-        body = await gql(
-            suite.subgraph_url("customers"),
-            "query($r: [_Any!]!) {"
-            " _entities(representations: $r) { ... on Customer { id name } } }",
-            {"r": representations},
-            token=admin,
-        )
-        after = mongo_finds((await client.get(metrics_url)).text)
-    entities = body["data"]["_entities"]
-    assert len(entities) == 200
-    assert entities[0] == {"id": ids[0], "name": "Batch 0"}
-    assert entities[21]["id"] == ids[1]
-    assert entities[199] is None
-    assert after - before == 1
+        for _attempt in range(3):
+            before = mongo_finds((await client.get(metrics_url)).text)
+            body = await gql(
+                suite.subgraph_url("customers"),
+                "query($r: [_Any!]!) {"
+                " _entities(representations: $r) { ... on Customer { id name } } }",
+                {"r": representations},
+                token=admin,
+            )
+            after = mongo_finds((await client.get(metrics_url)).text)
+            finds_per_request.append(after - before)
+            entities = body["data"]["_entities"]
+            assert len(entities) == 200
+            assert entities[0] == {"id": ids[0], "name": "Batch 0"}
+            assert entities[21]["id"] == ids[1]
+            assert entities[199] is None
+    assert min(finds_per_request) == 1, finds_per_request
 
 
 async def test_bad_input_is_refused_with_a_code_and_nothing_is_written(
