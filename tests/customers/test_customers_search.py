@@ -141,6 +141,32 @@ def test_paging_a_fragment_gives_each_match_once(
         assert set(seen) == made
 
 
+def test_total_count_is_counted_only_when_asked_for(
+    customers_api: Api, unique_user: Callable[[], str]
+) -> None:
+    owner = unique_user()
+    for i in range(3):
+        ok(
+            customers_api.post(
+                CREATE, {"input": {"kind": "PERSON", "name": f"Tally {i}"}}, user_id=owner
+            )
+        )
+    without = (
+        "query($f: CustomerFilter) { customers(filter: $f, first: 1) { edges { node { id } } } }"
+    )
+    with_count = "query($f: CustomerFilter) { customers(filter: $f, first: 1) { totalCount } }"
+    variables = {"f": {"ownerId": owner, "nameContains": "tally"}}
+    # A count is an ``aggregate`` (count_documents); the page itself is a ``find``. Background
+    # sweeps send finds and updates, never aggregates, so the aggregate counter is exact here.
+    before = customers_api.command_count("aggregate")
+    page = ok(customers_api.post(without, variables, user_id=owner))["customers"]
+    assert len(page["edges"]) == 1
+    assert customers_api.command_count("aggregate") == before
+    counted = ok(customers_api.post(with_count, variables, user_id=owner))["customers"]
+    assert counted["totalCount"] == 3
+    assert customers_api.command_count("aggregate") == before + 1
+
+
 # --- against the repository -------------------------------------------------------------------
 
 

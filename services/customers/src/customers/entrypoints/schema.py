@@ -8,7 +8,7 @@ into another customer resolves to the survivor in that same query).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -426,7 +426,15 @@ class CustomerEdge:
 class CustomerConnection:
     edges: list[CustomerEdge]
     page_info: PageInfo
-    total_count: int
+    count_matches: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @field(
+        "How many customers match the filter (among those you may see). Counted only when "
+        "asked for: on a large archive a count reads every match, so a list that does not "
+        "show it does not pay for it."
+    )
+    async def total_count(self) -> int:
+        return await self.count_matches()
 
 
 @strawberry.input
@@ -740,7 +748,7 @@ class Query:
         order = Sort()
         if sort is not None:
             order = Sort(SortField(sort.field.value), sort.direction is SortDirection.DESC)
-        page, total = await services.list_customers(
+        page, count_matches = await services.list_customers(
             _customer_query(filter),
             first,
             after,
@@ -760,7 +768,7 @@ class Query:
                 start_cursor=edges[0].cursor if edges else None,
                 end_cursor=edges[-1].cursor if edges else None,
             ),
-            total_count=total,
+            count_matches=count_matches,
         )
 
     @field("Same e-mail or phone, or a similar name (same company): strongest first.")

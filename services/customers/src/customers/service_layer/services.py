@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -291,9 +292,10 @@ async def list_customers(
     *,
     actor: Identity | None = None,
     sort: Sort | None = None,
-) -> tuple[Page, int]:
-    """A page in sort order after the cursor, and the total count of the filter (only the
-    customers the actor may see)."""
+) -> tuple[Page, Callable[[], Awaitable[int]]]:
+    """A page in sort order after the cursor, and how to count every match of the filter
+    (only the customers the actor may see): a count reads all matches, so it is left to the
+    caller to run only when a client asks for it."""
     sort = sort or Sort()
     size = DEFAULT_PAGE_SIZE if first is None else first
     if not 0 <= size <= MAX_PAGE_SIZE:
@@ -313,9 +315,12 @@ async def list_customers(
     page = await repository.page(query, sort, size, key)
     if key is None and not page.has_next and size > 0:
         # The first page holds every match: counting them again would read them again.
-        return page, len(page.items)
-    total = await repository.count(query)
-    return page, total
+        return page, functools.partial(_known, len(page.items))
+    return page, functools.partial(repository.count, query)
+
+
+async def _known(count: int) -> int:
+    return count
 
 
 # --- timeline ------------------------------------------------------------------------------
