@@ -3,7 +3,9 @@ the backtest replaying each deal as it was at the replayed moment."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import handbook as hb
 import pytest
@@ -15,6 +17,7 @@ from analytics.domain import forecast as fc
 from analytics.domain.deal import DealState
 from analytics.domain.model import Stage, StageKind
 from analytics.entrypoints.messages import to_change
+from analytics.service_layer import services
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -53,6 +56,57 @@ def test_markov_counts_the_days_of_deals_still_in_a_stage() -> None:
     # As of T0 + 0.5 nobody has left A yet: the stage keeps its deals.
     early = fc.estimate_chain(stages, fc.transition_stats(deals, T0 + timedelta(hours=12)))
     assert early.matrix[a][a] == 1.0
+
+
+class _ChangingDeals:
+    """A read model whose deal states are replaced (never mutated) as events apply, as the
+    API's deal cache does: what ``HistoryCache`` relies on to re-tally only changed deals."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, DealState] = {}
+        self.changes = 0
+
+    def apply(self, event: Any) -> None:
+        change = to_change(event)
+        assert change is not None
+        state = copy.deepcopy(self.states.get(change.opportunity_id)) or DealState(
+            change.opportunity_id
+        )
+        state.apply(change)
+        self.states[change.opportunity_id] = state
+        self.changes += 1
+
+    async def change_count(self, pipeline_id: str) -> int:
+        return self.changes
+
+    async def deals(self, pipeline_id: str, **_: Any) -> list[DealState]:
+        return list(self.states.values())
+
+
+async def test_the_history_tally_follows_changed_deals_exactly() -> None:
+    # The handbook's events one at a time (re-entries, a transfer, wins and losses): after
+    # each, the cache's incrementally kept statistics equal those of the whole history read
+    # afresh, and match the independent as-of computation and win rates.
+    story, _ = hb.build(prefix="tally-")
+    stages = [
+        Stage(s["id"], s["name"], s["order"], StageKind(s["kind"]), s["probability"])
+        for s in story.stages
+    ]
+    model = _ChangingDeals()
+    cache = services.HistoryCache()
+    far = datetime(2100, 1, 1, tzinfo=UTC)
+    for event in sorted(story.events, key=lambda e: (e.time, e.sequence or 0)):
+        model.apply(event)
+        deals = list(model.states.values())
+        got = await cache.get(story.pipeline_id, stages, model, far)  # type: ignore[arg-type]
+        fresh = fc.HistoryTally()
+        for deal in deals:
+            fresh.add(deal)
+        assert got.stats == fresh.stats()
+        assert got.win_rates == pytest.approx(fc.historical_win_rates(deals, None))
+        independent = fc.estimate_chain(stages, fc.transition_stats(deals, far)).matrix
+        cached = fc.estimate_chain(stages, got.stats, far).matrix
+        assert [pytest.approx(row) for row in independent] == cached
 
 
 BACKTEST = """

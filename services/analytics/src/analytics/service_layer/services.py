@@ -442,14 +442,27 @@ class _History:
     win_rates: dict[str, float]
 
 
+@dataclass
+class _Tallied:
+    """A pipeline's running tally and the deal states it holds, by deal id: the API's deal
+    cache replaces a deal's state object when the deal changes, so an object that is not
+    the one tallied marks a deal whose contribution must be taken away and added again."""
+
+    tally: fc.HistoryTally
+    deals: dict[str, DealState]
+
+
 class HistoryCache:
-    """The transition statistics and win rates of a pipeline's history, recomputed when the
-    pipeline changed (the worker bumps its change counter after applying its events) or after
-    ``ttl`` seconds (a lost bump costs at most that)."""
+    """The transition statistics and win rates of a pipeline's history, brought up to date
+    when the pipeline changed (the worker bumps its change counter after applying its events)
+    or after ``ttl`` seconds (a lost bump costs at most that). Only the deals that changed
+    are re-tallied: the first forecast after a start reads the whole history once (seconds
+    at 100,000 deals), the following ones milliseconds, however busy the pipeline is."""
 
     def __init__(self, ttl: float = 60.0) -> None:
         self._ttl = ttl
         self._entries: dict[str, _History] = {}
+        self._tallies: dict[str, _Tallied] = {}
 
     async def get(
         self, pipeline_id: str, stages: list[Stage], read_model: ReadModel, now: datetime
@@ -463,14 +476,39 @@ class HistoryCache:
         ):
             return entry
         history = await read_model.deals(pipeline_id, fields=("stays",))
+        tally = self._retally(pipeline_id, history)
         entry = _History(
             changes=changes,
             computed=time.monotonic(),
-            stats=fc.transition_stats(history, None),
-            win_rates=fc.historical_win_rates(history, now),
+            stats=tally.stats(),
+            win_rates=tally.win_rates(),
         )
         self._entries[pipeline_id] = entry
         return entry
+
+    def _retally(self, pipeline_id: str, history: list[DealState]) -> fc.HistoryTally:
+        held = self._tallies.get(pipeline_id)
+        current = {deal.opportunity_id: deal for deal in history}
+        changed = 0
+        if held is not None:
+            changed = sum(1 for i, d in current.items() if held.deals.get(i) is not d)
+            changed += sum(1 for i in held.deals if i not in current)
+        if held is None or changed * 2 > len(current):
+            # Most of it is new (a start, a reload of the deal cache): tally afresh.
+            tally = fc.HistoryTally()
+            for deal in history:
+                tally.add(deal)
+            self._tallies[pipeline_id] = _Tallied(tally, current)
+            return tally
+        for deal_id, before in held.deals.items():
+            after = current.get(deal_id)
+            if after is not before:
+                held.tally.add(before, -1)
+        for deal_id, after in current.items():
+            if held.deals.get(deal_id) is not after:
+                held.tally.add(after)
+        held.deals = current
+        return held.tally
 
 
 async def forecast(
