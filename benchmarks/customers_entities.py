@@ -27,6 +27,8 @@ ENTITIES = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Custom
 def main() -> None:
     # No periodic outbox sweep during the runs: its finds would blur the count per request.
     os.environ["CUSTOMERS_RELAY_POLL_INTERVAL"] = "600"
+    # Nor the recovery pass that finishes interrupted merges and transfers (one at start).
+    os.environ["CUSTOMERS_RECOVERY_INTERVAL"] = "600"
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()

@@ -488,27 +488,27 @@ class HistoryCache:
 
     def _retally(self, pipeline_id: str, history: list[DealState]) -> fc.HistoryTally:
         held = self._tallies.get(pipeline_id)
-        current = {deal.opportunity_id: deal for deal in history}
-        changed = 0
         if held is not None:
-            changed = sum(1 for i, d in current.items() if held.deals.get(i) is not d)
-            changed += sum(1 for i in held.deals if i not in current)
-        if held is None or changed * 2 > len(current):
-            # Most of it is new (a start, a reload of the deal cache): tally afresh.
-            tally = fc.HistoryTally()
-            for deal in history:
-                tally.add(deal)
-            self._tallies[pipeline_id] = _Tallied(tally, current)
-            return tally
-        for deal_id, before in held.deals.items():
-            after = current.get(deal_id)
-            if after is not before:
-                held.tally.add(before, -1)
-        for deal_id, after in current.items():
-            if held.deals.get(deal_id) is not after:
-                held.tally.add(after)
-        held.deals = current
-        return held.tally
+            known = held.deals
+            # One pass: the deals whose state object is not the one tallied.
+            changed = [deal for deal in history if known.get(deal.opportunity_id) is not deal]
+            added = sum(1 for deal in changed if deal.opportunity_id not in known)
+            removed = len(known) + added - len(history)
+            if removed == 0 and len(changed) * 2 <= len(history):
+                for deal in changed:
+                    before = known.get(deal.opportunity_id)
+                    if before is not None:
+                        held.tally.add(before, -1)
+                    held.tally.add(deal)
+                    known[deal.opportunity_id] = deal
+                return held.tally
+        # A start, a reload of the deal cache, deals gone (eviction, a rebuild) or most of the
+        # history new: tally afresh.
+        tally = fc.HistoryTally()
+        for deal in history:
+            tally.add(deal)
+        self._tallies[pipeline_id] = _Tallied(tally, {d.opportunity_id: d for d in history})
+        return tally
 
 
 async def forecast(
