@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 
 from crm_common.amqp import EventPublisher, declare_consumer_queue
 from crm_common.events import CloudEvent, iso, new_event
@@ -187,7 +189,12 @@ async def mongo_db(run_config: RunConfig) -> AsyncIterator[Any]:
     try:
         yield client[run_config.database]
     finally:
-        await client.drop_database(run_config.database)
+        try:
+            await client.drop_database(run_config.database)
+        except PyMongoError as exc:
+            # Clean-up of a scratch database at the end of the session: the stand-in has
+            # been seen to close the connection on a large drop; every test has already run.
+            warnings.warn(f"could not drop {run_config.database}: {exc!r}", stacklevel=1)
         await client.close()
 
 
