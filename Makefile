@@ -1,20 +1,38 @@
 # The two commands a new user needs: `make demo` runs the suite, `make test` tests it.
-# Both work on a fresh Debian machine without Docker: they install uv and the locked
-# dependencies, then find or start RabbitMQ and MongoDB (see scripts/devstack.py).
+# Both work on a fresh Debian machine without Docker: they find or install uv (never into the
+# system Python), install the locked dependencies, then find or start RabbitMQ and MongoDB
+# (see scripts/devstack.py).
 
 SHELL := /bin/bash
-UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 ROLE ?= manager
+UV_VERSION := 0.13.9
+# uv from PATH if there is one, else a private copy in .tools/uv (a virtual environment of its
+# own: Debian's Python is "externally managed" (PEP 668) and pip refuses to install into it).
+PRIVATE_UV := .tools/uv/bin/uv
+UV := $(shell command -v uv 2>/dev/null || echo $(PRIVATE_UV))
+# Never download an interpreter: any Python 3.11-3.13 on the machine will do.
+export UV_PYTHON_DOWNLOADS := never
+# Trust the machine's certificate store (as pip does), not only uv's bundled roots: a
+# TLS-inspecting proxy that the machine trusts then works for uv too.
+export UV_NATIVE_TLS := 1
 
-.PHONY: setup demo test lint typecheck token compose supergraph
+.PHONY: setup demo reset test test-unit lint typecheck token
 
-setup:
-	@$(UV) --version >/dev/null 2>&1 || { echo "[make] uv is missing: installing it from PyPI with pip"; \
-		python3 -m pip install --quiet uv; }
+setup: $(if $(filter $(PRIVATE_UV),$(UV)),$(PRIVATE_UV))
 	@$(UV) sync --frozen --quiet
+
+$(PRIVATE_UV):
+	@echo "[make] uv is not on PATH: installing uv $(UV_VERSION) into .tools/uv (a private virtual environment; the system Python is not touched)"
+	@command -v python3 >/dev/null || { echo "[make] python3 (3.11 to 3.13) is required"; exit 1; }
+	@python3 -m venv .tools/uv || { echo "[make] python3 cannot create a virtual environment; on Debian: apt-get install python3-venv"; exit 1; }
+	@.tools/uv/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 demo: setup
 	@$(UV) run --frozen python scripts/devstack.py demo
+
+# Starts over: removes the demo's data (stand-in database, logs) and its RabbitMQ virtual host.
+reset: setup
+	@$(UV) run --frozen python scripts/devstack.py reset
 
 lint: setup
 	$(UV) run --frozen ruff check .
@@ -25,6 +43,10 @@ typecheck: setup
 
 test: lint typecheck
 	$(UV) run --frozen pytest
+
+# The pure tests (domain, planner, contracts): no broker, no database, seconds.
+test-unit: setup
+	$(UV) run --frozen pytest -m "not infra"
 
 token: setup
 	@$(UV) run --frozen python scripts/devstack.py token --role $(ROLE)

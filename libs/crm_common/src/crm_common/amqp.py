@@ -25,6 +25,7 @@ from aio_pika.abc import (
 )
 
 from crm_common.events import CONTENT_TYPE, EXCHANGE, CloudEvent
+from crm_common.topology import CONSUMER_QUEUES, DEFAULT_INSTANCE, ConsumerQueue
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +45,31 @@ async def declare_exchange(channel: AbstractChannel) -> AbstractExchange:
 
 
 class EventPublisher:
-    """Publishes CloudEvents to ``crm.events`` and returns only once the broker confirmed."""
+    """Publishes CloudEvents to ``crm.events`` and returns only once the broker confirmed.
 
-    def __init__(self, connection: AbstractRobustConnection) -> None:
+    Before its first publish on a channel it declares the durable queues of every consumer
+    (``crm_common.topology``), so an event is never dropped for want of a bound queue.
+    """
+
+    def __init__(
+        self,
+        connection: AbstractRobustConnection,
+        *,
+        instance: str = DEFAULT_INSTANCE,
+        consumer_queues: Sequence[ConsumerQueue] = CONSUMER_QUEUES,
+    ) -> None:
         self._connection = connection
+        self._instance = instance
+        self._consumer_queues = consumer_queues
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
 
     async def _ready(self) -> AbstractExchange:
         if self._exchange is None or self._channel is None or self._channel.is_closed:
-            self._channel = await self._connection.channel(publisher_confirms=True)
-            self._exchange = await declare_exchange(self._channel)
+            channel = await self._connection.channel(publisher_confirms=True)
+            await declare_topology(channel, self._instance, self._consumer_queues)
+            self._exchange = await declare_exchange(channel)
+            self._channel = channel
         return self._exchange
 
     async def publish(self, event: CloudEvent) -> None:
@@ -98,6 +113,16 @@ async def declare_consumer_queue(
     for key in routing_keys:
         await queue.bind(exchange, routing_key=key)
     return queue
+
+
+async def declare_topology(
+    channel: AbstractChannel,
+    instance: str,
+    consumer_queues: Sequence[ConsumerQueue] = CONSUMER_QUEUES,
+) -> None:
+    """Declare every consumer's durable queue and bindings (idempotent, same arguments)."""
+    for queue in consumer_queues:
+        await declare_consumer_queue(channel, queue.name(instance), queue.routing_keys)
 
 
 class _InFlight:

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crm_common.topology import DEFAULT_INSTANCE
+
 # Only a development machine may run with this secret; see ``require_real_secret``.
 DEVELOPMENT_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 
@@ -23,6 +25,13 @@ class CommonSettings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = Field(
         default="development", validation_alias=AliasChoices("CRM_ENV", "environment")
+    )
+    #: The installation's name: it prefixes every queue name (``crm_common.topology``), so
+    #: installations sharing a broker never consume each other's events.
+    instance: str = Field(
+        default=DEFAULT_INSTANCE,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
+        validation_alias=AliasChoices("CRM_INSTANCE", "instance"),
     )
     host: str = "127.0.0.1"
     port: int = 0

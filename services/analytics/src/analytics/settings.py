@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic_settings import SettingsConfigDict
 
 from crm_common.settings import CommonSettings
+from crm_common.topology import ANALYTICS_EVENTS
 
 
 class Settings(CommonSettings):
@@ -16,8 +17,6 @@ class Settings(CommonSettings):
 
     port: int = 4003
     database: str = "analytics"
-    #: The worker's durable queue on ``crm.events``; its dead-letter queue is ``<queue>.dlq``.
-    queue: str = "analytics.events"
     #: Unacknowledged messages the worker may hold; they are written together (group commit,
     #: at most this many events per batch).
     prefetch: int = 256
@@ -51,3 +50,9 @@ class Settings(CommonSettings):
     cache_snapshot_seconds: float = 300.0
     #: Pipelines (those with a snapshot, largest first) loaded in the background at start.
     cache_warm_pipelines: int = 8
+
+    @property
+    def queue(self) -> str:
+        """The worker's durable queue on ``crm.events`` (``<CRM_INSTANCE>.analytics.events``);
+        its dead-letter queue is ``<queue>.dlq``."""
+        return ANALYTICS_EVENTS.name(self.instance)

@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from crm_common.settings import CommonSettings
+from crm_common.topology import CUSTOMERS_PIPELINE_EVENTS
 
 
 class Settings(CommonSettings):
@@ -24,10 +25,14 @@ class Settings(CommonSettings):
     phone_region: str = Field(default="US", min_length=2, max_length=2)
     # The consumer of pipeline.opportunity.* events (timeline and lifecycle) runs in the API.
     consumer_enabled: bool = True
-    consumer_queue: str = "customers.pipeline-events"
     # Seconds between passes that finish what a crash left behind (audit entries not yet
     # moved, merges and transfers not yet done); the first pass runs at start.
     recovery_interval: float = Field(default=30.0, gt=0)
     # importCustomers(csv: String!) holds the file in memory: at most this many characters
     # (bigger files: POST /import/customers.csv, streamed).
     import_graphql_max_chars: int = Field(default=2 * 1024 * 1024, ge=1)
+
+    @property
+    def consumer_queue(self) -> str:
+        """``<CRM_INSTANCE>.customers.pipeline-events``: the consumer's durable queue."""
+        return CUSTOMERS_PIPELINE_EVENTS.name(self.instance)

@@ -7,6 +7,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from crm_common.settings import CommonSettings
+from crm_common.topology import PIPELINE_CUSTOMER_EVENTS
 
 
 class Settings(CommonSettings):
@@ -22,7 +23,11 @@ class Settings(CommonSettings):
     relay_poll_interval: float = Field(default=2.0, gt=0)
     relay_batch_size: int = Field(default=100, ge=1)
     relay_max_backoff: float = Field(default=30.0, gt=0)
-    # The durable queue fed by customer events (known customers).
-    customer_events_queue: str = "pipeline.customer-events"
     # How long ``createOpportunity`` waits for a just-created customer's event to arrive.
     customer_wait_seconds: float = Field(default=2.0, ge=0)
+
+    @property
+    def customer_events_queue(self) -> str:
+        """``<CRM_INSTANCE>.pipeline.customer-events``: the durable queue fed by customer
+        events (the customers the pipeline knows)."""
+        return PIPELINE_CUSTOMER_EVENTS.name(self.instance)

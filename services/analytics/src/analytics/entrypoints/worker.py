@@ -31,10 +31,11 @@ from crm_common.amqp import EventConsumer, EventHandler, EventPublisher, PoisonM
 from crm_common.events import CloudEvent, iso, new_event, utcnow
 from crm_common.logging import configure_logging
 from crm_common.mongo import connect_mongo, ping
+from crm_common.topology import ANALYTICS_EVENTS
 
 log = logging.getLogger(__name__)
 
-ROUTING_KEYS = ("pipeline.opportunity.#",)
+ROUTING_KEYS = ANALYTICS_EVENTS.routing_keys
 
 
 #: How long a stopping worker waits for deliveries already received to be handled and acked.
@@ -280,7 +281,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         connection = await connect(settings.amqp_url)
         events = MongoEventStore(db)
         deals = MongoDealRepository(db, cache_size=settings.cache_size)
-        publisher = EventPublisher(connection)
+        publisher = EventPublisher(connection, instance=settings.instance)
         notifier = Notifier(publisher, settings.notify_seconds, deals)
         batcher = Batcher(events, deals, max_batch=settings.prefetch)
         flusher = asyncio.create_task(batcher.run())

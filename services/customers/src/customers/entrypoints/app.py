@@ -137,7 +137,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             stack.push_async_callback(_bounded, "mongo", client.close)
             connection = await amqp.connect(settings.amqp_url)
             stack.push_async_callback(_bounded, "amqp", connection.close)
-            publisher = amqp.EventPublisher(connection)
+            publisher = amqp.EventPublisher(connection, instance=settings.instance)
             stack.push_async_callback(_bounded, "publisher", publisher.close)
             database = client[settings.database]
             collection = customers_collection(database)

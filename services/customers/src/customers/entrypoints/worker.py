@@ -14,11 +14,12 @@ import weakref
 from crm_common.amqp import EventHandler, PoisonMessage
 from crm_common.errors import BadUserInput
 from crm_common.events import CloudEvent
+from crm_common.topology import CUSTOMERS_PIPELINE_EVENTS
 from customers.domain.commands import PipelineEvent
 from customers.service_layer import services
 from customers.service_layer.ports import CustomerRepository, InteractionRepository
 
-PIPELINE_EVENT_KEYS = ("pipeline.opportunity.*",)
+PIPELINE_EVENT_KEYS = CUSTOMERS_PIPELINE_EVENTS.routing_keys
 
 
 def pipeline_event_handler(

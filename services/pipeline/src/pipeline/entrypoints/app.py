@@ -35,6 +35,7 @@ from crm_common.events import CloudEvent
 from crm_common.identity import Identity, TokenVerifier
 from crm_common.mongo import connect_mongo, ping
 from crm_common.outbox import OutboxRelay
+from crm_common.topology import PIPELINE_CUSTOMER_EVENTS
 from crm_common.web import IdentityMiddleware, health_routes, metrics_route
 from pipeline.adapters.mongo import (
     MongoKnownCustomers,
@@ -54,7 +55,7 @@ from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-CUSTOMER_EVENT_KEYS = ("customers.customer.*", "customers.ownership.*")
+CUSTOMER_EVENT_KEYS = PIPELINE_CUSTOMER_EVENTS.routing_keys
 TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
@@ -130,7 +131,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             amqp = await connect(settings.amqp_url)
             runtime.amqp = amqp
             if settings.relay_enabled:
-                publisher = EventPublisher(amqp)
+                publisher = EventPublisher(amqp, instance=settings.instance)
                 relay = OutboxRelay(
                     opportunities.collection,
                     publisher,

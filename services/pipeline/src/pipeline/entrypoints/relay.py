@@ -28,7 +28,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         db = mongo[settings.database]
         await create_indexes(db)
         amqp = await connect(settings.amqp_url)
-        publisher = EventPublisher(amqp)
+        publisher = EventPublisher(amqp, instance=settings.instance)
         relay = OutboxRelay(
             db[OPPORTUNITIES],
             publisher,
