@@ -1,430 +1,86 @@
-"""Runs the whole suite on one machine without Docker: ``make demo`` and the test session.
+"""Runs the whole suite on one machine without Docker: ``make demo``, ``make reset``,
+``make token``. The machinery (infrastructure, processes) is ``crmstack``, shared with the test
+session and the benchmarks.
 
-It finds or starts what the suite needs and says what it did:
-- RabbitMQ: reuses the broker answering at ``AMQP_URL`` (or 127.0.0.1:5672); else starts the
-  local ``rabbitmq-server``; else, as root on Debian, installs it with apt and starts it.
+``demo`` finds or starts what the suite needs and says what it did:
+- RabbitMQ: reuses the broker answering at ``AMQP_URL``; only for the default local URL does it
+  start the local ``rabbitmq-server`` (or install it, as root on Debian). The demo gets a
+  virtual host of its own (``crm-<CRM_INSTANCE>``, created when missing and kept between runs),
+  and every queue name carries ``CRM_INSTANCE``: two demos on one broker never meet.
 - MongoDB: reuses the server answering at ``MONGODB_URL``; else starts the SecantusDB stand-in
-  (a development dependency of the workspace) on a free port.
-Then it starts the three subgraphs, the analytics worker and the gateway, waits until each is
-ready, and stops everything it started (processes, SecantusDB, a broker it started) on exit.
+  on a free port, with its data in ``<run dir>/mongo-data`` (kept between runs).
+Then it starts the three subgraphs, the analytics worker and the gateway, completes the demo
+data (idempotent: what a failed run left half-done is finished), and watches the processes: one
+that crashes is restarted with back-off; the demo stops on Ctrl-C (or SIGTERM), or when a
+process keeps crashing.
 
-Usage: ``python scripts/devstack.py demo`` | ``python scripts/devstack.py token --role manager``.
+Usage: ``python scripts/devstack.py demo|reset`` | ``python scripts/devstack.py token --role R``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
-DEFAULT_MONGODB_URL = "mongodb://127.0.0.1:27017/"
-DEFAULT_PORTS = {"gateway": 4000, "customers": 4001, "pipeline": 4002, "analytics": 4003}
-SUBGRAPHS = ("customers", "pipeline", "analytics")
-
-
-def say(message: str) -> None:
-    print(f"[devstack] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
-        return True
-    return False
-
-
-def jwt_secret() -> str:
-    from crm_common.settings import DEVELOPMENT_JWT_SECRET
-
-    return os.environ.get("JWT_SECRET") or DEVELOPMENT_JWT_SECRET
-
-
-def make_token(role: str, user_id: str | None = None, team: str | None = "team-1") -> str:
-    from crm_common.identity import mint_token
-
-    return mint_token(
-        jwt_secret(),
-        user_id=user_id or f"{role}-1",
-        roles=[role],
-        name=f"Demo {role}",
-        team=team,
-    )
-
-
-# --- RabbitMQ ------------------------------------------------------------------------------
-
-
-def amqp_answers(url: str, timeout: float = 5.0) -> bool:
-    import aio_pika
-
-    async def probe() -> None:
-        connection = await aio_pika.connect(url, timeout=timeout)
-        await connection.close()
-
-    try:
-        asyncio.run(asyncio.wait_for(probe(), timeout + 1))
-    except Exception:
-        return False
-    return True
-
-
-def _wait_for_amqp(url: str, deadline_s: float) -> bool:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if amqp_answers(url, timeout=3):
-            return True
-        time.sleep(1)
-    return False
-
-
-@dataclass
-class Broker:
-    url: str
-    started_here: bool = False
-    vhost: str | None = None
-
-    def stop(self) -> None:
-        if self.vhost and shutil.which("rabbitmqctl"):
-            subprocess.run(
-                ["rabbitmqctl", "-q", "delete_vhost", self.vhost], check=False, capture_output=True
-            )
-        if self.started_here:
-            say("stopping the RabbitMQ broker this run started")
-            subprocess.run(["rabbitmqctl", "-q", "stop"], check=False, capture_output=True)
-
-
-def ensure_rabbitmq(url: str) -> Broker:
-    if amqp_answers(url):
-        say(f"RabbitMQ: reusing the broker answering at {redact(url)}")
-        return Broker(url)
-    host = urlsplit(url).hostname or "127.0.0.1"
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        raise SystemExit(f"RabbitMQ at {redact(url)} does not answer, and it is not local")
-    if not shutil.which("rabbitmq-server"):
-        if os.geteuid() == 0 and shutil.which("apt-get"):
-            say("RabbitMQ: not installed; installing the Debian package rabbitmq-server with apt")
-            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-            subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
-            subprocess.run(
-                ["apt-get", "install", "-y", "-q", "rabbitmq-server"], check=True, env=env
-            )
-        else:
-            raise SystemExit(
-                "RabbitMQ does not answer and is not installed; install rabbitmq-server or set"
-                " AMQP_URL to a broker"
-            )
-    say("RabbitMQ: no broker answers; starting the local one with `rabbitmq-server -detached`")
-    subprocess.run(["rabbitmq-server", "-detached"], check=False)
-    if not _wait_for_amqp(url, 120):
-        raise SystemExit("RabbitMQ was started but did not answer within 120 s")
-    return Broker(url, started_here=True)
-
-
-def isolated_vhost(broker: Broker) -> Broker:
-    """A private virtual host for a test session, so tests never share queues with a demo."""
-    if not shutil.which("rabbitmqctl"):
-        return broker
-    vhost = f"crm-test-{uuid.uuid4().hex[:8]}"
-    done = subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], capture_output=True)
-    if done.returncode != 0:
-        say("RabbitMQ: cannot create a private vhost; tests share the default one")
-        return broker
-    user = urlsplit(broker.url).username or "guest"
-    subprocess.run(
-        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, user, ".*", ".*", ".*"],
-        check=True,
-        capture_output=True,
-    )
-    parts = urlsplit(broker.url)
-    url = f"{parts.scheme}://{parts.netloc}/{vhost}"
-    return Broker(url, started_here=broker.started_here, vhost=vhost)
-
-
-def redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@")
-    return url
-
-
-# --- MongoDB -------------------------------------------------------------------------------
-
-
-def mongo_answers(url: str) -> bool:
-    from pymongo import MongoClient
-
-    client: MongoClient[dict[str, Any]] = MongoClient(url, serverSelectionTimeoutMS=1500)
-    try:
-        client.admin.command("ping")
-    except Exception:
-        return False
-    finally:
-        client.close()
-    return True
-
-
-@dataclass
-class Database:
-    url: str
-    process: subprocess.Popen[bytes] | None = None
-    temporary_dir: str | None = None
-
-    def stop(self) -> None:
-        if self.process is not None:
-            say("stopping the SecantusDB stand-in")
-            stop_process(self.process)
-        if self.temporary_dir:
-            shutil.rmtree(self.temporary_dir, ignore_errors=True)
-
-
-def ensure_mongodb(url: str | None, data_dir: Path | None, log_dir: Path) -> Database:
-    if url and mongo_answers(url):
-        say(f"MongoDB: reusing the server answering at {redact(url)}")
-        return Database(url)
-    server = BIN / "secantusd-py"
-    if not server.exists():
-        raise SystemExit(f"no MongoDB answers and the SecantusDB stand-in is missing ({server})")
-    temporary = None
-    if data_dir is None:
-        temporary = tempfile.mkdtemp(prefix="crm-secantus-")
-        data_dir = Path(temporary)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    say(f"MongoDB: none answers; starting the SecantusDB stand-in on 127.0.0.1:{port}")
-    log = (log_dir / "secantusdb.log").open("ab")
-    process = subprocess.Popen(
-        [str(server), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(data_dir)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    # retryWrites=false: the stand-in's single-write speed falls as retryable writes pile up.
-    db_url = f"mongodb://127.0.0.1:{port}/?retryWrites=false"
-    deadline = time.monotonic() + 60
-    while not mongo_answers(db_url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"SecantusDB did not start; see {log_dir / 'secantusdb.log'}")
-        time.sleep(0.3)
-    return Database(db_url, process, temporary)
-
-
-# --- the suite's own processes -----------------------------------------------------------
-
-
-def stop_process(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def http_ok(url: str, timeout: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-@dataclass
-class ProcessSpec:
-    name: str
-    command: list[str]
-    ready_url: str | None  # polled until it answers 200; None for workers
-
-
-@dataclass
-class Suite:
-    """The running suite: URLs, ports, environment, and the processes it can stop or restart."""
-
-    mongodb_url: str
-    amqp_url: str
-    ports: dict[str, int]
-    log_dir: Path
-    database_suffix: str = ""
-    extra_env: dict[str, str] = field(default_factory=dict)
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    @property
-    def gateway_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['gateway']}/graphql"
-
-    def subgraph_url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports[name]}/graphql"
-
-    def env(self) -> dict[str, str]:
-        env = {
-            **os.environ,
-            "MONGODB_URL": self.mongodb_url,
-            "AMQP_URL": self.amqp_url,
-            "JWT_SECRET": jwt_secret(),
-            "GATEWAY_URL": self.gateway_url,
-            "PYTHONUNBUFFERED": "1",
-        }
-        for name, port in self.ports.items():
-            env[f"{name.upper()}_PORT"] = str(port)
-            env[f"{name.upper()}_HOST"] = "127.0.0.1"
-        for name in SUBGRAPHS:
-            env[f"{name.upper()}_DATABASE"] = f"{name}{self.database_suffix}"
-        env["GATEWAY_SUBGRAPH_URLS"] = json.dumps({n: self.subgraph_url(n) for n in SUBGRAPHS})
-        env.update(self.extra_env)
-        return env
-
-    def spec(self, name: str) -> ProcessSpec:
-        base = {
-            "customers": "customers-api",
-            "pipeline": "pipeline-api",
-            "analytics": "analytics-api",
-            "analytics-worker": "analytics-worker",
-            "gateway": "crm-gateway",
-        }[name]
-        ready = None
-        if name in self.ports:
-            path = "/health" if name == "gateway" else "/health/ready"
-            ready = f"http://127.0.0.1:{self.ports[name]}{path}"
-        return ProcessSpec(name, [str(BIN / base)], ready)
-
-    def start(self, name: str, env: dict[str, str] | None = None, timeout: float = 60) -> None:
-        spec = self.spec(name)
-        log = (self.log_dir / f"{name}.log").open("ab")
-        process = subprocess.Popen(
-            spec.command,
-            env={**self.env(), **(env or {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=ROOT,
-        )
-        self.processes[name] = process
-        deadline = time.monotonic() + timeout
-        while spec.ready_url and not http_ok(spec.ready_url):
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited ({process.returncode}); see {log.name}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} not ready after {timeout} s; see {log.name}")
-            time.sleep(0.2)
-        if name == "analytics-worker":
-            self._wait_for_queue("analytics.events", process, timeout)
-
-    def _wait_for_queue(self, queue: str, process: subprocess.Popen[bytes], timeout: float) -> None:
-        """Events published before a consumer's queue exists are dropped by the exchange."""
-        import aio_pika
-
-        async def exists() -> bool:
-            connection = await aio_pika.connect(self.amqp_url)
-            try:
-                channel = await connection.channel()
-                await channel.declare_queue(queue, passive=True)
-                return True
-            except Exception:
-                return False
-            finally:
-                await connection.close()
-
-        deadline = time.monotonic() + timeout
-        while not asyncio.run(exists()):
-            if process.poll() is not None:
-                raise RuntimeError(f"worker exited ({process.returncode})")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"queue {queue} not declared after {timeout} s")
-            time.sleep(0.3)
-
-    def stop(self, name: str) -> None:
-        process = self.processes.pop(name, None)
-        if process is not None:
-            stop_process(process)
-
-    def kill(self, name: str) -> None:
-        """SIGKILL: the crash a test wants to survive (no shutdown hooks run)."""
-        process = self.processes.pop(name)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-    def start_all(self) -> None:
-        # Subgraphs first (the gateway checks them), the worker before any event is produced.
-        for name in ("analytics-worker", *SUBGRAPHS, "gateway"):
-            say(f"starting {name}")
-            self.start(name)
-
-    def stop_all(self) -> None:
-        for name in reversed(list(self.processes)):
-            self.stop(name)
-        if self.database_suffix:
-            # Test databases on a reused server are throw-away: leave nothing behind.
-            from pymongo import MongoClient
-
-            client: MongoClient[dict[str, Any]] = MongoClient(self.mongodb_url)
-            with client:
-                for name in SUBGRAPHS:
-                    client.drop_database(f"{name}{self.database_suffix}")
-
-
-@contextlib.contextmanager
-def running_suite(
-    *, for_tests: bool, log_dir: Path, data_dir: Path | None = None
-) -> Iterator[Suite]:
-    """Find or start the infrastructure, start the suite, and stop all of it on exit."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    broker = ensure_rabbitmq(os.environ.get("AMQP_URL") or DEFAULT_AMQP_URL)
-    stack: list[Any] = [broker]
-    try:
-        if for_tests:
-            broker = isolated_vhost(broker)
-            stack[0] = broker
-        database = ensure_mongodb(
-            os.environ.get("MONGODB_URL") or DEFAULT_MONGODB_URL, data_dir, log_dir
-        )
-        stack.append(database)
-        ports = (
-            {name: free_port() for name in DEFAULT_PORTS}
-            if for_tests
-            else {
-                name: int(os.environ.get(f"{name.upper()}_PORT") or port)
-                for name, port in DEFAULT_PORTS.items()
-            }
-        )
-        suffix = f"_test_{uuid.uuid4().hex[:6]}" if for_tests and not database.process else ""
-        suite = Suite(database.url, broker.url, ports, log_dir, database_suffix=suffix)
-        stack.append(suite)
-        suite.start_all()
-        yield suite
-    finally:
-        for part in reversed(stack):
-            part.stop_all() if isinstance(part, Suite) else part.stop()
-
-
-# --- demo ------------------------------------------------------------------------------------
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from crmstack.broker import (
+    DEFAULT_AMQP_URL,
+    amqp_problem,
+    delete_vhost,
+    ensure_rabbitmq,
+    private_vhost,
+    vhost_of,
+)
+from crmstack.database import DEFAULT_MONGODB_URL, Database, ensure_mongodb
+from crmstack.output import LaunchError, redact, say
+from crmstack.ports import free_port, port_holder, port_taken
+from crmstack.processes import ProcessFailed
+from crmstack.suite import (
+    DEFAULT_PORTS,
+    ROOT,
+    START_ORDER,
+    Suite,
+    jwt_secret,
+    make_token,
+    running_suite,
+    throwaway_infrastructure,
+    throwaway_suite,
+)
+
+__all__ = [
+    "DEFAULT_AMQP_URL",
+    "DEFAULT_MONGODB_URL",
+    "DEFAULT_PORTS",
+    "Suite",
+    "ensure_mongodb",
+    "ensure_rabbitmq",
+    "free_port",
+    "graphql",
+    "jwt_secret",
+    "make_token",
+    "private_vhost",
+    "running_suite",
+    "throwaway_infrastructure",
+    "throwaway_suite",
+]
+
+#: A process that crashes this often within CRASH_WINDOW seconds is given up on.
+CRASH_LIMIT = 5
+CRASH_WINDOW = 300.0
+MAX_BACKOFF = 30.0
 
 
 def graphql(url: str, token: str, query: str, variables: dict[str, Any] | None = None) -> Any:
@@ -440,18 +96,108 @@ def graphql(url: str, token: str, query: str, variables: dict[str, Any] | None =
     return body["data"]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    token = sub.add_parser("token", help="print a development JWT for a role")
-    token.add_argument("--role", default="manager", choices=["rep", "manager", "admin", "service"])
-    token.add_argument("--user", default=None)
-    sub.add_parser("demo", help="run the suite with demo data until Ctrl-C")
-    args = parser.parse_args()
-    if args.command == "token":
-        print(make_token(args.role, args.user))
-        return
-    run_demo()
+# --- the demo's identity: run dir, instance, vhost, ports ----------------------------------
+
+
+@dataclass(frozen=True)
+class DemoPlace:
+    run_dir: Path
+    instance: str
+
+    @classmethod
+    def from_environment(cls) -> DemoPlace:
+        run_dir = Path(os.environ.get("CRM_DEMO_DIR") or ROOT / ".run").resolve()
+        # Two checkouts (or two run dirs of one checkout) are two installations by default.
+        digest = hashlib.sha256(str(run_dir).encode()).hexdigest()[:8]
+        return cls(run_dir, os.environ.get("CRM_INSTANCE") or f"demo-{digest}")
+
+    @property
+    def vhost(self) -> str:
+        return f"crm-{self.instance}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.run_dir / "mongo-data"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.run_dir / "logs"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / "demo.pid"
+
+
+def demo_ports() -> dict[str, int]:
+    return {
+        name: int(os.environ.get(f"{name.upper()}_PORT") or port)
+        for name, port in DEFAULT_PORTS.items()
+    }
+
+
+def refuse_taken_ports(ports: dict[str, int]) -> None:
+    for name, port in ports.items():
+        if port_taken(port):
+            raise LaunchError(
+                f"port {port} ({name}) is taken by {port_holder(port)}; stop it or set"
+                f" {name.upper()}_PORT to a free port"
+            )
+
+
+# --- supervision -----------------------------------------------------------------------
+
+
+@dataclass
+class CrashRecord:
+    times: list[float] = field(default_factory=list)
+
+    def record(self, now: float) -> int:
+        self.times = [t for t in self.times if now - t < CRASH_WINDOW] + [now]
+        return len(self.times)
+
+    def backoff(self) -> float:
+        return float(min(MAX_BACKOFF, 2 ** (len(self.times) - 1)))
+
+
+class GaveUp(Exception):
+    pass
+
+
+def supervise(suite: Suite, database: Database) -> None:
+    """Restart what crashes, with back-off; return only on Ctrl-C (KeyboardInterrupt)."""
+    crashes: dict[str, CrashRecord] = {}
+
+    def crashed(name: str, detail: str) -> float:
+        count = crashes.setdefault(name, CrashRecord()).record(time.monotonic())
+        if count >= CRASH_LIMIT:
+            raise GaveUp(
+                f"{name} crashed {count} times within {CRASH_WINDOW:.0f} s ({detail});"
+                f" giving up, see {suite.log_dir}"
+            )
+        delay = crashes[name].backoff()
+        say(f"{name} {detail}; restarting it in {delay:.0f} s (crash {count} of {CRASH_LIMIT})")
+        return delay
+
+    while True:
+        time.sleep(1)
+        if database.crashed():
+            assert database.process is not None
+            time.sleep(crashed("the SecantusDB stand-in", f"exited ({database.process.poll()})"))
+            database.restart()
+            say("the SecantusDB stand-in is back")
+        for name in START_ORDER:
+            process = suite.processes.get(name)
+            if process is None or process.running:
+                continue
+            time.sleep(crashed(name, f"exited ({process.returncode})"))
+            try:
+                suite.restart(name)
+                say(f"{name} is back")
+            except ProcessFailed as exc:
+                say(str(exc))
+
+
+# --- commands --------------------------------------------------------------------------
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -462,45 +208,136 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_demo() -> None:
-    from demo_data import seed
+@contextlib.contextmanager
+def pid_file(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(str(os.getpid()))
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def banner(suite: Suite, place: DemoPlace, summary: str, seconds: float) -> str:
+    manager = make_token("manager", "manager-1")
+    example = (
+        "{ customers(first: 5) { totalCount edges { node { name lifecycle"
+        " opportunities { title amount { amount currency } stage { name } status } } } } }"
+    )
+    tools_env = f"MONGODB_URL='{suite.mongodb_url}' CRM_INSTANCE={suite.instance}"
+    return (
+        f"\nCRM suite is up in {seconds:.0f} s. {summary}\n\n"
+        f"Gateway:   {suite.gateway_url}\n"
+        f"MongoDB:   {suite.mongodb_url} (databases customers, pipeline, analytics)\n"
+        f"RabbitMQ:  {redact(suite.amqp_url)} (virtual host {vhost_of(suite.amqp_url)!r},"
+        f" queues {suite.instance}.*)\n"
+        f"Logs:      {suite.log_dir}\n"
+        f"Data:      {place.run_dir} (kept between runs; `make reset` starts over)\n\n"
+        f"Tools that need the database, e.g. a rebuild of the analytics projections:\n"
+        f"  {tools_env} .venv/bin/analytics-rebuild --verify\n\n"
+        f"Example:\n"
+        f"curl -s {suite.gateway_url} -H 'Content-Type: application/json' \\\n"
+        f"  -H 'Authorization: Bearer {manager}' \\\n"
+        f"  -d '{json.dumps({'query': example})}'\n\n"
+        f"Token (manager):\n{manager}\n\nCtrl-C stops everything this command started."
+    )
+
+
+def run_demo() -> int:
+    from demo_data import SeedFailed, seed
 
     # SIGTERM takes the same clean path as Ctrl-C; SIGINT is set explicitly because a shell
     # that starts us in the background leaves it ignored.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     started = time.monotonic()
-    run_dir = Path(os.environ.get("CRM_DEMO_DIR") or ROOT / ".run")
-    with running_suite(
-        for_tests=False, log_dir=run_dir / "logs", data_dir=run_dir / "mongo-data"
-    ) as suite:
-        admin = make_token("admin", "admin-1")
-        summary = seed(suite.gateway_url, admin, make_token)
-        manager = make_token("manager", "manager-1")
-        up = time.monotonic() - started
-        example = (
-            "{ customers(first: 5) { totalCount edges { node { name lifecycle"
-            " opportunities { title amount { amount currency } stage { name } status } } } } }"
+    place = DemoPlace.from_environment()
+    ports = demo_ports()
+    refuse_taken_ports(ports)
+    broker = ensure_rabbitmq(os.environ.get("AMQP_URL") or DEFAULT_AMQP_URL)
+    database: Database | None = None
+    try:
+        broker = private_vhost(broker, place.vhost, throwaway=False)
+        say(f"RabbitMQ: the demo's virtual host is {vhost_of(broker.url)!r}")
+        database = ensure_mongodb(
+            os.environ.get("MONGODB_URL") or DEFAULT_MONGODB_URL, place.data_dir, place.log_dir
         )
-        print(
-            f"\nCRM suite is up in {up:.0f} s. {summary}\n\n"
-            f"Gateway: {suite.gateway_url}\n"
-            f"Logs:    {suite.log_dir}\n\nExample:\n"
-            f"curl -s {suite.gateway_url} -H 'Content-Type: application/json' \\\n"
-            f"  -H 'Authorization: Bearer {manager}' \\\n"
-            f"  -d '{json.dumps({'query': example})}'\n\n"
-            f"Token (manager):\n{manager}\n\nCtrl-C stops everything this command started.",
-            flush=True,
-        )
-        try:
-            while all(p.poll() is None for p in suite.processes.values()):
-                time.sleep(1)
-            say("a process exited; stopping the suite")
-        except KeyboardInterrupt:
-            say("stopping")
+        with (
+            pid_file(place.pid_file),
+            running_suite(
+                mongodb_url=database.url,
+                amqp_url=broker.url,
+                log_dir=place.log_dir,
+                instance=place.instance,
+                ports=ports,
+                throwaway_databases=False,
+            ) as suite,
+        ):
+            summary = seed(suite.gateway_url, make_token("admin", "admin-1"))
+            print(banner(suite, place, summary, time.monotonic() - started), flush=True)
+            try:
+                supervise(suite, database)
+            except GaveUp as exc:
+                say(str(exc))
+                return 1
+    except KeyboardInterrupt:
+        say("stopping")
+    except ProcessFailed as exc:
+        say(f"error: {exc}")
+        return 1
+    except SeedFailed as exc:
+        say(f"error: the demo data could not be seeded ({exc}); the next run completes it")
+        return 1
+    finally:
+        if database is not None:
+            database.stop()
+        broker.stop()
+    return 0
+
+
+def run_reset() -> int:
+    """Start over: the demo's stand-in data, logs and RabbitMQ virtual host are removed."""
+    place = DemoPlace.from_environment()
+    if place.pid_file.exists():
+        pid = int(place.pid_file.read_text() or 0)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if pid:
+                os.kill(pid, 0)
+                raise LaunchError(f"a demo (pid {pid}) is running from {place.run_dir}; stop it")
+    for path in (place.data_dir, place.log_dir):
+        if path.exists():
+            shutil.rmtree(path)
+            say(f"removed {path}")
+    url = os.environ.get("AMQP_URL") or DEFAULT_AMQP_URL
+    if vhost_of(url) != "/":
+        say(f"AMQP_URL names the virtual host {vhost_of(url)!r}: it is yours, left as it is")
+    elif amqp_problem(url) is None:
+        delete_vhost(url, place.vhost)
+        say(f"RabbitMQ: deleted the virtual host {place.vhost!r}")
+    else:
+        say(f"RabbitMQ at {redact(url)} does not answer; its virtual host was not deleted")
+    if os.environ.get("MONGODB_URL"):
+        say("MONGODB_URL names a server of yours: drop its databases yourself if you mean to")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    token = sub.add_parser("token", help="print a development JWT for a role")
+    token.add_argument("--role", default="manager", choices=["rep", "manager", "admin", "service"])
+    token.add_argument("--user", default=None)
+    sub.add_parser("demo", help="run the suite with demo data until Ctrl-C")
+    sub.add_parser("reset", help="remove the demo's data so that the next demo starts over")
+    args = parser.parse_args()
+    if args.command == "token":
+        print(make_token(args.role, args.user))
+        return 0
+    if args.command == "reset":
+        return run_reset()
+    return run_demo()
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).parent))
     with contextlib.suppress(KeyboardInterrupt):
-        main()
+        sys.exit(main())

@@ -1,26 +1,24 @@
 """Fixtures for the analytics tests: real API and worker processes on the dev infrastructure.
 
-Each pytest session uses a fresh database (``analytics_test_<run>``) and a fresh queue
-(``analytics.test.<run>``, dead letters in ``<queue>.dlq``), so runs never share state or steal
-each other's messages. ``MONGODB_URL`` / ``AMQP_URL`` override the dev defaults.
+Each pytest session uses a fresh database (``analytics_test_<run>``) and queues of its own
+(``CRM_INSTANCE`` of the run; dead letters in ``<queue>.dlq``) in the session's private vhost, so
+runs never share state or steal each other's messages.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 import aio_pika
 import httpx
@@ -32,11 +30,12 @@ from pymongo.errors import PyMongoError
 from crm_common.amqp import EventPublisher, declare_consumer_queue
 from crm_common.events import CloudEvent, iso, new_event
 from crm_common.identity import mint_token
+from crm_common.topology import ANALYTICS_EVENTS
+from crmstack.processes import ManagedProcess
+from support.infrastructure import Infrastructure
 
-MONGODB_URL = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27099/?retryWrites=false")
-AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 BIN = Path(sys.executable).parent
-ROUTING_KEYS = ["pipeline.opportunity.#"]
+ROUTING_KEYS = ANALYTICS_EVENTS.routing_keys
 
 T = TypeVar("T")
 
@@ -52,10 +51,14 @@ def free_port() -> int:
 class RunConfig:
     run_id: str
     database: str
-    queue: str
+    instance: str
     jwt_secret: str
     api_port: int
     log_dir: Path
+
+    @property
+    def queue(self) -> str:
+        return ANALYTICS_EVENTS.name(self.instance)
 
     @property
     def dlq(self) -> str:
@@ -73,12 +76,12 @@ class RunConfig:
         env = dict(os.environ)
         env.update(
             {
-                "MONGODB_URL": MONGODB_URL,
-                "AMQP_URL": AMQP_URL,
+                "MONGODB_URL": os.environ["MONGODB_URL"],
+                "AMQP_URL": os.environ["AMQP_URL"],
+                "CRM_INSTANCE": self.instance,
                 "JWT_SECRET": self.jwt_secret,
                 "CRM_ENV": "test",
                 "ANALYTICS_DATABASE": self.database,
-                "ANALYTICS_QUEUE": self.queue,
                 "ANALYTICS_HOST": "127.0.0.1",
                 "ANALYTICS_PORT": str(self.api_port),
                 "ANALYTICS_PREFETCH": "16",
@@ -94,73 +97,32 @@ class RunConfig:
         return mint_token(self.jwt_secret, user_id=user_id, roles=roles)
 
 
-@dataclass
-class ManagedProcess:
-    """A service process started from its console script, logging to a file."""
+class ServiceProcess(ManagedProcess):
+    """A service process started from its console script, logging to ``<name>.log``."""
 
-    name: str
-    script: str
-    config: RunConfig
-    process: subprocess.Popen[bytes] | None = None
-    starts: int = 0
-    _log: IO[bytes] | None = field(default=None, repr=False)
+    def __init__(self, name: str, script: str, config: RunConfig) -> None:
+        super().__init__(name, [str(BIN / script)], config.env(), config.log_dir / f"{name}.log")
+        self.config = config
 
-    @property
-    def log_path(self) -> Path:
-        return self.config.log_dir / f"{self.name}.log"
-
-    def start(self, **env: str) -> None:
+    def start(self, timeout: float | None = None, **env: str) -> ServiceProcess:  # type: ignore[override]
         """Start the process; ``env`` adds or overrides environment variables for this run."""
-        assert not self.running, f"{self.name} is already running"
-        self.starts += 1
-        self._log = self.log_path.open("ab")
-        self._log.write(f"--- start #{self.starts}\n".encode())
-        self._log.flush()
-        self.process = subprocess.Popen(
-            [str(BIN / self.script)],
-            env={**self.config.env(), **env},
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        super().start(timeout, env)
+        return self
 
     def ensure_running(self) -> None:
         if not self.running:
             self.start()
 
-    def signal(self, signum: signal.Signals, timeout: float = 20.0) -> int:
-        """Send ``signum`` and wait for the exit; returns the exit code."""
-        assert self.process is not None
-        self.process.send_signal(signum)
-        code = self.process.wait(timeout=timeout)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        return code
-
-    def stop(self) -> None:
-        if self.running:
-            try:
-                self.signal(signal.SIGTERM)
-            except subprocess.TimeoutExpired:
-                self.signal(signal.SIGKILL)
-
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
 
 @pytest.fixture(scope="session")
-def run_config(tmp_path_factory: pytest.TempPathFactory) -> RunConfig:
+def run_config(
+    tmp_path_factory: pytest.TempPathFactory, infrastructure: Infrastructure
+) -> RunConfig:
     run_id = uuid.uuid4().hex[:10]
     return RunConfig(
         run_id=run_id,
         database=f"analytics_test_{run_id}",
-        queue=f"analytics.test.{run_id}",
+        instance=f"{infrastructure.instance}-analytics-{run_id}",
         jwt_secret=f"analytics-test-secret-{run_id}-0123456789abcdef",
         api_port=free_port(),
         log_dir=tmp_path_factory.mktemp("analytics-logs"),
@@ -169,7 +131,7 @@ def run_config(tmp_path_factory: pytest.TempPathFactory) -> RunConfig:
 
 @pytest.fixture(scope="session")
 async def amqp_connection(run_config: RunConfig) -> AsyncIterator[AbstractRobustConnection]:
-    connection = await aio_pika.connect_robust(AMQP_URL)
+    connection = await aio_pika.connect_robust(os.environ["AMQP_URL"])
     channel = await connection.channel()
     # Declare the worker's queue (same arguments as the worker) before anything is published,
     # so no test event is lost while the worker is still starting or is down.
@@ -185,7 +147,9 @@ async def amqp_connection(run_config: RunConfig) -> AsyncIterator[AbstractRobust
 
 @pytest.fixture(scope="session")
 async def mongo_db(run_config: RunConfig) -> AsyncIterator[Any]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL, tz_aware=True)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        os.environ["MONGODB_URL"], tz_aware=True
+    )
     try:
         yield client[run_config.database]
     finally:
@@ -199,8 +163,10 @@ async def mongo_db(run_config: RunConfig) -> AsyncIterator[Any]:
 
 
 @pytest.fixture(scope="session")
-async def publisher(amqp_connection: AbstractRobustConnection) -> AsyncIterator[EventPublisher]:
-    publisher = EventPublisher(amqp_connection)
+async def publisher(
+    amqp_connection: AbstractRobustConnection, run_config: RunConfig
+) -> AsyncIterator[EventPublisher]:
+    publisher = EventPublisher(amqp_connection, instance=run_config.instance)
     try:
         yield publisher
     finally:
@@ -231,7 +197,7 @@ def eventually_fixture() -> Callable[..., Awaitable[Any]]:
     return eventually
 
 
-async def wait_ready(url: str, process: ManagedProcess, within: float = 30.0) -> None:
+async def wait_ready(url: str, process: ServiceProcess, within: float = 30.0) -> None:
     deadline = time.monotonic() + within
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:
@@ -249,8 +215,8 @@ async def wait_ready(url: str, process: ManagedProcess, within: float = 30.0) ->
 @pytest.fixture(scope="session")
 async def api(
     run_config: RunConfig, amqp_connection: AbstractRobustConnection, mongo_db: Any
-) -> AsyncIterator[ManagedProcess]:
-    process = ManagedProcess("analytics-api", "analytics-api", run_config)
+) -> AsyncIterator[ServiceProcess]:
+    process = ServiceProcess("analytics-api", "analytics-api", run_config)
     process.start()
     try:
         await wait_ready(run_config.api_url, process)
@@ -262,8 +228,8 @@ async def api(
 @pytest.fixture(scope="session")
 def worker_process(
     run_config: RunConfig, amqp_connection: AbstractRobustConnection, mongo_db: Any
-) -> Iterator[ManagedProcess]:
-    process = ManagedProcess("analytics-worker", "analytics-worker", run_config)
+) -> Iterator[ServiceProcess]:
+    process = ServiceProcess("analytics-worker", "analytics-worker", run_config)
     process.start()
     try:
         yield process
@@ -272,7 +238,7 @@ def worker_process(
 
 
 @pytest.fixture
-def worker(worker_process: ManagedProcess) -> ManagedProcess:
+def worker(worker_process: ServiceProcess) -> ServiceProcess:
     """The worker, (re)started if an earlier test stopped or killed it."""
     worker_process.ensure_running()
     return worker_process
@@ -315,7 +281,7 @@ query Funnel($pipelineId: ID!, $from: DateTime, $to: DateTime,
 
 
 @pytest.fixture
-def graphql(api: ManagedProcess, run_config: RunConfig) -> GraphQLClient:
+def graphql(api: ServiceProcess, run_config: RunConfig) -> GraphQLClient:
     return GraphQLClient(run_config.api_url, run_config.token(["admin"]))
 
 

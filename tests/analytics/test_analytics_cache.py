@@ -11,7 +11,6 @@ MongoDB (SecantusDB stand-in) in a database of their own; the last test restarts
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -118,8 +117,8 @@ async def test_the_snapshot_codec_gives_what_a_read_of_the_collection_gives() ->
 
 
 @pytest.fixture
-async def db() -> AsyncIterator[Any]:
-    url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27099/?retryWrites=false")
+async def db(mongodb_url: str) -> AsyncIterator[Any]:
+    url = mongodb_url
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url, tz_aware=True)
     name = f"analytics_cache_{uuid.uuid4().hex[:8]}"
     try:

@@ -23,6 +23,7 @@ from handbook_checks import REPORTS, check, settled, variables
 
 from crm_common.amqp import EventPublisher, declare_exchange
 from crm_common.events import CloudEvent, utcnow
+from crm_common.topology import ANALYTICS_EVENTS
 from devstack import Suite
 
 BIN = Path(sys.executable).parent
@@ -30,7 +31,7 @@ BIN = Path(sys.executable).parent
 
 async def publish(suite: Suite, events: list[CloudEvent]) -> None:
     connection = await aio_pika.connect_robust(suite.amqp_url)
-    publisher = EventPublisher(connection)
+    publisher = EventPublisher(connection, instance=suite.instance)
     try:
         for event in events:
             await publisher.publish(event)
@@ -339,12 +340,13 @@ async def test_an_invalid_won_event_is_dead_lettered_and_the_worker_goes_on(
     later = story.create(hb.d(2), owner="rep-1")
     connection = await aio_pika.connect_robust(suite.amqp_url)
     try:
-        publisher = EventPublisher(connection)
+        publisher = EventPublisher(connection, instance=suite.instance)
         for event in (story.events[0], broken, story.events[2]):
             await publisher.publish(event)
         await publisher.close()
         channel = await connection.channel()
-        queue = await channel.declare_queue("analytics.events.dlq", passive=True)
+        dead_letters = f"{ANALYTICS_EVENTS.name(suite.instance)}.dlq"
+        queue = await channel.declare_queue(dead_letters, passive=True)
         deadline = time.monotonic() + 30
         found = None
         while found is None and time.monotonic() < deadline:

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,25 +17,19 @@ from typing import Any
 import httpx
 
 from crm_common.identity import mint_token
+from crmstack.ports import free_port
+from crmstack.processes import ManagedProcess
 
 SECRET = "customers-crash-tests-" + uuid.uuid4().hex
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class CustomersProcess:
+class CustomersProcess(ManagedProcess):
     def __init__(
         self, mongodb_url: str, amqp_url: str, database: str, log_dir: Path, **env: str
     ) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_dir / f"customers-{database}-{self.port}.log"
-        self.env = {
+        environment = {
             **os.environ,
             "MONGODB_URL": mongodb_url,
             "AMQP_URL": amqp_url,
@@ -47,53 +38,28 @@ class CustomersProcess:
             "CUSTOMERS_HOST": "127.0.0.1",
             "CUSTOMERS_PORT": str(self.port),
             "CUSTOMERS_DATABASE": database,
-            "CUSTOMERS_CONSUMER_QUEUE": f"customers.pipeline-events.{database}",
+            "CRM_INSTANCE": f"test-{database}",
             **env,
         }
         if "CUSTOMERS_CRASH_AT" not in env:  # never inherited by accident
-            self.env.pop("CUSTOMERS_CRASH_AT", None)
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, within: float = 60) -> CustomersProcess:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
+            environment.pop("CUSTOMERS_CRASH_AT", None)
+        super().__init__(
+            "customers-api",
             [sys.executable, "-m", "customers.entrypoints.main"],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            environment,
+            log_dir / f"customers-{database}-{self.port}.log",
+            ready_url=f"{self.url}/health/ready",
         )
-        log.close()
-        deadline = time.monotonic() + within
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"customers exited early:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"customers not ready:\n{self.log_tail()}")
-            time.sleep(0.2)
 
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+    def start(self, timeout: float | None = 60) -> CustomersProcess:
+        super().start(timeout)
+        return self
 
     def wait_killed(self, within: float = 20) -> None:
         """The process died of SIGKILL (its crash point), not of anything else."""
         assert self.process is not None
         code = self.process.wait(within)
         assert code == -signal.SIGKILL, (code, self.log_tail())
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
     @staticmethod
     def token(user_id: str, roles: tuple[str, ...] = ("rep",), team: str | None = None) -> str:

@@ -9,9 +9,9 @@ from itertools import count
 from typing import Any
 
 import pytest
+from customers_client import CustomersApi as Api
 from pymongo.asynchronous.database import AsyncDatabase
 
-from conftest import CustomersApi as Api
 from crm_common.mongo import connect_mongo
 from customers.adapters.customer_search import MIN_SAMPLES, SAMPLE_FIELD
 from customers.adapters.mongo_repository import (

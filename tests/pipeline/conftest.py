@@ -12,16 +12,18 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 from pipeline_testkit import (
-    AMQP_URL,
-    MONGODB_URL,
     Contracts,
     EventTap,
     GraphQLClient,
     PipelineApi,
     RunConfig,
+    amqp_url,
+    mongodb_url,
 )
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+
+from support.infrastructure import Infrastructure
 
 
 @pytest.fixture(scope="session")
@@ -30,15 +32,15 @@ def contracts() -> Contracts:
 
 
 @pytest.fixture(scope="session")
-async def amqp() -> AsyncIterator[AbstractRobustConnection]:
-    connection = await aio_pika.connect_robust(AMQP_URL)
+async def amqp(infrastructure: Infrastructure) -> AsyncIterator[AbstractRobustConnection]:
+    connection = await aio_pika.connect_robust(amqp_url())
     yield connection
     await connection.close()
 
 
 @pytest.fixture(scope="session")
-async def mongo() -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URL, tz_aware=True)
+async def mongo(infrastructure: Infrastructure) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_url(), tz_aware=True)
     yield client
     await client.close()
 

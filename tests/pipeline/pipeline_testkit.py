@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,20 +28,26 @@ from referencing.jsonschema import DRAFT7
 from crm_common.amqp import EventPublisher
 from crm_common.events import EXCHANGE, new_event
 from crm_common.identity import mint_token
+from crm_common.topology import PIPELINE_CUSTOMER_EVENTS
+from crmstack.ports import free_port
+from crmstack.processes import ManagedProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS = ROOT / "contracts"
-LOGS = Path(os.environ.get("PIPELINE_TEST_LOG_DIR", "/tmp/pipeline-test-logs"))
-
-MONGODB_URL = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27099/?retryWrites=false")
-AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+def mongodb_url() -> str:
+    """The session's MongoDB (exported by the ``infrastructure`` fixture of tests/conftest.py)."""
+    return os.environ["MONGODB_URL"]
+
+
+def amqp_url() -> str:
+    """The session's private RabbitMQ virtual host (exported like ``mongodb_url``)."""
+    return os.environ["AMQP_URL"]
+
+
+def log_dir() -> Path:
+    return Path(os.environ.get("PIPELINE_TEST_LOG_DIR", "/tmp/pipeline-test-logs"))
 
 
 @dataclass
@@ -57,20 +62,24 @@ class RunConfig:
         return f"test_pipeline_{self.run_id}"
 
     @property
+    def instance(self) -> str:
+        return f"test-pipeline-{self.run_id}"
+
+    @property
     def customer_queue(self) -> str:
-        return f"test-pipeline-{self.run_id}.customer-events"
+        return PIPELINE_CUSTOMER_EVENTS.name(self.instance)
 
     def env(self, **overrides: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
             {
-                "MONGODB_URL": MONGODB_URL,
-                "AMQP_URL": AMQP_URL,
+                "MONGODB_URL": mongodb_url(),
+                "AMQP_URL": amqp_url(),
+                "CRM_INSTANCE": self.instance,
                 "JWT_SECRET": self.jwt_secret,
                 "CRM_ENV": "test",
                 "PIPELINE_HOST": "127.0.0.1",
                 "PIPELINE_DATABASE": self.database,
-                "PIPELINE_CUSTOMER_EVENTS_QUEUE": self.customer_queue,
             }
         )
         env.update(overrides)
@@ -82,51 +91,39 @@ class RunConfig:
         return mint_token(self.jwt_secret, user_id=user_id, roles=roles or ["rep"], team=team)
 
 
-class ServiceProcess:
-    """``python -m <module>`` with the run's environment, logs in LOGS."""
+class ServiceProcess(ManagedProcess):
+    """``python -m <module>`` with the run's environment, logs in ``log_dir()``."""
 
     def __init__(self, name: str, module: str, env: Mapping[str, str]) -> None:
-        self.name = name
         self.module = module
-        self.env = dict(env)
-        self.proc: subprocess.Popen[bytes] | None = None
-        LOGS.mkdir(parents=True, exist_ok=True)
-        self.log_path = LOGS / f"{name}-{uuid.uuid4().hex[:6]}.log"
-
-    def start(self) -> None:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.module],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        super().__init__(
+            name,
+            [sys.executable, "-m", module],
+            env,
+            log_dir() / f"{name}-{uuid.uuid4().hex[:6]}.log",
             cwd=ROOT,
         )
-        log.close()
 
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return self.process
 
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, like a crash."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+    def start(self, timeout: float | None = None) -> ServiceProcess:
+        super().start(timeout)
+        return self
 
     def stop(self, timeout: float = 15) -> int | None:
-        if self.proc is None:
+        """SIGTERM (the process's own clean shutdown), SIGKILL after ``timeout``."""
+        if self.process is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout)
+                self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
 
 
 class PipelineApi(ServiceProcess):
@@ -144,8 +141,7 @@ class PipelineApi(ServiceProcess):
         deadline = time.monotonic() + within
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:
-                assert self.proc is not None
-                if self.proc.poll() is not None:
+                if self.returncode is not None:
                     raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
                 with contextlib.suppress(httpx.HTTPError):
                     response = await client.get(f"{self.url}/health/ready", timeout=2)

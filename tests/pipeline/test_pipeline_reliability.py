@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +24,11 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 from pipeline_testkit import (
-    AMQP_URL,
     GraphQLClient,
     PipelineApi,
     RunConfig,
     ServiceProcess,
+    amqp_url,
     publish_customer_created,
 )
 from pymongo import AsyncMongoClient
@@ -54,7 +54,7 @@ class DurableTap:
         self.events: list[dict[str, Any]] = []
 
     async def declare(self) -> None:
-        connection = await aio_pika.connect(AMQP_URL)
+        connection = await aio_pika.connect(amqp_url())
         async with connection:
             channel = await connection.channel()
             exchange = await channel.declare_exchange(
@@ -87,7 +87,7 @@ class DurableTap:
 
     async def delete(self) -> None:
         with contextlib.suppress(Exception):
-            connection = await aio_pika.connect(AMQP_URL)
+            connection = await aio_pika.connect(amqp_url())
             async with connection:
                 channel = await connection.channel()
                 await channel.queue_delete(self.name)
@@ -111,7 +111,7 @@ async def connect_when_up(within: float = 60) -> aio_pika.abc.AbstractConnection
     deadline = time.monotonic() + within
     while True:
         try:
-            return await aio_pika.connect(AMQP_URL, timeout=3)
+            return await aio_pika.connect(amqp_url(), timeout=3)
         except Exception:
             if time.monotonic() > deadline:
                 raise
@@ -242,13 +242,9 @@ async def test_a_broker_outage_delays_events_but_loses_none(
 class RelayProcess(ServiceProcess):
     """The ``pipeline-relay`` console script (the deployed entry point)."""
 
-    def start(self) -> None:
-        log = self.log_path.open("ab")
-        script = Path(sys.executable).parent / "pipeline-relay"
-        self.proc = subprocess.Popen(
-            [str(script)], env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
+    def __init__(self, name: str, module: str, env: Mapping[str, str]) -> None:
+        super().__init__(name, module, env)
+        self.command = [str(Path(sys.executable).parent / "pipeline-relay")]
 
 
 async def test_a_relay_killed_mid_stream_loses_nothing(

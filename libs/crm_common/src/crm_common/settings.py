@@ -21,7 +21,8 @@ DEVELOPMENT_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 class CommonSettings(BaseSettings):
     """Base of every process's ``Settings``; subclasses set ``env_prefix`` and defaults."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # An empty variable counts as unset (compose passes `JWT_SECRET: ${JWT_SECRET:-}` through).
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_ignore_empty=True)
 
     environment: Literal["development", "test", "production"] = Field(
         default="development", validation_alias=AliasChoices("CRM_ENV", "environment")

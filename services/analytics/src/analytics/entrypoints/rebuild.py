@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 
 from analytics.adapters.mongo import (
     OPPORTUNITIES,
@@ -176,4 +177,15 @@ def run() -> None:
     args = parser.parse_args()
     settings = Settings()
     configure_logging("analytics-rebuild", settings.log_level)
-    sys.exit(asyncio.run(main(settings, args.verify)))
+    try:
+        sys.exit(asyncio.run(main(settings, args.verify)))
+    except PyMongoError as exc:
+        # The usual cause is a MONGODB_URL that names no server (`make demo` prints the URL
+        # of its stand-in): say so in one line rather than with a driver traceback.
+        print(
+            f"analytics-rebuild: MongoDB at {settings.mongodb_url} did not answer"
+            f" ({type(exc).__name__}); set MONGODB_URL (and ANALYTICS_DATABASE) to the"
+            " suite's database",
+            file=sys.stderr,
+        )
+        sys.exit(2)
