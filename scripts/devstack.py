@@ -297,6 +297,8 @@ class Suite:
             env[f"{name.upper()}_HOST"] = "127.0.0.1"
         for name in SUBGRAPHS:
             env[f"{name.upper()}_DATABASE"] = f"{name}{self.database_suffix}"
+        # The gateway's schema registry: a test session's is as throw-away as its databases.
+        env["GATEWAY_REGISTRY_DATABASE"] = f"registry{self.database_suffix}"
         env["GATEWAY_SUBGRAPH_URLS"] = json.dumps({n: self.subgraph_url(n) for n in SUBGRAPHS})
         env.update(self.extra_env)
         return env
@@ -386,7 +388,7 @@ class Suite:
 
             client: MongoClient[dict[str, Any]] = MongoClient(self.mongodb_url)
             with client:
-                for name in SUBGRAPHS:
+                for name in (*SUBGRAPHS, "registry"):
                     client.drop_database(f"{name}{self.database_suffix}")
 
 
@@ -474,6 +476,8 @@ def run_demo() -> None:
     with running_suite(
         for_tests=False, log_dir=run_dir / "logs", data_dir=run_dir / "mongo-data"
     ) as suite:
+        # Where `crm-graph` finds the schema registry of this demo (the gateway's MongoDB).
+        (run_dir / "mongodb-url").write_text(suite.mongodb_url)
         admin = make_token("admin", "admin-1")
         summary = seed(suite.gateway_url, admin, make_token)
         manager = make_token("manager", "manager-1")
