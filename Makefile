@@ -12,6 +12,8 @@ setup:
 	@$(UV) --version >/dev/null 2>&1 || { echo "[make] uv is missing: installing it from PyPI with pip"; \
 		python3 -m pip install --quiet uv; }
 	@$(UV) sync --frozen --quiet
+	@# The explorer's assets (GraphiQL, served at GET /graphql in development): npm, best effort.
+	@[ -d tools/graphiql/node_modules/graphiql ] || { command -v npm >/dev/null && npm ci --prefix tools/graphiql --no-audit --no-fund --silent; } || echo "[make] npm is missing: the explorer at GET /graphql has no assets"
 
 demo: setup
 	@$(UV) run --frozen python scripts/devstack.py demo
