@@ -61,7 +61,8 @@ def main() -> None:
     print("| prepare path | limits off (ops/s) | limits on (ops/s) | on/off |")
     print("|---|---|---|---|")
     print(
-        f"| cold (new document each time) | {off_cold:.0f} | {on_cold:.0f} | {on_cold / off_cold:.3f} |"
+        f"| cold (new document each time) | {off_cold:.0f} | {on_cold:.0f} |"
+        f" {on_cold / off_cold:.3f} |"
     )
     print(
         f"| warm (cached documents) | {off_warm:.0f} | {on_warm:.0f} | {on_warm / off_warm:.3f} |"
