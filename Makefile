@@ -20,6 +20,8 @@ export UV_NATIVE_TLS := 1
 
 setup: $(if $(filter $(PRIVATE_UV),$(UV)),$(PRIVATE_UV))
 	@$(UV) sync --frozen --quiet
+	@# The explorer's assets (GraphiQL, served at GET /graphql in development): npm, best effort.
+	@[ -d tools/graphiql/node_modules/graphiql ] || { command -v npm >/dev/null && npm ci --prefix tools/graphiql --no-audit --no-fund --silent; } || echo "[make] npm is missing: the explorer at GET /graphql has no assets"
 
 $(PRIVATE_UV):
 	@echo "[make] uv is not on PATH: installing uv $(UV_VERSION) into .tools/uv (a private virtual environment; the system Python is not touched)"

@@ -273,6 +273,8 @@ def run_demo() -> int:
                 throwaway_databases=False,
             ) as suite,
         ):
+            # Where `crm-graph` finds the schema registry of this demo (the gateway's MongoDB).
+            (place.run_dir / "mongodb-url").write_text(suite.mongodb_url)
             summary = seed(suite.gateway_url, make_token("admin", "admin-1"))
             print(banner(suite, place, summary, time.monotonic() - started), flush=True)
             try:

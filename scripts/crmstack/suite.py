@@ -106,6 +106,8 @@ class Suite:
             env[f"{name.upper()}_HOST"] = "127.0.0.1"
         for name in SUBGRAPHS:
             env[f"{name.upper()}_DATABASE"] = self.database(name)
+        # The gateway's schema registry: a test session's is as throw-away as its databases.
+        env["GATEWAY_REGISTRY_DATABASE"] = f"registry{self.database_suffix}"
         env["GATEWAY_SUBGRAPH_URLS"] = json.dumps({n: self.subgraph_url(n) for n in SUBGRAPHS})
         env.update(self.extra_env)
         return env
@@ -170,7 +172,7 @@ class Suite:
 
         client: MongoClient[dict[str, Any]] = MongoClient(self.mongodb_url)
         with client:
-            for name in SUBGRAPHS:
+            for name in (*SUBGRAPHS, "registry"):
                 client.drop_database(self.database(name))
 
 

@@ -14,15 +14,23 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     get_operation_ast,
-    parse,
     specified_rules,
     validate,
 )
 from graphql.execution.values import get_variable_values
+from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from gateway.execution import ExecutionOutcome, PlanExecutor, execute_plan, shape_response
 from gateway.execution.errors import root_fetch_error
 from gateway.execution.fast_shaping import FastShaper, needs_graphql_core
+from gateway.limits import (
+    LimitExceeded,
+    OperationLimits,
+    check_cost,
+    check_shape,
+    parse_limited,
+    uses_variable_page_sizes,
+)
 from gateway.lru import LRUCache
 from gateway.metrics import PLAN_CACHE
 from gateway.planning import (
@@ -97,6 +105,10 @@ class PreparedOperation:
 class _ParsedDocument:
     document: DocumentNode | None
     errors: tuple[dict[str, Any], ...]
+    # A guard rail refused it: HTTP 400 whatever the media type.
+    refused: bool = False
+    # Whether the cost depends on variables (a page size given as a variable).
+    variable_cost: bool = False
 
 
 class GatewayEngine:
@@ -107,9 +119,21 @@ class GatewayEngine:
         *,
         plan_cache_size: int = 512,
         document_cache_size: int = 512,
+        limits: OperationLimits | None = None,
+        introspection: bool = True,
     ) -> None:
         self.supergraph = supergraph
         self.transport = transport
+        self.limits = limits or OperationLimits()
+        # Without introspection (production), __schema and __type fail validation;
+        # __typename stays.
+        self._rules = (
+            specified_rules
+            if introspection
+            else (*specified_rules, NoSchemaIntrospectionCustomRule)
+        )
+        # (text, operation name) whose cost was checked once for all (no variable page size).
+        self._costed: LRUCache[tuple[str, str | None], bool] = LRUCache(document_cache_size)
         self.planner = QueryPlanner(supergraph, plan_cache_size)
         self._documents: LRUCache[str, _ParsedDocument] = LRUCache(document_cache_size)
         # None: the operation needs graphql-core's shaping (introspection).
@@ -122,23 +146,33 @@ class GatewayEngine:
         if parsed is not None:
             return parsed
         try:
-            document = parse(text)
+            document = parse_limited(text, self.limits)
+            check_shape(document, self.limits)
+        except LimitExceeded as exc:
+            parsed = _ParsedDocument(None, (_error(exc.message, exc.code),), refused=True)
         except GraphQLError as exc:
             parsed = _ParsedDocument(None, (_error(exc.message, PARSE_FAILED, exc),))
         else:
-            problems = validate(self.supergraph.api_schema, document, specified_rules)
+            problems = validate(self.supergraph.api_schema, document, self._rules)
             parsed = _ParsedDocument(
                 None if problems else document,
                 tuple(_error(p.message, VALIDATION_FAILED, p) for p in problems),
+                variable_cost=not problems and uses_variable_page_sizes(document),
             )
         self._documents.put(text, parsed)
         return parsed
 
-    def prepare(self, text: str, operation_name: str | None) -> PreparedOperation:
-        """Parsed, validated and with its operation chosen, or a ``RequestError``."""
+    def prepare(
+        self,
+        text: str,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> PreparedOperation:
+        """Parsed, validated, within the limits and with its operation chosen, or a
+        ``RequestError``. ``variables`` count for the cost when page sizes are variables."""
         parsed = self._parse_and_validate(text)
         if parsed.document is None:
-            raise RequestError(list(parsed.errors))
+            raise RequestError(list(parsed.errors), well_formed=not parsed.refused)
         operation = get_operation_ast(parsed.document, operation_name)
         if operation is None:
             message = (
@@ -147,7 +181,29 @@ class GatewayEngine:
                 else "the document has several operations: give operationName"
             )
             raise RequestError([_error(message, OPERATION_RESOLUTION_FAILURE)])
+        self._check_cost(parsed, text, operation, operation_name, variables or {})
         return PreparedOperation(text, parsed.document, operation, operation_name)
+
+    def _check_cost(
+        self,
+        parsed: _ParsedDocument,
+        text: str,
+        operation: OperationDefinitionNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any],
+    ) -> None:
+        key = (text, operation_name)
+        if not parsed.variable_cost and self._costed.get(key):
+            return
+        assert parsed.document is not None
+        try:
+            check_cost(
+                self.supergraph.api_schema, parsed.document, operation, dict(variables), self.limits
+            )
+        except LimitExceeded as exc:
+            raise RequestError([_error(exc.message, exc.code)], well_formed=False) from exc
+        if not parsed.variable_cost:
+            self._costed.put(key, True)
 
     def _shaper(self, prepared: PreparedOperation) -> FastShaper | None:
         key = (prepared.text, prepared.operation_name)

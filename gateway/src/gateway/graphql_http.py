@@ -3,12 +3,13 @@ choosing the response media type and status."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 
-from gateway.engine import BAD_REQUEST, GraphQLRequest, RequestError
+from gateway.engine import BAD_REQUEST, RequestError
 
 JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -28,34 +29,69 @@ def _object_or_none(value: Any, name: str) -> dict[str, Any]:
     return value
 
 
-def _request_from(params: dict[str, Any]) -> GraphQLRequest:
+@dataclass(frozen=True, slots=True)
+class HttpGraphQLRequest:
+    """What the client sent; ``query`` may be absent when a persisted query's hash stands in."""
+
+    query: str | None
+    variables: dict[str, Any]
+    operation_name: str | None
+    extensions: dict[str, Any]
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body is larger than {limit} bytes")
+        self.limit = limit
+
+
+def _request_from(params: dict[str, Any]) -> HttpGraphQLRequest:
     query = params.get("query")
-    if not isinstance(query, str) or not query.strip():
-        raise _malformed("the request has no 'query' string")
+    if query is not None and (not isinstance(query, str) or not query.strip()):
+        raise _malformed("'query' must be a non-empty string")
     operation_name = params.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         raise _malformed("'operationName' must be a string")
-    return GraphQLRequest(
+    return HttpGraphQLRequest(
         query=query,
         variables=_object_or_none(params.get("variables"), "variables"),
         operation_name=operation_name or None,
+        extensions=_object_or_none(params.get("extensions"), "extensions"),
     )
 
 
-async def read_graphql_request(request: Request) -> GraphQLRequest:
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused (``BodyTooLarge``) as soon as it is known to exceed ``limit``: by its
+    Content-Length before reading anything, else while streaming; never buffered beyond it."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_graphql_request(request: Request, max_body_bytes: int) -> HttpGraphQLRequest:
     if request.method == "GET":
         params: dict[str, Any] = dict(request.query_params)
-        if "variables" in params:
-            try:
-                params["variables"] = orjson.loads(params["variables"])
-            except orjson.JSONDecodeError as exc:
-                raise _malformed("'variables' is not valid JSON") from exc
+        for name in ("variables", "extensions"):
+            if name in params:
+                try:
+                    params[name] = orjson.loads(params[name])
+                except orjson.JSONDecodeError as exc:
+                    raise _malformed(f"'{name}' is not valid JSON") from exc
         return _request_from(params)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != JSON:
         raise _malformed(f"POST requests must be sent as {JSON}")
+    raw = await read_body(request, max_body_bytes)
     try:
-        body = orjson.loads(await request.body())
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise _malformed("the body is not valid JSON") from exc
     if not isinstance(body, dict):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from crm_common.settings import CommonSettings
@@ -40,3 +40,71 @@ class Settings(CommonSettings):
     # When true, a request with the header `x-crm-query-plan: true` gets its plan in
     # `extensions.queryPlan`. Off by default: plans reveal the subgraph topology.
     expose_query_plans: bool = False
+
+    # --- guard rails (limits.py): on by default, each refused before any subgraph is called.
+    limits_enabled: bool = True
+    max_depth: int | None = Field(default=15, ge=1)
+    max_aliases: int | None = Field(default=30, ge=0)
+    max_root_fields: int | None = Field(default=20, ge=1)
+    max_directives: int | None = Field(default=50, ge=0)
+    max_tokens: int | None = Field(default=5000, ge=1)
+    max_cost: int | None = Field(default=25_000, ge=1)
+    default_list_size: int = Field(default=10, ge=1)
+    # 4 MiB: above the 2 MiB CSV that customers' importCustomers takes through GraphQL.
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    # --- persisted operations (persisted.py)
+    apq_enabled: bool = True
+    apq_cache_size: int = Field(default=2000, ge=1)
+    # An Apollo persisted-query manifest (JSON): with it, only its operations run.
+    persisted_operations_path: Path | None = None
+    # Cache-Control max-age of a successful GET query (private: answers depend on the token).
+    get_cache_max_age_seconds: int = Field(default=10, ge=0)
+
+    # --- development conveniences; None means "on unless CRM_ENV=production".
+    introspection: bool | None = None
+    explorer: bool | None = None
+    explorer_assets_dir: Path | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+    cors_allow_credentials: bool = False
+
+    # --- the schema registry (registry/): None means "on in development" (make demo).
+    registry_enabled: bool | None = None
+    registry_url: str | None = None  # default: MONGODB_URL
+    registry_database: str = "registry"
+    registry_poll_seconds: float = Field(default=2.0, gt=0)
+    # How often the supergraph file is looked at for changes when no registry is followed.
+    supergraph_watch_seconds: float = Field(default=2.0, gt=0)
+    usage_flush_seconds: float = Field(default=1.0, gt=0)
+
+    # --- observability: traces go out only when an OTLP endpoint is configured.
+    otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint"),
+    )
+    access_log: bool = True
+
+    @property
+    def introspection_on(self) -> bool:
+        return self.introspection if self.introspection is not None else not self.in_production
+
+    @property
+    def explorer_on(self) -> bool:
+        if self.explorer is not None:
+            return self.explorer
+        return self.environment == "development"
+
+    @property
+    def registry_on(self) -> bool:
+        if self.registry_enabled is not None:
+            return self.registry_enabled
+        return self.environment == "development"
+
+    @property
+    def in_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def registry_mongodb_url(self) -> str:
+        return self.registry_url or self.mongodb_url

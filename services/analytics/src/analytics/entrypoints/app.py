@@ -39,6 +39,7 @@ from analytics.entrypoints.schema import schema
 from analytics.service_layer.services import HistoryCache
 from analytics.settings import Settings
 from crm_common import amqp
+from crm_common.disconnect import CancelOnDisconnect
 from crm_common.errors import Unauthenticated
 from crm_common.identity import TokenVerifier
 from crm_common.mongo import connect_mongo, ping
@@ -161,6 +162,10 @@ def create_app(settings: Settings) -> Starlette:
             *health_routes({"mongo": mongo_ready, "amqp": amqp_ready}),
             metrics_route,
         ],
-        middleware=[Middleware(IdentityMiddleware, verifier=verifier, protected_prefix="/graphql")],
+        middleware=[
+            # A request whose client (the gateway) went away stops being worked on.
+            Middleware(CancelOnDisconnect),
+            Middleware(IdentityMiddleware, verifier=verifier, protected_prefix="/graphql"),
+        ],
         lifespan=lifespan,
     )

@@ -24,7 +24,7 @@ from analytics.entrypoints.context import Context
 from analytics.entrypoints.messages import stored_change
 from analytics.service_layer import services
 from crm_common.events import utcnow
-from crm_common.graphql import ErrorCodes
+from crm_common.graphql import ErrorCodes, guard_extensions
 
 
 @strawberry.enum(description="How a funnel counts deals.")
@@ -727,6 +727,6 @@ FEDERATION_VERSION: Final = "2.11"
 schema = strawberry.federation.Schema(
     query=Query,
     subscription=Subscription,
-    extensions=[ErrorCodes],
+    extensions=[*guard_extensions(), ErrorCodes],
     federation_version=FEDERATION_VERSION,
 )

@@ -25,6 +25,7 @@ from strawberry.asgi import GraphQL
 
 from crm_common import amqp, mongo
 from crm_common.amqp import EventConsumer
+from crm_common.disconnect import CancelOnDisconnect
 from crm_common.errors import Unauthenticated
 from crm_common.identity import Identity, TokenVerifier
 from crm_common.outbox import OutboxRelay
@@ -235,6 +236,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *health_routes({"mongo": mongo_ready, "amqp": amqp_ready}),
             metrics_route,
         ],
-        middleware=[Middleware(IdentityMiddleware, verifier=verifier, protected_prefix="/graphql")],
+        middleware=[
+            # A request whose client (the gateway) went away stops being worked on.
+            Middleware(CancelOnDisconnect),
+            Middleware(IdentityMiddleware, verifier=verifier, protected_prefix="/graphql"),
+        ],
         lifespan=lifespan,
     )

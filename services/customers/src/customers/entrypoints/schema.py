@@ -21,7 +21,7 @@ from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext
 
 from crm_common.errors import CrmError
-from crm_common.graphql import ErrorCodes
+from crm_common.graphql import ErrorCodes, guard_extensions
 from crm_common.identity import Identity
 from customers.domain import model
 from customers.domain.commands import CreateCustomer
@@ -936,5 +936,5 @@ schema = CustomersSchema(
     query=Query,
     mutation=Mutation,
     types=[model.InteractionKind],
-    extensions=[ErrorCodes],
+    extensions=[*guard_extensions(), ErrorCodes],
 )

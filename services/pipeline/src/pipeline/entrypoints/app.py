@@ -30,6 +30,7 @@ from crm_common.amqp import (
     PoisonMessage,
     connect,
 )
+from crm_common.disconnect import CancelOnDisconnect
 from crm_common.errors import Unauthenticated
 from crm_common.events import CloudEvent
 from crm_common.identity import Identity, TokenVerifier
@@ -203,11 +204,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             metrics_route,
         ],
         middleware=[
+            # A request whose client (the gateway) went away stops being worked on.
+            Middleware(CancelOnDisconnect),
             Middleware(
                 IdentityMiddleware,
                 verifier=TokenVerifier(settings),
                 protected_prefix="/graphql",
-            )
+            ),
         ],
         lifespan=lifespan,
     )

@@ -21,7 +21,7 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.types import ExecutionContext, Info
 
 from crm_common.errors import BadUserInput, CrmError, NotFound
-from crm_common.graphql import ErrorCodes
+from crm_common.graphql import ErrorCodes, guard_extensions
 from pipeline.adapters.mongo import ColumnTotal, OpportunityPage
 from pipeline.adapters.mongo import OpportunityFilter as OpportunityQuery
 from pipeline.domain import model
@@ -896,6 +896,7 @@ schema = PipelineSchema(
     # The last one sees the result first. The caches: clients send the same few documents
     # over and over, and parsing + validating one cost about as much as executing it.
     extensions=[
+        *guard_extensions(),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         ErrorCodes,
