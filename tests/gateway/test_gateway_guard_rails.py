@@ -4,6 +4,7 @@ request timeout (504) and cancellation reaching the subgraph; the subgraphs' own
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import time
@@ -107,6 +108,33 @@ def test_a_large_body_is_refused_with_413(stack: GatewayStack) -> None:
     assert response.status_code == 413
     assert _code(response) == "PAYLOAD_TOO_LARGE"
     assert time.perf_counter() - started < 5
+
+
+def test_a_client_that_writes_its_whole_body_first_still_reads_the_413(
+    stack: GatewayStack,
+) -> None:
+    # http.client (as urllib and many SDKs) sends the whole body before reading a byte of the
+    # answer: the gateway reads the rest and throws it away, or the client would get a
+    # reset connection instead of the 413.
+    big = json.dumps({"query": "{ __typename }", "variables": {"x": "y" * (10 * 1024 * 1024)}})
+    host, port = stack.gateway_url.split("//")[1].split("/")[0].split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        started = time.perf_counter()
+        connection.request(
+            "POST",
+            "/graphql",
+            body=big.encode(),
+            headers={"authorization": f"Bearer {stack.token}", "content-type": "application/json"},
+        )
+        response = connection.getresponse()
+        assert response.status == 413
+        assert json.loads(response.read())["errors"][0]["extensions"]["code"] == (
+            "PAYLOAD_TOO_LARGE"
+        )
+        assert time.perf_counter() - started < 5
+    finally:
+        connection.close()
 
 
 def test_a_large_chunked_body_is_refused_while_streaming(stack: GatewayStack) -> None:

@@ -35,6 +35,7 @@ from gateway.engine import GatewayEngine, RequestError
 from gateway.explorer import ExplorerMiddleware
 from gateway.graphql_http import (
     BodyTooLarge,
+    discard_rest_of_body,
     read_graphql_request,
     request_error_status,
     response_media_type,
@@ -60,6 +61,10 @@ log = logging.getLogger(__name__)
 QUERY_PLAN_HEADER = "x-crm-query-plan"
 GATEWAY_TIMEOUT = "GATEWAY_TIMEOUT"
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+# What is read (and thrown away) of a refused body before the 413, so that clients that write
+# the whole body first still read the answer; beyond it the connection is simply closed.
+DISCARD_BODY_BYTES = 64 * 1024 * 1024
+DISCARD_BODY_SECONDS = 10.0
 
 
 class Services:
@@ -130,7 +135,8 @@ async def graphql_endpoint(request: Request) -> Response:
         except BodyTooLarge as exc:
             status = 413
             REFUSED.labels(PAYLOAD_TOO_LARGE).inc()
-            # Connection: close, so the rest of the body need not be read.
+            await discard_rest_of_body(request, DISCARD_BODY_BYTES, DISCARD_BODY_SECONDS)
+            # Connection: close: whatever is left of the body is never read.
             return _json(
                 _error_body(str(exc), PAYLOAD_TOO_LARGE), 413, media_type, Connection="close"
             )

@@ -3,6 +3,8 @@ choosing the response media type and status."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +76,35 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise BodyTooLarge(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def discard_rest_of_body(request: Request, max_bytes: int, seconds: float) -> bool:
+    """Read what is left of a refused body and throw it away (nothing is kept), so that a
+    client that writes its whole body before reading the answer (urllib, many SDKs) sees the
+    413 instead of a reset connection. Bounded by ``max_bytes`` and ``seconds``; a client that
+    sent ``Expect: 100-continue`` has sent nothing yet, so there is nothing to read.
+
+    True when the body was read to its end (the connection could be reused)."""
+    if "100-continue" in request.headers.get("expect", "").lower():
+        return False
+    read = 0
+
+    async def drain() -> bool:
+        nonlocal read
+        while True:
+            message = await request.receive()
+            if message["type"] != "http.request":
+                return False  # the client went away
+            read += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return True
+            if read > max_bytes:
+                return False
+
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            return await drain()
+    return False
 
 
 async def read_graphql_request(request: Request, max_body_bytes: int) -> HttpGraphQLRequest:

@@ -26,6 +26,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from pymongo.errors import PyMongoError
+
 from gateway.registry.checks import run_check
 from gateway.registry.composition import CompositionUnavailable
 from gateway.registry.store import RegistryStore
@@ -158,15 +160,33 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    store = RegistryStore(registry_url(args.registry), args.database)
+    url = registry_url(args.registry)
+    store = RegistryStore(url, args.database)
     try:
         if args.command in ("check", "publish"):
             return _check(store, args, publish=args.command == "publish")
         if args.command == "history":
             return _history(store, args.limit)
         return _rollback(store, args.version)
+    except PyMongoError as exc:
+        reason = str(exc).split(", Timeout:")[0]
+        print(
+            f"cannot reach the registry at {_without_password(url)}: {reason}\n"
+            "give --registry URL, GATEWAY_REGISTRY_URL or MONGODB_URL (or CRM_DEMO_DIR for a"
+            " demo started with one)",
+            file=sys.stderr,
+        )
+        return 2
     finally:
         store.close()
 
