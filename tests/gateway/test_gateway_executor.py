@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from graphql import parse
+from graphql import get_operation_ast, parse
 
 from gateway.execution import execute_plan, shape_response
+from gateway.execution.fast_shaping import FastShaper
 from gateway.planning import build_query_plan
 from gateway.supergraph import Supergraph
 from gateway.transport import SubgraphRequestError
@@ -120,9 +121,12 @@ async def test_an_unreachable_subgraph_leaves_the_rest_of_the_response(
     )
     body = await run(fixture_supergraph, '{ whoami product(upc: "p1") { name } }', subgraphs)
     assert body["data"] == {"whoami": "u1", "product": None}
+    # The error stands at the root field the failed fetch was to answer.
     assert body["errors"] == [
         {
             "message": "request to subgraph 'products' failed: ConnectError: refused",
+            "locations": [{"line": 1, "column": 10}],
+            "path": ["product"],
             "extensions": {"code": "SUBREQUEST_HTTP_ERROR", "service": "products"},
         }
     ]
@@ -140,11 +144,47 @@ async def test_a_failed_entity_fetch_nulls_what_it_should_have_provided(
     body = await run(
         fixture_supergraph, '{ product(upc: "p1") { upc reviews { body } } }', subgraphs
     )
-    # reviews is non-null and nothing explains its null but the transport error: graphql-core
-    # reports the violation and the product bubbles to null.
+    # reviews is non-null: the product bubbles to null, and the transport error, at the
+    # entity it was to complete, explains it (no "Cannot return null" beside it).
     assert body["data"] == {"product": None}
-    codes = [e.get("extensions", {}).get("code") for e in body["errors"]]
-    assert "SUBREQUEST_HTTP_ERROR" in codes
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["product"], "SUBREQUEST_HTTP_ERROR")
+    ]
+
+
+async def test_a_failed_entity_fetch_is_reported_at_each_entity_on_the_hot_path(
+    fixture_supergraph: Supergraph,
+) -> None:
+    # The FastShaper (every request without introspection): the data that did arrive stays,
+    # each entity that could not be completed carries the transport error, and no "Cannot
+    # return null" error is added beside it.
+    query = "{ whoami topReviews { body product { secretNote } } }"
+    reviews = [
+        {"body": f"r{i}", "product": {"__typename": "Product", "upc": f"p{i}"}} for i in (1, 2)
+    ]
+    subgraphs = FakeSubgraphs(
+        {
+            "reviews": [{"data": {"whoami": "u1", "topReviews": reviews}}],
+            "products": [SubgraphRequestError("products", "ConnectError: refused")],
+        }
+    )
+    document = parse(query)
+    plan = build_query_plan(document, None, fixture_supergraph)
+    outcome = await execute_plan(plan.node, subgraphs, {})
+    operation = get_operation_ast(document)
+    assert operation is not None
+    body = FastShaper(fixture_supergraph.api_schema, document, operation).shape(outcome, {})
+    assert body["data"] == {
+        "whoami": "u1",
+        "topReviews": [
+            {"body": "r1", "product": {"secretNote": None}},
+            {"body": "r2", "product": {"secretNote": None}},
+        ],
+    }
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["topReviews", 0, "product"], "SUBREQUEST_HTTP_ERROR"),
+        (["topReviews", 1, "product"], "SUBREQUEST_HTTP_ERROR"),
+    ]
 
 
 async def test_no_entity_fetch_when_there_is_no_entity(fixture_supergraph: Supergraph) -> None:

@@ -6,6 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    parse,
+)
+
 from gateway.execution.entities import ResponsePath
 
 ENTITIES_FIELD = "_entities"
@@ -46,8 +57,51 @@ def entity_fetch_errors(error: Any, positions: list[list[ResponsePath]]) -> list
     return [client_error(error, None)]
 
 
-def transport_error(service: str, reason: str) -> dict[str, Any]:
-    return {
-        "message": f"request to subgraph '{service}' failed: {reason}",
-        "extensions": {"code": SUBREQUEST_FAILED, "service": service},
+def transport_error(service: str, reason: str, path: ResponsePath | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"message": f"request to subgraph '{service}' failed: {reason}"}
+    if path is not None:
+        error["path"] = path
+    error["extensions"] = {"code": SUBREQUEST_FAILED, "service": service}
+    return error
+
+
+def transport_errors(service: str, reason: str, paths: list[ResponsePath]) -> list[dict[str, Any]]:
+    """A failed fetch, reported where its data is missing: at each root field it was to
+    answer, or at each entity it was to complete, so that the error stands beside the null
+    it caused (the rest of the response is unaffected) instead of many "Cannot return null"
+    errors. Without a path when there is none to give."""
+    if not paths:
+        return [transport_error(service, reason)]
+    return [transport_error(service, reason, list(path)) for path in paths]
+
+
+def root_response_keys(operation_text: str) -> list[ResponsePath]:
+    """The response keys of a root fetch's top-level fields (its operation is the planner's,
+    so it parses; only read when the fetch failed)."""
+    try:
+        document = parse(operation_text)
+    except GraphQLError:
+        return []
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
+    keys: dict[str, None] = {}
+
+    def collect(selection_set: SelectionSetNode, seen: frozenset[str]) -> None:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                key = (selection.alias or selection.name).value
+                if not key.startswith("__"):
+                    keys[key] = None
+            elif isinstance(selection, InlineFragmentNode):
+                collect(selection.selection_set, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in fragments and name not in seen:
+                    collect(fragments[name].selection_set, seen | {name})
+
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            collect(definition.selection_set, frozenset())
+            break
+    return [[key] for key in keys]

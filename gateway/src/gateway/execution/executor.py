@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -15,7 +15,12 @@ from gateway.execution.entities import (
     merge_into,
     representation,
 )
-from gateway.execution.errors import entity_fetch_errors, root_fetch_error, transport_error
+from gateway.execution.errors import (
+    entity_fetch_errors,
+    root_fetch_error,
+    root_response_keys,
+    transport_errors,
+)
 from gateway.planning.plan import Fetch, Flatten, Parallel, PlanNode, Sequence
 from gateway.planning.planner import REPRESENTATIONS
 from gateway.transport.http import SubgraphRequestError
@@ -83,17 +88,26 @@ class PlanExecutor:
     def _variables_of(self, fetch: Fetch) -> dict[str, Any]:
         return {n: self._variables[n] for n in fetch.variable_usages if n in self._variables}
 
-    async def _send(self, fetch: Fetch, variables: dict[str, Any]) -> dict[str, Any] | None:
+    async def _send(
+        self,
+        fetch: Fetch,
+        variables: dict[str, Any],
+        paths: Callable[[], list[ResponsePath]],
+    ) -> dict[str, Any] | None:
+        """The subgraph's response, or None when the request failed (its error is recorded
+        at ``paths()``: where the fetch's data was to go)."""
         try:
             return await self._fetcher(
                 fetch.service, fetch.operation_text, variables, fetch.operation_name
             )
         except SubgraphRequestError as exc:
-            self.outcome.errors.append(transport_error(exc.service, exc.reason))
+            self.outcome.errors.extend(transport_errors(exc.service, exc.reason, paths()))
             return None
 
     async def _root_fetch(self, fetch: Fetch) -> None:
-        response = await self._send(fetch, self._variables_of(fetch))
+        response = await self._send(
+            fetch, self._variables_of(fetch), lambda: root_response_keys(fetch.operation_text)
+        )
         if response is None:
             return
         data = response.get("data")
@@ -134,7 +148,9 @@ class PlanExecutor:
         if not representations:
             return
         variables = {**self._variables_of(fetch), REPRESENTATIONS: representations}
-        response = await self._send(fetch, variables)
+        response = await self._send(
+            fetch, variables, lambda: [at for target in targets for at, _ in target]
+        )
         if response is None:
             return
         data = response.get("data")

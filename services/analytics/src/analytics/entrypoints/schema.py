@@ -559,7 +559,7 @@ async def resolve_pipeline_as_of(
 
 @strawberry.type
 class Query:
-    funnel: FunnelReport = strawberry.field(
+    funnel: FunnelReport | None = strawberry.field(
         resolver=resolve_funnel,
         description=(
             "The pipeline's funnel, one step per OPEN stage in stage order. COHORT: deals "
@@ -569,7 +569,7 @@ class Query:
             "has never seen gives no steps. A rep sees only their own figures."
         ),
     )
-    stage_durations: list[StageDuration] = strawberry.field(
+    stage_durations: list[StageDuration] | None = strawberry.field(
         resolver=resolve_stage_durations,
         description=(
             "Time in each OPEN stage: stays that ended in [from, to), credited to the owner at "
@@ -581,27 +581,27 @@ class Query:
         resolver=resolve_bottleneck,
         description="The stage with the longest median stay (None without completed stays).",
     )
-    idle_deals: list[IdleDeal] = strawberry.field(
+    idle_deals: list[IdleDeal] | None = strawberry.field(
         resolver=resolve_idle_deals,
         description=(
             "Open deals without any event for longer than `days` (default: their stage's "
             "rottingDays, else 30), the longest idle first."
         ),
     )
-    sales_performance: SalesPerformance = strawberry.field(
+    sales_performance: SalesPerformance | None = strawberry.field(
         resolver=resolve_sales_performance,
         description=(
             "Win rates, average won amount, sales cycle and velocity, with per-owner figures."
         ),
     )
-    forecast: Forecast = strawberry.field(
+    forecast: Forecast | None = strawberry.field(
         resolver=resolve_forecast,
         description=(
             "Revenue expected to be won in [periodStart, periodEnd] (dates, inclusive, UTC) "
             "from today's open deals, per currency."
         ),
     )
-    forecast_backtest: list[ForecastAccuracy] = strawberry.field(
+    forecast_backtest: list[ForecastAccuracy] | None = strawberry.field(
         resolver=resolve_forecast_backtest,
         description=(
             "Replays the `periods` past periods of `periodDays` days before today from the "
@@ -611,7 +611,7 @@ class Query:
             "won in it."
         ),
     )
-    pipeline_as_of: list[StageSnapshot] = strawberry.field(
+    pipeline_as_of: list[StageSnapshot] | None = strawberry.field(
         resolver=resolve_pipeline_as_of,
         description=(
             "Every stage of the pipeline as it was at `at`: the deals in it and their amounts "

@@ -744,7 +744,7 @@ class Query:
         first: int | None = None,
         after: str | None = None,
         sort: CustomerSort | None = None,
-    ) -> CustomerConnection:
+    ) -> CustomerConnection | None:
         order = Sort()
         if sort is not None:
             order = Sort(SortField(sort.field.value), sort.direction is SortDirection.DESC)
@@ -769,7 +769,7 @@ class Query:
     @field("Same e-mail or phone, or a similar name (same company): strongest first.")
     async def duplicate_candidates(
         self, info: Info, customer_id: strawberry.ID
-    ) -> list[CustomerType]:
+    ) -> list[CustomerType] | None:
         found = await services.duplicate_candidates(
             str(customer_id), info.context.identity, info.context.repository
         )

@@ -220,7 +220,7 @@ class Opportunity:
         return self.domain.is_idle(stage, services.now())
 
     @strawberry.field
-    def customer(self) -> Customer:
+    def customer(self) -> Customer | None:
         return Customer(id=strawberry.ID(self.customer_id))
 
     @strawberry.field
@@ -281,7 +281,7 @@ class Customer:
     @described_field("The customer's opportunities that the caller may see, newest first.")
     async def opportunities(
         self, info: Ctx, status: OpportunityStatus | None = None
-    ) -> list[Opportunity]:
+    ) -> list[Opportunity] | None:
         found = await info.context.loaders.opportunities_by_customer.load(str(self.id))
         return [
             Opportunity.of(o) for o in found if status is None or o.status.value == status.value
@@ -291,7 +291,7 @@ class Customer:
         "Total amount of the customer's OPEN opportunities that the caller may see, one entry "
         "per currency."
     )
-    async def open_pipeline_value(self, info: Ctx) -> list[Money]:
+    async def open_pipeline_value(self, info: Ctx) -> list[Money] | None:
         found = await info.context.loaders.opportunities_by_customer.load(str(self.id))
         totals = totals_by_currency(
             [o.amount for o in found if o.status is model.OpportunityStatus.OPEN]
@@ -512,7 +512,7 @@ async def _board(
 @strawberry.type
 class Query:
     @strawberry.field
-    async def pipelines(self, info: Ctx) -> list[Pipeline]:
+    async def pipelines(self, info: Ctx) -> list[Pipeline] | None:
         return [Pipeline.of(p) for p in await info.context.services.pipelines.list_all()]
 
     @strawberry.field
@@ -532,7 +532,7 @@ class Query:
         filter: OpportunityFilter | None = None,
         first: int | None = 20,
         after: str | None = None,
-    ) -> OpportunityConnection:
+    ) -> OpportunityConnection | None:
         size = _page_size(first)
         where = OpportunityQuery(scope=info.context.scope)
         if filter is not None:
@@ -563,7 +563,7 @@ class Query:
         pipeline_id: strawberry.ID,
         filter: BoardFilter | None = None,
         include_closed: bool = False,
-    ) -> Board:
+    ) -> Board | None:
         return await _board(info, str(pipeline_id), filter, include_closed)
 
 
