@@ -4,7 +4,6 @@ SecantusDB unless MONGODB_URL answers, a private RabbitMQ vhost), event generati
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import statistics
 import sys
@@ -20,14 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from crm_common.events import CloudEvent, iso, new_event  # noqa: E402
-from devstack import (  # noqa: E402
-    DEFAULT_AMQP_URL,
-    DEFAULT_MONGODB_URL,
-    ensure_mongodb,
-    ensure_rabbitmq,
-    isolated_vhost,
+from crmstack.suite import (  # noqa: E402
     make_token,
-    running_suite,
+    throwaway_infrastructure,
+    throwaway_suite,
 )
 
 
@@ -38,24 +33,16 @@ def log_dir(name: str) -> Path:
 
 
 @contextlib.contextmanager
-def infrastructure(name: str) -> Iterator[tuple[str, str]]:
-    """(mongodb_url, amqp_url): a private vhost and a fresh (or the reused) MongoDB."""
-    broker = isolated_vhost(ensure_rabbitmq(os.environ.get("AMQP_URL") or DEFAULT_AMQP_URL))
-    try:
-        database = ensure_mongodb(
-            os.environ.get("MONGODB_URL") or DEFAULT_MONGODB_URL, None, log_dir(name)
-        )
-        try:
-            yield database.url, broker.url
-        finally:
-            database.stop()
-    finally:
-        broker.stop()
+def infrastructure(name: str) -> Iterator[tuple[str, str, str]]:
+    """(mongodb_url, amqp_url, instance): a private throw-away vhost, a fresh (or the reused)
+    MongoDB, and the CRM_INSTANCE that names the run's queues."""
+    with throwaway_infrastructure(log_dir(name)) as found:
+        yield found
 
 
 @contextlib.contextmanager
 def suite(name: str) -> Iterator[Any]:
-    with running_suite(for_tests=True, log_dir=log_dir(name)) as running:
+    with throwaway_suite(log_dir(name)) as running:
         yield running
 
 

@@ -29,15 +29,15 @@ from pymongo import AsyncMongoClient
 
 from crm_common.amqp import declare_consumer_queue
 from crm_common.events import CONTENT_TYPE
+from crm_common.topology import ANALYTICS_EVENTS
 
 BIN = Path(sys.executable).parent
-QUEUE = "analytics.bench"
 
 
-async def fill(amqp_url: str, events: int, per_deal: int) -> float:
+async def fill(amqp_url: str, queue: str, events: int, per_deal: int) -> float:
     connection = await aio_pika.connect_robust(amqp_url)
     channel = await connection.channel(publisher_confirms=True)
-    await declare_consumer_queue(channel, QUEUE, ["pipeline.opportunity.#"])
+    await declare_consumer_queue(channel, queue, list(ANALYTICS_EVENTS.routing_keys))
     generator = DealEvents("bench-pipeline", random.Random(1), start_of_history())
     started = time.perf_counter()
     pending: list[Any] = []
@@ -51,7 +51,7 @@ async def fill(amqp_url: str, events: int, per_deal: int) -> float:
                 type=event.type,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             )
-            pending.append(channel.default_exchange.publish(message, routing_key=QUEUE))
+            pending.append(channel.default_exchange.publish(message, routing_key=queue))
             published += 1
         if len(pending) >= 2000:
             await asyncio.gather(*pending)
@@ -96,8 +96,10 @@ async def watch(mongodb_url: str, database: str, total: int, worker: Any) -> dic
 
 
 def run(events: int, per_deal: int) -> None:
-    with infrastructure("analytics-worker") as (mongodb_url, amqp_url):
-        fill_seconds = asyncio.run(fill(amqp_url, events, per_deal))
+    with infrastructure("analytics-worker") as (mongodb_url, amqp_url, instance):
+        # The worker's own queue name for this run's instance, filled before it starts.
+        queue = ANALYTICS_EVENTS.name(instance)
+        fill_seconds = asyncio.run(fill(amqp_url, queue, events, per_deal))
         logs = log_dir("analytics-worker-process")
         database = "analytics_bench"
         env = {
@@ -105,7 +107,7 @@ def run(events: int, per_deal: int) -> None:
             "MONGODB_URL": mongodb_url,
             "AMQP_URL": amqp_url,
             "ANALYTICS_DATABASE": database,
-            "ANALYTICS_QUEUE": QUEUE,
+            "CRM_INSTANCE": instance,
             "ANALYTICS_HEARTBEAT_PATH": "",
             "LOG_LEVEL": "WARNING",
             "CRM_ENV": "test",

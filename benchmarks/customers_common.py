@@ -18,13 +18,13 @@ from prometheus_client.parser import text_string_to_metric_families
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from devstack import Suite, make_token, running_suite  # noqa: E402
+from crmstack.suite import Suite, make_token, throwaway_suite  # noqa: E402
 
 
 @contextlib.contextmanager
 def suite() -> Iterator[Suite]:
     log_dir = ROOT / ".run" / f"bench-logs-{int(time.time())}"
-    with running_suite(for_tests=True, log_dir=log_dir) as running:
+    with throwaway_suite(log_dir) as running:
         yield running
 
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from pymongo import MongoClient  # noqa: E402
 
-from devstack import Suite, make_token, running_suite  # noqa: E402
+from crmstack.suite import Suite, make_token, throwaway_suite  # noqa: E402
 from pipeline.adapters.mongo import opportunity_state  # noqa: E402
 from pipeline.domain.model import Opportunity, Pipeline, default_pipeline  # noqa: E402
 from pipeline.domain.money import Money  # noqa: E402
@@ -32,7 +32,7 @@ __all__ = ["Suite", "make_token"]
 @contextlib.contextmanager
 def suite(name: str) -> Iterator[Suite]:
     log_dir = ROOT / ".run" / f"bench-{name}-{int(time.time())}"
-    with running_suite(for_tests=True, log_dir=log_dir) as running:
+    with throwaway_suite(log_dir) as running:
         yield running
 
 

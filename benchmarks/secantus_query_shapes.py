@@ -28,7 +28,7 @@ from pymongo import ASCENDING, MongoClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from devstack import ensure_mongodb  # noqa: E402
+from crmstack.database import ensure_mongodb  # noqa: E402
 
 
 def grams(text: str) -> list[str]:

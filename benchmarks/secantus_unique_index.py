@@ -26,7 +26,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from devstack import ensure_mongodb  # noqa: E402
+from crmstack.database import ensure_mongodb  # noqa: E402
 
 PARTIAL = {"external_id": {"$type": "string"}}
 

@@ -33,6 +33,7 @@ from crm_common.identity import mint_token
 from crm_common.topology import ANALYTICS_EVENTS
 from crmstack.processes import ManagedProcess
 from support.infrastructure import Infrastructure
+from support.polling import eventually
 
 BIN = Path(sys.executable).parent
 ROUTING_KEYS = ANALYTICS_EVENTS.routing_keys
@@ -171,25 +172,6 @@ async def publisher(
         yield publisher
     finally:
         await publisher.close()
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]],
-    check: Callable[[T], bool],
-    *,
-    within: float = 30.0,
-    interval: float = 0.2,
-    what: str = "condition",
-) -> T:
-    """Poll ``probe`` until ``check`` accepts its value; fail with the last value otherwise."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if check(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} not reached within {within}s; last value: {value!r}")
-        await asyncio.sleep(interval)
 
 
 @pytest.fixture(name="eventually")

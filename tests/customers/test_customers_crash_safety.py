@@ -18,6 +18,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from crm_common.events import EXCHANGE
+from support.polling import eventually, eventually_sync
 
 AUDIT = """
 query($id: ID!) { customer(id: $id) { id version audit(first: 50) { edges { node {
@@ -46,12 +47,9 @@ def ok(body: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def eventually(check: Callable[[], bool], within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("not in time")
-        time.sleep(0.2)
+def operation_state(db: Database[dict[str, Any]], operation_id: str) -> str | None:
+    document = db.operations.find_one({"_id": operation_id})
+    return None if document is None else str(document["state"])
 
 
 @pytest.fixture
@@ -113,8 +111,8 @@ def test_an_audit_entry_survives_a_crash_between_the_write_and_its_move(
     assert db.audit.find_one({"_id": f"{cid}:2"}) is None
 
     again = processes()
-    eventually(lambda: db.audit.find_one({"_id": f"{cid}:2"}) is not None)
-    eventually(lambda: "audit_pending" not in (db.customers.find_one({"_id": cid}) or {}))
+    eventually_sync(lambda: db.audit.find_one({"_id": f"{cid}:2"}) is not None)
+    eventually_sync(lambda: "audit_pending" not in (db.customers.find_one({"_id": cid}) or {}))
     trail = ok(again.post(AUDIT, {"id": cid}))["customer"]["audit"]["edges"]
     assert [(e["node"]["version"], e["node"]["action"]) for e in trail] == [
         (2, "UPDATE"),
@@ -184,7 +182,7 @@ async def test_a_merge_killed_midway_is_finished_at_restart_and_its_event_arrive
         assert db.customers.find_one({"_id": source}) is not None
 
         again = processes()
-        eventually(lambda: db.operations.find_one({"_id": operation["_id"]})["state"] == "DONE")  # type: ignore[index]
+        await eventually(lambda: operation_state(db, operation["_id"]) == "DONE")
         assert db.customers.find_one({"_id": source}) is None
         assert db.merged_customers.find_one({"_id": source})["merged_into"] == target  # type: ignore[index]
         survivor = ok(again.post(CUSTOMER, {"id": source}))["customer"]  # the old id resolves
@@ -269,7 +267,7 @@ async def test_a_transfer_killed_before_its_record_is_finished_and_its_event_arr
         assert (operation["kind"], operation["state"]) == ("TRANSFER", "PENDING")
 
         again = processes()
-        eventually(lambda: db.operations.find_one({"_id": operation["_id"]})["state"] == "DONE")  # type: ignore[index]
+        await eventually(lambda: operation_state(db, operation["_id"]) == "DONE")
         [record] = list(db.transfers.find({}))
         assert sorted(record["customer_ids"]) == ids
         assert record["run_ids"] == [operation["_id"]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -23,6 +23,7 @@ from customers.adapters.mongo_repository import (
 )
 from customers.adapters.outbox import CUSTOMER_CREATED, outbox_entry
 from customers.domain.model import Customer, CustomerKind
+from support.polling import eventually
 
 Collection = AsyncCollection[dict[str, Any]]
 
@@ -71,14 +72,6 @@ def _finds(collection: Collection) -> float:
         {"command": "find", "database": collection.database.name},
     )
     return value or 0.0
-
-
-async def _eventually(check: Callable[[], bool], seconds: float = 10) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 async def _pending_entries(collection: Collection) -> int:
@@ -148,11 +141,11 @@ async def test_fast_path_publishes_each_write_without_reading(collection: Collec
     repository = MongoCustomerRepository(collection, outbox_listener=relay)
     relay.start()
     try:
-        await _eventually(lambda: _finds(collection) == 1)  # the start-up sweep
+        await eventually(lambda: _finds(collection) == 1)  # the start-up sweep
         customers = [_customer(f"Fast {n}") for n in range(5)]
         for customer in customers:
             await repository.add(customer)
-        await _eventually(lambda: len(publisher.published) == 5)
+        await eventually(lambda: len(publisher.published) == 5)
         assert [e.subject for e in publisher.published] == [c.id for c in customers]
         for _ in range(200):  # the flags are cleared after the publishes
             if not await collection.count_documents({"outbox_pending": True}):
@@ -172,7 +165,7 @@ async def test_a_failed_publish_falls_back_to_a_sweep(collection: Collection) ->
     try:
         customer = _customer("Retried")
         await repository.add(customer)
-        await _eventually(lambda: len(publisher.published) == 1)
+        await eventually(lambda: len(publisher.published) == 1)
         assert [e.subject for e in publisher.published] == [customer.id]
         assert publisher.attempts == 2
     finally:
@@ -191,7 +184,7 @@ async def test_quiet_sweep_publishes_what_other_processes_left(collection: Colle
     try:
         await asyncio.sleep(0.3)  # after the start-up sweep
         await collection.insert_one(document)
-        await _eventually(lambda: len(publisher.published) == 1)
+        await eventually(lambda: len(publisher.published) == 1)
         assert publisher.published[0].subject == customer.id
     finally:
         await relay.stop()

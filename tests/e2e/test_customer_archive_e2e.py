@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from devstack import Suite
-from support.graphql import data, error_codes, eventually, gql
+from support.graphql import data, error_codes, gql
+from support.polling import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -91,7 +92,7 @@ async def test_a_campaign_lead_wins_a_deal_and_becomes_a_customer(suite: Suite, 
     customer = await eventually(
         lambda: read(suite, rep_token, customer_id),
         lambda c: c["lifecycle"] == "CUSTOMER" and c["timeline"]["totalCount"] >= 7,
-        deadline_s=60,  # a ceiling for loaded machines; it usually holds within a second
+        within=60,  # a ceiling for loaded machines; it usually holds within a second
     )
     assert customer["source"] == {"channel": "marketing", "campaign": "webinar-2026"}
     steps = [
@@ -155,7 +156,7 @@ async def test_merging_duplicates_with_deals_and_timelines_loses_nothing(
     survivor = await eventually(
         lambda: read(suite, rep_token, first),
         lambda c: {d["id"] for d in c["opportunities"]} == deals,
-        deadline_s=30,
+        within=30,
     )
     assert survivor["timeline"]["totalCount"] == 6
     assert sorted(survivor["emails"]) == sorted([mail, f"hank.{mail}"])

@@ -13,7 +13,8 @@ import pytest
 from pymongo import MongoClient
 
 from devstack import Suite
-from support.graphql import data, error_codes, eventually, gql, post
+from support.graphql import data, error_codes, gql, post
+from support.polling import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

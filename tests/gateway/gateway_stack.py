@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +18,8 @@ from typing import Any
 import httpx
 
 from crm_common.identity import mint_token
+from crmstack.ports import free_port
+from crmstack.processes import ManagedProcess, ProcessFailed
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SUPERGRAPH_PATH = FIXTURES / "supergraph.graphql"
@@ -28,43 +27,56 @@ ROOT = Path(__file__).resolve().parents[2]
 JWT_SECRET = "gateway-tests-secret-0123456789abcdef"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class _Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout=5)
-
-
-def _wait_until_healthy(process: _Process, url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.popen.poll() is not None:
-            break
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(
-        f"{process.name} did not become healthy at {url}:\n{process.log.read_text()[-3000:]}"
+def subgraph_process(name: str, app: str, port: int, logs: Path, **env: str) -> ManagedProcess:
+    """A fixture subgraph (``tests/gateway/fixtures/<app>.py``) under uvicorn on ``port``."""
+    command = [
+        sys.executable, "-m", "uvicorn", "--app-dir", str(FIXTURES), f"{app}:app",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+    ]  # fmt: skip
+    return ManagedProcess(
+        name,
+        command,
+        {**os.environ, "JWT_SECRET": JWT_SECRET, "CRM_ENV": "test", "PYTHONUNBUFFERED": "1", **env},
+        logs / f"{name}-{port}.log",
+        ready_url=f"http://127.0.0.1:{port}/health/live",
+        cwd=ROOT,
     )
+
+
+def gateway_process(
+    port: int, logs: Path, subgraph_urls: dict[str, str], name: str = "gateway", **env: str
+) -> ManagedProcess:
+    """``python -m gateway.main`` on ``port`` with the fixture supergraph unless ``env`` says
+    otherwise; development JWKS settings of the caller's shell are dropped."""
+    full_env = {
+        **os.environ,
+        "JWT_SECRET": JWT_SECRET,
+        "CRM_ENV": "test",
+        "PYTHONUNBUFFERED": "1",
+        "GATEWAY_HOST": "127.0.0.1",
+        "GATEWAY_PORT": str(port),
+        "GATEWAY_SUPERGRAPH_PATH": str(SUPERGRAPH_PATH),
+        "GATEWAY_SUBGRAPH_URLS": json.dumps(subgraph_urls),
+        **env,
+    }
+    full_env.pop("JWT_JWKS_URL", None)
+    return ManagedProcess(
+        name,
+        [sys.executable, "-m", "gateway.main"],
+        full_env,
+        logs / f"{name}-{port}.log",
+        ready_url=f"http://127.0.0.1:{port}/health",
+        cwd=ROOT,
+    )
+
+
+def started(process: ManagedProcess, timeout: float = 30.0) -> ManagedProcess:
+    """Start and wait; on failure the error carries the end of the process's log."""
+    try:
+        return process.start(timeout)
+    except ProcessFailed as failure:
+        process.stop()
+        raise RuntimeError(f"{failure}\n{process.log_tail(60)}") from failure
 
 
 @dataclass(frozen=True)
@@ -111,60 +123,21 @@ class GatewayStack:
 
 @contextmanager
 def running_gateway_stack(logs: Path) -> Iterator[GatewayStack]:
-    """Both subgraphs and the gateway on free ports, stopped (by process id) on exit."""
-    env = {
-        **os.environ,
-        "JWT_SECRET": JWT_SECRET,
-        "CRM_ENV": "test",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("JWT_JWKS_URL", None)
-    processes: list[_Process] = []
-
-    def start(name: str, command: list[str], health_url: str, extra: dict[str, str]) -> None:
-        log = logs / f"{name}.log"
-        popen = subprocess.Popen(
-            command,
-            env={**env, **extra},
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        process = _Process(name, popen, log)
-        processes.append(process)
-        _wait_until_healthy(process, health_url)
-
+    """Both subgraphs and the gateway on free ports, stopped (by process group) on exit."""
+    processes: list[ManagedProcess] = []
     try:
         bases: dict[str, str] = {}
         for name in ("products", "reviews"):
-            port = _free_port()
+            port = free_port()
             bases[name] = f"http://127.0.0.1:{port}"
-            start(
-                name,
-                [
-                    sys.executable, "-m", "uvicorn", "--app-dir", str(FIXTURES),
-                    f"{name}_subgraph:app", "--host", "127.0.0.1", "--port", str(port),
-                    "--log-level", "warning",
-                ],
-                f"{bases[name]}/health/live",
-                {},
-            )  # fmt: skip
-        gateway_port = _free_port()
+            processes.append(started(subgraph_process(name, f"{name}_subgraph", port, logs)))
+        gateway_port = free_port()
         # Upper-case on purpose: names match the join__graph names case-insensitively.
         urls = {name.upper(): f"{base}/graphql" for name, base in bases.items()}
-        start(
-            "gateway",
-            [sys.executable, "-m", "gateway.main"],
-            f"http://127.0.0.1:{gateway_port}/health",
-            {
-                "GATEWAY_HOST": "127.0.0.1",
-                "GATEWAY_PORT": str(gateway_port),
-                "GATEWAY_SUPERGRAPH_PATH": str(SUPERGRAPH_PATH),
-                "GATEWAY_SUBGRAPH_URLS": json.dumps(urls),
-                "GATEWAY_EXPOSE_QUERY_PLANS": "true",
-                "LOG_LEVEL": "WARNING",
-            },
+        gateway = gateway_process(
+            gateway_port, logs, urls, GATEWAY_EXPOSE_QUERY_PLANS="true", LOG_LEVEL="WARNING"
         )
+        processes.append(started(gateway))
         yield GatewayStack(
             gateway_url=f"http://127.0.0.1:{gateway_port}/graphql",
             subgraph_bases=bases,

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +13,14 @@ from typing import Any
 
 import pytest
 import websockets
-from gateway_stack import FIXTURES, JWT_SECRET, ROOT, _free_port, _Process, _wait_until_healthy
+from gateway_stack import FIXTURES, JWT_SECRET, gateway_process, subgraph_process
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
 from compose_supergraph import Subgraph, compose, export_sdl
 from crm_common.identity import mint_token
+from crmstack.ports import free_port
+from crmstack.processes import ProcessFailed
 
 PROTOCOL = [Subprotocol("graphql-transport-ws")]
 
@@ -30,7 +30,7 @@ def gateway_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     logs = tmp_path_factory.mktemp("subscriptions")
     if str(FIXTURES) not in sys.path:
         sys.path.insert(0, str(FIXTURES))
-    ports = {"products": _free_port(), "ticker": _free_port()}
+    ports = {"products": free_port(), "ticker": free_port()}
     files = []
     for name in ports:
         path = logs / f"{name}.graphql"
@@ -39,49 +39,23 @@ def gateway_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         files.append((Subgraph(name, url, f"{name}_subgraph"), path))
     supergraph = logs / "supergraph.graphql"
     supergraph.write_text(compose(files))
-    env = {"JWT_SECRET": JWT_SECRET, "CRM_ENV": "test", "PYTHONUNBUFFERED": "1"}
-    processes: list[_Process] = []
-
-    health: list[str] = []
-
-    def start(name: str, command: list[str], health_url: str, extra: dict[str, str]) -> None:
-        log = logs / f"{name}.log"
-        popen = subprocess.Popen(
-            command,
-            env={**os.environ, **env, **extra},
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
+    processes = [
+        subgraph_process(name, f"{name}_subgraph", port, logs) for name, port in ports.items()
+    ]
+    gateway_port = free_port()
+    processes.append(
+        gateway_process(
+            gateway_port, logs, {}, GATEWAY_SUPERGRAPH_PATH=str(supergraph), LOG_LEVEL="WARNING"
         )
-        processes.append(_Process(name, popen, log))
-        health.append(health_url)
-
+    )
     try:
-        for name, port in ports.items():
-            start(
-                name,
-                [
-                    sys.executable, "-m", "uvicorn", "--app-dir", str(FIXTURES),
-                    f"{name}_subgraph:app", "--host", "127.0.0.1", "--port", str(port),
-                    "--log-level", "warning",
-                ],
-                f"http://127.0.0.1:{port}/health/live",
-                {},
-            )  # fmt: skip
-        gateway_port = _free_port()
-        start(
-            "gateway",
-            [sys.executable, "-m", "gateway.main"],
-            f"http://127.0.0.1:{gateway_port}/health",
-            {
-                "GATEWAY_HOST": "127.0.0.1",
-                "GATEWAY_PORT": str(gateway_port),
-                "GATEWAY_SUPERGRAPH_PATH": str(supergraph),
-                "LOG_LEVEL": "WARNING",
-            },
-        )
-        for process, url in zip(processes, health, strict=True):  # started in parallel
-            _wait_until_healthy(process, url)
+        for process in processes:  # started in parallel, then waited for
+            process.start(timeout=None)
+        for process in processes:
+            try:
+                process.wait_ready(30)
+            except ProcessFailed as failure:
+                raise RuntimeError(f"{failure}\n{process.log_tail(60)}") from failure
         yield f"ws://127.0.0.1:{gateway_port}/graphql"
     finally:
         for process in reversed(processes):

@@ -23,7 +23,7 @@ from test_pipeline_api import CREATE, MOVE, TRACEPARENT, create, known_customer,
 
 from crm_common.amqp import EventPublisher
 from crm_common.events import EXCHANGE, new_event
-from support.graphql import eventually
+from support.polling import eventually
 
 FIELDS = """id title status version priority nextStep lostReason team ownerId closedAt
   expectedCloseDate amount { amount currency } stage { id name kind retired }
@@ -509,7 +509,7 @@ async def test_merges_and_transfers_are_applied_once(
         doc = await db.opportunities.find_one({"_id": moved})
         return doc is not None and doc["customer_id"] == survivor
 
-    await eventually(repointed, deadline_s=10)
+    await eventually(repointed, within=10)
     [updated] = await tap.wait_for(moved, "pipeline.opportunity.updated")
     contracts.validate(updated)
     assert updated["data"]["changes"] == {"customerId": {"from": merged, "to": survivor}}
@@ -538,7 +538,7 @@ async def test_merges_and_transfers_are_applied_once(
         docs = [d async for d in db.opportunities.find({"customer_id": survivor, "status": "OPEN"})]
         return bool(docs) and all(d["owner_id"] == "rep-new" for d in docs)
 
-    await eventually(transferred, deadline_s=10)
+    await eventually(transferred, within=10)
     await asyncio.sleep(0.5)  # the duplicate delivery had its chance
     for oid, version in ((moved, 3), (stays, 2)):
         doc = await db.opportunities.find_one({"_id": oid})
@@ -592,7 +592,7 @@ async def test_a_poison_message_goes_to_the_dead_letter_queue_and_consuming_goes
                 await message.ack()
             return len(dead) >= 2
 
-        await eventually(two_dead, deadline_s=10)
+        await eventually(two_dead, within=10)
         reasons = {m.message_id: str((m.headers or {}).get("x-death-reason")) for m in dead}
         assert "not a valid CloudEvent" in reasons["poison-1"]
         assert "mergedIds must be a list" in reasons[bad.id]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
@@ -44,24 +41,3 @@ async def data(
 
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in body.get("errors") or []]
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]],
-    accept: Callable[[T], bool] = bool,
-    deadline_s: float = 20,
-    *,
-    interval: float = 0.2,
-    what: str = "condition",
-) -> T:
-    """Poll ``probe`` until ``accept`` holds (by default: a truthy value); fail with the last
-    value after the deadline. The one poller of the test suite: events travel asynchronously,
-    so an end-to-end assertion waits for its condition instead of sleeping a guessed time."""
-    end = time.monotonic() + deadline_s
-    while True:
-        value = await probe()
-        if accept(value):
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"{what} not met within {deadline_s} s; last value: {value!r}")
-        await asyncio.sleep(interval)
