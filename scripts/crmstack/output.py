@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sys
-from urllib.parse import urlsplit
+
+from crm_common.urls import redact
+
+__all__ = ["LaunchError", "redact", "say"]
 
 
 def say(message: str) -> None:
@@ -16,10 +19,3 @@ class LaunchError(SystemExit):
     def __init__(self, message: str) -> None:
         say(f"error: {message}")
         super().__init__(2)
-
-
-def redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@")
-    return url

@@ -9,23 +9,14 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
-
-from devstack import Suite, make_token
+from devstack import Suite
+from support.graphql import admin_post
 
 CODE = "SUBREQUEST_HTTP_ERROR"
 
 
 def post(suite: Suite, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = httpx.post(
-        suite.gateway_url,
-        json={"query": query, "variables": variables or {}},
-        headers={"authorization": f"Bearer {make_token('admin', 'admin-1')}"},
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return admin_post(suite.gateway_url, query, variables)
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from devstack import ROOT, Suite, make_token
+from support.graphql import admin_post
 
 PIPELINE_SDL = ROOT / "contracts" / "subgraphs" / "pipeline.graphql"
 CRM_GRAPH = Path(sys.executable).parent / "crm-graph"
@@ -33,15 +34,7 @@ def crm_graph(suite: Suite, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def post(suite: Suite, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = httpx.post(
-        suite.gateway_url,
-        json={"query": query, "variables": variables or {}},
-        headers={"authorization": f"Bearer {make_token('admin', 'admin-1')}"},
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return admin_post(suite.gateway_url, query, variables)
 
 
 def query_fields(suite: Suite) -> set[str]:

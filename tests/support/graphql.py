@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
-T = TypeVar("T")
+from crmstack.suite import make_token
 
 
 async def post(
@@ -41,3 +41,16 @@ async def data(
 
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [e.get("extensions", {}).get("code") for e in body.get("errors") or []]
+
+
+def admin_post(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A synchronous POST as the demo admin (``admin-1``) that must answer 200: its body."""
+    response = httpx.post(
+        url,
+        json={"query": query, "variables": variables or {}},
+        headers={"authorization": f"Bearer {make_token('admin', 'admin-1')}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body

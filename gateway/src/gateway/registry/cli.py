@@ -28,6 +28,7 @@ from pathlib import Path
 
 from pymongo.errors import PyMongoError
 
+from crm_common.urls import redact
 from gateway.registry.checks import run_check
 from gateway.registry.composition import CompositionUnavailable
 from gateway.registry.store import RegistryStore
@@ -160,14 +161,6 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
-def _without_password(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return url
-    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     url = registry_url(args.registry)
@@ -181,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     except PyMongoError as exc:
         reason = str(exc).split(", Timeout:")[0]
         print(
-            f"cannot reach the registry at {_without_password(url)}: {reason}\n"
+            f"cannot reach the registry at {redact(url)}: {reason}\n"
             "give --registry URL, GATEWAY_REGISTRY_URL or MONGODB_URL (or CRM_DEMO_DIR for a"
             " demo started with one)",
             file=sys.stderr,
