@@ -21,6 +21,7 @@ time over the run divided by its requests. Queries:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,8 +206,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--only", nargs="*", default=["ours", "apollo", "hive"])
     args = parser.parse_args()
+    if "hive" in args.only:
+        ensure_node_modules(HIVE)
+    with canned_subgraphs() as (work, supergraph):
+        results = run_gateways(args, work, supergraph)
+    print_tables(results, args)
+
+
+@contextlib.contextmanager
+def canned_subgraphs() -> Iterator[tuple[Path, Path]]:
+    """``(work dir, supergraph file)``: the four canned subgraphs running, composed."""
     ensure_node_modules(PEERS)
-    ensure_node_modules(HIVE)
+    ensure_node_modules(COMPOSE.parent)
     work = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     sub_port = free_port()
     config = work / "subgraphs.json"
@@ -222,16 +234,41 @@ def main() -> None:
     )
     supergraph = work / "supergraph.graphql"
     supergraph.write_text(composed.stdout)
-
     subgraphs = subprocess.Popen(
         ["node", str(PEERS / "canned_subgraphs.mjs"), str(config), str(sub_port)],
         stdout=(work / "subgraphs.log").open("wb"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    try:
+        yield work, supergraph
+    finally:
+        os.killpg(subgraphs.pid, signal.SIGTERM)
+        subgraphs.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def ours_env(port: int, supergraph: Path) -> dict[str, str]:
+    """Our gateway on one port, serving the supergraph file (no registry), quiet."""
+    return {
+        "GATEWAY_HOST": "127.0.0.1",
+        "GATEWAY_PORT": str(port),
+        "GATEWAY_SUPERGRAPH_PATH": str(supergraph),
+        "JWT_SECRET": JWT_SECRET,
+        "CRM_ENV": "test",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+OURS_COMMAND = [sys.executable, "-m", "gateway.main"]
+
+
+def run_gateways(
+    args: argparse.Namespace, work: Path, supergraph: Path
+) -> dict[tuple[str, str], dict[str, Any]]:
     ports = {name: free_port() for name in ("ours", "apollo", "hive")}
     commands = {
-        "ours": [sys.executable, "-m", "gateway.main"],
+        "ours": OURS_COMMAND,
         "apollo": ["node", str(PEERS / "apollo_serve.mjs"), str(supergraph), str(ports["apollo"])],
         "hive": [
             "node", str(HIVE / "node_modules" / ".bin" / "hive-gateway"), "supergraph",
@@ -239,39 +276,32 @@ def main() -> None:
         ],
     }  # fmt: skip
     envs = {
-        "ours": {
-            "GATEWAY_HOST": "127.0.0.1",
-            "GATEWAY_PORT": str(ports["ours"]),
-            "GATEWAY_SUPERGRAPH_PATH": str(supergraph),
-            "JWT_SECRET": JWT_SECRET,
-            "CRM_ENV": "test",
-            "LOG_LEVEL": "WARNING",
-        },
+        "ours": ours_env(ports["ours"], supergraph),
         "apollo": {"NODE_ENV": "production"},
         "hive": {"NODE_ENV": "production"},
     }
     results: dict[tuple[str, str], dict[str, Any]] = {}
-    try:
-        for gateway in args.only:
-            url = f"http://127.0.0.1:{ports[gateway]}/graphql"
-            running = start(gateway, commands[gateway], url, envs[gateway], work / f"{gateway}.log")
-            try:
-                for scenario, query in QUERIES.items():
-                    warm = load(url, query, 4, 1.5, work)  # plan caches, JIT, connections
-                    if warm["errors"]:
-                        raise RuntimeError(f"{gateway} {scenario}: {warm['sample'][:500]}")
-                    before = cpu_seconds(running.popen.pid)
-                    result = load(url, query, args.concurrency, args.seconds, work)
-                    result["cpu"] = cpu_seconds(running.popen.pid) - before
-                    results[(gateway, scenario)] = result
-            finally:
-                running.stop()
-        check_same_answers(results)
-    finally:
-        os.killpg(subgraphs.pid, signal.SIGTERM)
-        subgraphs.wait(10)
-        shutil.rmtree(work, ignore_errors=True)
-    print_tables(results, args)
+    for gateway in args.only:
+        url = f"http://127.0.0.1:{ports[gateway]}/graphql"
+        running = start(gateway, commands[gateway], url, envs[gateway], work / f"{gateway}.log")
+        try:
+            for scenario, query in QUERIES.items():
+                results[(gateway, scenario)] = measure(running, query, args, work)
+        finally:
+            running.stop()
+    check_same_answers(results)
+    return results
+
+
+def measure(running: Running, query: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """One warmed-up closed-loop run against a started gateway, with its CPU time."""
+    warm = load(running.url, query, 4, 1.5, work)  # plan caches, JIT, connections
+    if warm["errors"]:
+        raise RuntimeError(f"{running.name}: {warm['sample'][:500]}")
+    before = cpu_seconds(running.popen.pid)
+    result = load(running.url, query, args.concurrency, args.seconds, work)
+    result["cpu"] = cpu_seconds(running.popen.pid) - before
+    return result
 
 
 def check_same_answers(results: dict[tuple[str, str], dict[str, Any]]) -> None:

@@ -90,10 +90,28 @@ def test_a_page_size_given_as_a_variable_counts(stack: GatewayStack) -> None:
     query = (
         "query($n: Int!) { topProducts(first: $n) { reviews { product { reviews { body } } } } }"
     )
+    # A small page first: the cost check is cached per page-size values, not per text.
+    assert stack.post(query, {"n": 2}).status_code == 200
     response = stack.post(query, {"n": 1000})
     assert response.status_code == 400
     assert _code(response) == "QUERY_TOO_COMPLEX"
     assert stack.post(query, {"n": 2}).status_code == 200
+
+
+def test_the_shape_walk_counts_every_alias_directive_and_page_variable() -> None:
+    from graphql import parse
+
+    from gateway.limits import measure_shape
+
+    shape = measure_shape(
+        parse(
+            "query Q($n: Int @deprecated, $m: Int) @a { x: topProducts(first: $n) @b {"
+            " ... on Product @c { y: name } ...F } }"
+            " fragment F on Product @d { reviews(limit: $m) { body @e } }"
+        )
+    )
+    assert (shape.aliases, shape.directives) == (2, 6)
+    assert shape.page_size_variables == {"n", "m"}
 
 
 def test_a_large_body_is_refused_with_413(stack: GatewayStack) -> None:

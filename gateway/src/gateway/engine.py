@@ -29,7 +29,6 @@ from gateway.limits import (
     check_cost,
     check_shape,
     parse_limited,
-    uses_variable_page_sizes,
 )
 from gateway.lru import LRUCache
 from gateway.metrics import PLAN_CACHE
@@ -107,8 +106,8 @@ class _ParsedDocument:
     errors: tuple[dict[str, Any], ...]
     # A guard rail refused it: HTTP 400 whatever the media type.
     refused: bool = False
-    # Whether the cost depends on variables (a page size given as a variable).
-    variable_cost: bool = False
+    # Variables given as page sizes: the cost depends on their values (checked per values).
+    page_size_variables: frozenset[str] = frozenset()
 
 
 class GatewayEngine:
@@ -132,8 +131,11 @@ class GatewayEngine:
             if introspection
             else (*specified_rules, NoSchemaIntrospectionCustomRule)
         )
-        # (text, operation name) whose cost was checked once for all (no variable page size).
-        self._costed: LRUCache[tuple[str, str | None], bool] = LRUCache(document_cache_size)
+        # (text, operation name, page-size variables' values) whose cost is within the limit:
+        # a repeated operation is costed once, also when its page sizes are variables.
+        self._costed: LRUCache[tuple[str, str | None, tuple[Any, ...]], bool] = LRUCache(
+            document_cache_size
+        )
         self.planner = QueryPlanner(supergraph, plan_cache_size)
         self._documents: LRUCache[str, _ParsedDocument] = LRUCache(document_cache_size)
         # None: the operation needs graphql-core's shaping (introspection).
@@ -147,7 +149,7 @@ class GatewayEngine:
             return parsed
         try:
             document = parse_limited(text, self.limits)
-            check_shape(document, self.limits)
+            shape = check_shape(document, self.limits)
         except LimitExceeded as exc:
             parsed = _ParsedDocument(None, (_error(exc.message, exc.code),), refused=True)
         except GraphQLError as exc:
@@ -157,7 +159,7 @@ class GatewayEngine:
             parsed = _ParsedDocument(
                 None if problems else document,
                 tuple(_error(p.message, VALIDATION_FAILED, p) for p in problems),
-                variable_cost=not problems and uses_variable_page_sizes(document),
+                page_size_variables=shape.page_size_variables if shape else frozenset(),
             )
         self._documents.put(text, parsed)
         return parsed
@@ -192,8 +194,9 @@ class GatewayEngine:
         operation_name: str | None,
         variables: Mapping[str, Any],
     ) -> None:
-        key = (text, operation_name)
-        if not parsed.variable_cost and self._costed.get(key):
+        page_sizes = tuple(repr(variables.get(name)) for name in sorted(parsed.page_size_variables))
+        key = (text, operation_name, page_sizes)
+        if self._costed.get(key):
             return
         assert parsed.document is not None
         try:
@@ -202,8 +205,7 @@ class GatewayEngine:
             )
         except LimitExceeded as exc:
             raise RequestError([_error(exc.message, exc.code)], well_formed=False) from exc
-        if not parsed.variable_cost:
-            self._costed.put(key, True)
+        self._costed.put(key, True)
 
     def _shaper(self, prepared: PreparedOperation) -> FastShaper | None:
         key = (prepared.text, prepared.operation_name)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
-    DirectiveNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -37,9 +36,7 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
-    Visitor,
     parse,
-    visit,
 )
 from graphql.type.definition import GraphQLOutputType
 
@@ -87,18 +84,45 @@ def parse_limited(text: str, limits: OperationLimits) -> DocumentNode:
         raise
 
 
-class _Counter(Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.aliases = 0
-        self.directives = 0
+@dataclass(frozen=True, slots=True)
+class DocumentShape:
+    """What one walk of the syntax tree counts: enough for every limit that needs no schema."""
 
-    def enter_field(self, node: FieldNode, *_: Any) -> None:
-        if node.alias is not None:
-            self.aliases += 1
+    aliases: int
+    directives: int
+    #: Variables given as a pagination argument: the cost depends on their values.
+    page_size_variables: frozenset[str]
 
-    def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
-        self.directives += 1
+
+def measure_shape(document: DocumentNode) -> DocumentShape:
+    """One walk over the selections with a stack (graphql-core's generic ``visit`` costs
+    several times more: it was most of the guard rails' price on a new document)."""
+    aliases = 0
+    directives = 0
+    page_variables: set[str] = set()
+    stack: list[SelectionSetNode] = []
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+            directives += len(definition.directives or ())
+            for variable in getattr(definition, "variable_definitions", None) or ():
+                directives += len(variable.directives or ())
+            stack.append(definition.selection_set)
+    while stack:
+        for selection in stack.pop().selections:
+            directives += len(selection.directives or ())
+            if isinstance(selection, FieldNode):
+                if selection.alias is not None:
+                    aliases += 1
+                for argument in selection.arguments or ():
+                    if argument.name.value in PAGINATION_ARGUMENTS and isinstance(
+                        argument.value, VariableNode
+                    ):
+                        page_variables.add(argument.value.name.value)
+                if selection.selection_set is not None:
+                    stack.append(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                stack.append(selection.selection_set)
+    return DocumentShape(aliases, directives, frozenset(page_variables))
 
 
 def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
@@ -155,21 +179,21 @@ def _root_fields(
     return count
 
 
-def check_shape(document: DocumentNode, limits: OperationLimits) -> None:
-    """Depth, aliases, root fields and directives of every operation of the document."""
+def check_shape(document: DocumentNode, limits: OperationLimits) -> DocumentShape | None:
+    """Depth, aliases, root fields and directives of every operation of the document; the
+    shape measured (``None`` when the limits are off)."""
     if not limits.enabled:
-        return
-    counter = _Counter()
-    visit(document, counter)
-    if limits.max_aliases is not None and counter.aliases > limits.max_aliases:
+        return None
+    shape = measure_shape(document)
+    if limits.max_aliases is not None and shape.aliases > limits.max_aliases:
         raise LimitExceeded(
             TOO_MANY_ALIASES,
-            f"the document has {counter.aliases} aliases; at most {limits.max_aliases} allowed",
+            f"the document has {shape.aliases} aliases; at most {limits.max_aliases} allowed",
         )
-    if limits.max_directives is not None and counter.directives > limits.max_directives:
+    if limits.max_directives is not None and shape.directives > limits.max_directives:
         raise LimitExceeded(
             TOO_MANY_DIRECTIVES,
-            f"the document has {counter.directives} directives;"
+            f"the document has {shape.directives} directives;"
             f" at most {limits.max_directives} allowed",
         )
     fragments = _fragments(document)
@@ -192,6 +216,7 @@ def check_shape(document: DocumentNode, limits: OperationLimits) -> None:
                     f"the operation asks for {roots} root fields;"
                     f" at most {limits.max_root_fields} allowed",
                 )
+    return shape
 
 
 def _unwrap(type_: GraphQLOutputType) -> tuple[GraphQLNamedType, bool]:
@@ -304,23 +329,6 @@ def operation_cost(
         return 0
     walker = _CostWalker(schema, _fragments(document), variables, default_list_size)
     return walker.cost(root, operation.selection_set, False)
-
-
-def uses_variable_page_sizes(document: DocumentNode) -> bool:
-    """True when a pagination argument is a variable: the cost then depends on the request."""
-
-    class _Finder(Visitor):
-        def __init__(self) -> None:
-            super().__init__()
-            self.found = False
-
-        def enter_argument(self, node: Any, *_: Any) -> None:
-            if node.name.value in PAGINATION_ARGUMENTS and isinstance(node.value, VariableNode):
-                self.found = True
-
-    finder = _Finder()
-    visit(document, finder)
-    return finder.found
 
 
 def check_cost(
