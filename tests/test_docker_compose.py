@@ -39,7 +39,8 @@ STANDARD_NAMES = {
 
 
 def test_the_suite_and_its_infrastructure_are_all_there() -> None:
-    assert set(SERVICES) == {"mongodb", "rabbitmq", *PROCESSES}
+    assert set(SERVICES) == {"mongodb", "rabbitmq", "hive-gateway", *PROCESSES}
+    assert SERVICES["hive-gateway"]["profiles"] == ["hive"], "an opt-in alternative engine"
     assert "--replSet" in SERVICES["mongodb"]["command"]
     assert SERVICES["mongodb"]["image"].startswith("mongo:8")
     assert SERVICES["rabbitmq"]["image"].startswith("rabbitmq:3")
@@ -154,6 +155,20 @@ def test_rendered_mongodb_is_healthy_only_as_primary(tmp_path: Path) -> None:
     )
     assert "isWritablePrimary" in check
     assert "quit(" in check, "the check's exit status says whether this node is primary"
+
+
+def test_hive_gateway_serves_the_registry_our_gateway_follows() -> None:
+    hive = SERVICES["hive-gateway"]
+    ours = SERVICES["gateway"]["environment"]
+    assert ours["GATEWAY_REGISTRY_ENABLED"].endswith(":-true}")
+    assert hive["environment"]["GATEWAY_REGISTRY_URL"] == ours["MONGODB_URL"]
+    assert hive["depends_on"]["gateway"]["condition"] == "service_healthy"
+    config = (ROOT / "tools" / "hive-gateway" / "gateway.config.mjs").read_text()
+    for name in ("GATEWAY_REGISTRY_URL", "GATEWAY_REGISTRY_DATABASE", "GATEWAY_SUBGRAPH_URLS"):
+        assert name in config
+    dockerfile = (ROOT / hive["build"]["context"] / hive["build"]["dockerfile"]).read_text()
+    assert "npm ci" in dockerfile
+    assert "gateway.config.mjs" in dockerfile
 
 
 def test_rendered_gateway_waits_for_the_worker(tmp_path: Path) -> None:
