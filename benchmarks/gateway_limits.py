@@ -69,6 +69,9 @@ def end_to_end(args: argparse.Namespace) -> None:
                 variant, peers.OURS_COMMAND, url, env, work / f"{variant}.log"
             )
         try:
+            for variant in ("off", "on"):
+                for query in peers.QUERIES.values():
+                    peers.warm_until_steady(running[variant], query, args, work)
             best: dict[tuple[str, str], float] = {}
             for _ in range(args.rounds):
                 for scenario, query in peers.QUERIES.items():

@@ -1,16 +1,19 @@
 """Our gateway against @apollo/gateway and @graphql-hive/gateway: same supergraph, same
 canned-response subgraphs, same queries, one run.
 
-    uv run python benchmarks/gateway_peers.py [--seconds 10] [--concurrency 32]
+    uv run python benchmarks/gateway_peers.py [--seconds 10] [--rounds 3] [--concurrency 32]
 
 Peers: @apollo/gateway 2.14.4 (tools/federation-peers, tools/federation-peers/apollo_serve.mjs)
 and @graphql-hive/gateway 2.15.1 (tools/hive-gateway, its CLI), both pinned by lock files.
 Subgraphs: products, reviews, accounts, inventory (tools/federation-peers/canned_subgraphs.mjs:
 each distinct request is executed once, then answered from a cache, so they are never the
-bottleneck). Each gateway runs as one process (ours: one uvicorn worker), alone, warmed up
-first (its plan cache filled); the load generator is tools/federation-peers/loadgen.mjs
-(closed loop, keep-alive). CPU time per request is the gateway process tree's user+system
-time over the run divided by its requests. Queries:
+bottleneck). Each gateway runs as one process (ours: one uvicorn worker), warmed up until its
+rate is steady (2 s steps until two in a row differ by under 10%: a fresh Node gateway is
+several times slower for its first seconds); then ``--rounds`` interleaved rounds load each
+gateway with each query in turn, and the tables give the median and the spread. Every
+answer is compared with the one computed from the canned data. The load generator is
+tools/federation-peers/loadgen.mjs (closed loop, keep-alive). CPU time per request is the
+gateway process tree's user+system time over the run divided by its requests. Queries:
 
 - one-fetch:   topProducts(first: 5) { upc name price }                 (1 subgraph fetch)
 - three-fetch: topProducts(first: 5) { name reviews { body author { name } } }   (3 fetches)
@@ -27,6 +30,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -203,6 +207,7 @@ def load(url: str, query: str, concurrency: int, seconds: float, work: Path) -> 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--only", nargs="*", default=["ours", "apollo", "hive"])
     args = parser.parse_args()
@@ -265,7 +270,10 @@ OURS_COMMAND = [sys.executable, "-m", "gateway.main"]
 
 def run_gateways(
     args: argparse.Namespace, work: Path, supergraph: Path
-) -> dict[tuple[str, str], dict[str, Any]]:
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Every gateway started at once (idle ones cost nothing), warmed until steady, then
+    ``--rounds`` interleaved rounds: each round loads every gateway with every query in turn,
+    so a noisy minute of the machine hits all of them alike."""
     ports = {name: free_port() for name in ("ours", "apollo", "hive")}
     commands = {
         "ours": OURS_COMMAND,
@@ -280,74 +288,135 @@ def run_gateways(
         "apollo": {"NODE_ENV": "production"},
         "hive": {"NODE_ENV": "production"},
     }
-    results: dict[tuple[str, str], dict[str, Any]] = {}
-    for gateway in args.only:
-        url = f"http://127.0.0.1:{ports[gateway]}/graphql"
-        running = start(gateway, commands[gateway], url, envs[gateway], work / f"{gateway}.log")
-        try:
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    running: dict[str, Running] = {}
+    try:
+        for gateway in args.only:
+            url = f"http://127.0.0.1:{ports[gateway]}/graphql"
+            running[gateway] = start(
+                gateway, commands[gateway], url, envs[gateway], work / f"{gateway}.log"
+            )
+        for gateway in args.only:
+            for query in QUERIES.values():
+                warm_until_steady(running[gateway], query, args, work)
+        for _ in range(args.rounds):
             for scenario, query in QUERIES.items():
-                results[(gateway, scenario)] = measure(running, query, args, work)
-        finally:
-            running.stop()
-    check_same_answers(results)
+                for gateway in args.only:
+                    result = measure(running[gateway], query, args, work)
+                    check_answer(gateway, scenario, result)
+                    results.setdefault((gateway, scenario), []).append(result)
+    finally:
+        for process in running.values():
+            process.stop()
     return results
 
 
+def warm_until_steady(
+    running: Running, query: str, args: argparse.Namespace, work: Path, limit: float = 40.0
+) -> None:
+    """Load in 2 s steps until two steps in a row differ by under 10% (a fresh Node gateway
+    serves a fraction of its rate for its first 10-15 s: JIT, plan caches, connections)."""
+    started = time.monotonic()
+    previous = 0.0
+    while time.monotonic() - started < limit:
+        result = load(running.url, query, args.concurrency, 2.0, work)
+        if result["errors"]:
+            raise RuntimeError(f"{running.name}: {result['sample'][:500]}")
+        rate = result["requests"] / result["seconds"]
+        if previous and abs(rate - previous) / previous < 0.10:
+            return
+        previous = rate
+
+
 def measure(running: Running, query: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    """One warmed-up closed-loop run against a started gateway, with its CPU time."""
-    warm = load(running.url, query, 4, 1.5, work)  # plan caches, JIT, connections
-    if warm["errors"]:
-        raise RuntimeError(f"{running.name}: {warm['sample'][:500]}")
+    """One closed-loop run against a started (warm) gateway, with its CPU time."""
     before = cpu_seconds(running.popen.pid)
     result = load(running.url, query, args.concurrency, args.seconds, work)
     result["cpu"] = cpu_seconds(running.popen.pid) - before
     return result
 
 
-def check_same_answers(results: dict[tuple[str, str], dict[str, Any]]) -> None:
-    for scenario in QUERIES:
-        samples = {
-            g: json.loads(r["sample"])["data"] for (g, s), r in results.items() if s == scenario
-        }
-        first = next(iter(samples.values()))
-        for gateway, data in samples.items():
-            if data != first:
-                raise RuntimeError(f"{scenario}: {gateway} answered differently")
+def expected_answer(scenario: str) -> dict[str, Any]:
+    """What every gateway must answer, computed from the canned subgraphs' data."""
+    reviews = {r["upc"]: r["reviews"] for r in SUBGRAPHS["reviews"]["entities"]["Product"]}
+    users = {u["id"]: u["name"] for u in SUBGRAPHS["accounts"]["entities"]["User"]}
+    stock = {i["upc"]: i["inStock"] for i in SUBGRAPHS["inventory"]["entities"]["Product"]}
+
+    def with_reviews(product: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {"body": r["body"], "author": {"name": users[r["author"]["id"]]}}
+            for r in reviews[product["upc"]]
+        ]
+
+    if scenario == "one-fetch":
+        items = [{"upc": p["upc"], "name": p["name"], "price": p["price"]} for p in PRODUCTS[:5]]
+    elif scenario == "three-fetch":
+        items = [{"name": p["name"], "reviews": with_reviews(p)} for p in PRODUCTS[:5]]
+    else:
+        items = [
+            {
+                "name": p["name"],
+                "price": p["price"],
+                "inStock": stock[p["upc"]],
+                "reviews": with_reviews(p),
+            }
+            for p in PRODUCTS[:100]
+        ]
+    return {"topProducts": items}
 
 
-def print_tables(results: dict[tuple[str, str], dict[str, Any]], args: argparse.Namespace) -> None:
+def check_answer(gateway: str, scenario: str, result: dict[str, Any]) -> None:
+    if result["errors"]:
+        raise RuntimeError(f"{gateway} {scenario}: {result['errors']} errors")
+    if json.loads(result["sample"]).get("data") != expected_answer(scenario):
+        raise RuntimeError(f"{gateway} {scenario}: a wrong answer: {result['sample'][:300]}")
+
+
+def summary(runs: list[dict[str, Any]]) -> dict[str, float]:
+    rates = [r["requests"] / r["seconds"] for r in runs]
+    return {
+        "rps": statistics.median(rates),
+        "rps_min": min(rates),
+        "rps_max": max(rates),
+        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+        "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+        "cpu_ms": statistics.median(1000 * r["cpu"] / max(r["requests"], 1) for r in runs),
+    }
+
+
+def print_tables(
+    results: dict[tuple[str, str], list[dict[str, Any]]], args: argparse.Namespace
+) -> None:
     print(
-        f"\n{args.seconds:g} s per run, concurrency {args.concurrency}, one process per gateway,"
-        f" {os.cpu_count()} CPUs shared with the load generator and the subgraphs\n"
+        f"\n{args.rounds} interleaved rounds of {args.seconds:g} s, concurrency"
+        f" {args.concurrency}, one process per gateway (warmed until steady), {os.cpu_count()}"
+        " CPUs shared with the load generator and the subgraphs; every answer checked\n"
     )
-    print(
-        f"{'query':<12} {'gateway':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'CPU ms/req':>11} {'errors':>7}"
-    )
+    print("| query | gateway | req/s (median) | min-max | p50 ms | p99 ms | CPU ms/req |")
+    print("|---|---|---|---|---|---|---|")
+    summaries = {key: summary(runs) for key, runs in results.items()}
     for scenario in QUERIES:
         for gateway in args.only:
-            r = results[(gateway, scenario)]
-            rps = r["requests"] / r["seconds"]
-            cpu = 1000 * r["cpu"] / max(r["requests"], 1)
-            r.update(rps=rps, cpu_ms=cpu)
+            r = summaries[(gateway, scenario)]
             print(
-                f"{scenario:<12} {gateway:<8} {rps:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
-                f"{cpu:>11.3f} {r['errors']:>7}"
+                f"| {scenario} | {gateway} | {r['rps']:.0f} | {r['rps_min']:.0f}-{r['rps_max']:.0f}"
+                f" | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['cpu_ms']:.3f} |"
             )
     peers = [g for g in args.only if g != "ours"]
     if "ours" not in args.only or not peers:
         return
-    print("\nours as a ratio of each peer (throughput: higher is better; latency, CPU: lower)")
-    print(f"{'query':<12} {'peer':<8} {'req/s':>8} {'p50':>8} {'p99':>8} {'CPU/req':>11}")
+    print("\nours as a ratio of each peer (throughput: higher is better; latency, CPU: lower)\n")
+    print("| query | peer | req/s | p50 | p99 | CPU/req |")
+    print("|---|---|---|---|---|---|")
     for scenario in QUERIES:
-        ours = results[("ours", scenario)]
+        ours = summaries[("ours", scenario)]
         for peer in peers:
-            theirs = results[(peer, scenario)]
+            theirs = summaries[(peer, scenario)]
             print(
-                f"{scenario:<12} {peer:<8} {ours['rps'] / theirs['rps']:>7.2f}x "
-                f"{ours['p50_ms'] / theirs['p50_ms']:>7.2f}x "
-                f"{ours['p99_ms'] / theirs['p99_ms']:>7.2f}x "
-                f"{ours['cpu_ms'] / theirs['cpu_ms']:>10.2f}x"
+                f"| {scenario} | {peer} | {ours['rps'] / theirs['rps']:.2f}x"
+                f" | {ours['p50_ms'] / theirs['p50_ms']:.2f}x"
+                f" | {ours['p99_ms'] / theirs['p99_ms']:.2f}x"
+                f" | {ours['cpu_ms'] / theirs['cpu_ms']:.2f}x |"
             )
 
 
