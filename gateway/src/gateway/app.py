@@ -28,7 +28,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from crm_common.disconnect import CancelOnDisconnect
-from crm_common.identity import TokenVerifier
+from crm_common.token_cache import CachedTokenVerifier
 from crm_common.web import IdentityMiddleware, health_routes, metrics_route
 from gateway.access_log import AccessLog
 from gateway.engine import GatewayEngine, RequestError
@@ -40,7 +40,8 @@ from gateway.graphql_http import (
     request_error_status,
     response_media_type,
 )
-from gateway.metrics import REFUSED, REQUEST_SECONDS, REQUESTS, operation_histogram
+from gateway.heap import settle_heap, tune_collector
+from gateway.metrics import REFUSED, REQUEST_SECONDS, REQUESTS, bound, operation_histogram
 from gateway.persisted import (
     Manifest,
     PersistedOperations,
@@ -54,6 +55,7 @@ from gateway.subscriptions import graphql_ws_endpoint
 from gateway.supergraph import Supergraph
 from gateway.telemetry import Tracing
 from gateway.transport import forwarded_headers
+from gateway.transport.deadline import request_deadline
 from gateway.transport.http import new_session
 
 log = logging.getLogger(__name__)
@@ -134,7 +136,7 @@ async def graphql_endpoint(request: Request) -> Response:
             query = services.persisted.resolve(graphql_request.query, graphql_request.extensions)
         except BodyTooLarge as exc:
             status = 413
-            REFUSED.labels(PAYLOAD_TOO_LARGE).inc()
+            bound(REFUSED, PAYLOAD_TOO_LARGE).inc()
             await discard_rest_of_body(request, DISCARD_BODY_BYTES, DISCARD_BODY_SECONDS)
             # Connection: close: whatever is left of the body is never read.
             return _json(
@@ -161,11 +163,15 @@ async def graphql_endpoint(request: Request) -> Response:
             services.usage.record(generation.supergraph, prepared)
         headers = forwarded_headers(request.headers)
         try:
-            async with asyncio.timeout(settings.request_timeout_seconds):
-                with services.tracing.request_span(operation_name, kind, headers):
-                    body = await engine.execute(
-                        prepared, graphql_request.variables, headers, explain=explain
-                    )
+            async with asyncio.timeout(settings.request_timeout_seconds) as scope:
+                deadline = request_deadline.set(scope.when())
+                try:
+                    with services.tracing.request_span(operation_name, kind, headers):
+                        body = await engine.execute(
+                            prepared, graphql_request.variables, headers, explain=explain
+                        )
+                finally:
+                    request_deadline.reset(deadline)
         except TimeoutError:
             status = 504
             outcome = "timeout"
@@ -176,12 +182,12 @@ async def graphql_endpoint(request: Request) -> Response:
     except RequestError as exc:
         status = request_error_status(exc, media_type)
         if status == 400 and exc.errors:
-            REFUSED.labels(str(exc.errors[0].get("extensions", {}).get("code"))).inc()
+            bound(REFUSED, str(exc.errors[0].get("extensions", {}).get("code"))).inc()
         return _json({"errors": exc.errors}, status, media_type)
     finally:
         elapsed = time.perf_counter() - started
-        REQUESTS.labels(kind, outcome).inc()
-        REQUEST_SECONDS.labels(kind).observe(elapsed)
+        bound(REQUESTS, kind, outcome).inc()
+        bound(REQUEST_SECONDS, kind).observe(elapsed)
         operation_histogram(operation_name).observe(elapsed)
         services.access_log.write(request, status, elapsed, kind, operation_name, outcome)
 
@@ -208,6 +214,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             holder = SupergraphHolder(settings, session, services.tracing.tracer)
             holder.install(holder.build(supergraph, sdl, f"file:{settings.supergraph_path}"))
             services.holder = holder
+            tune_collector()
+            settle_heap()
             tasks: list[asyncio.Task[None]] = []
             if settings.registry_on:
                 services.usage = UsageRecorder(settings)
@@ -282,7 +290,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     def engine_of(_: WebSocket) -> GatewayEngine:
         return services.running.current.engine
 
-    verifier = TokenVerifier(settings)
+    verifier = CachedTokenVerifier(settings)
     middleware = [Middleware(CancelOnDisconnect)]
     if settings.cors_origins:
         middleware.append(

@@ -31,7 +31,7 @@ from gateway.limits import (
     parse_limited,
 )
 from gateway.lru import LRUCache
-from gateway.metrics import PLAN_CACHE
+from gateway.metrics import PLAN_CACHE, bound
 from gateway.planning import (
     Fetch,
     PlanningError,
@@ -258,7 +258,7 @@ class GatewayEngine:
         except PlanningError as exc:
             log.warning("query planning failed", extra={"error": str(exc)})
             return {"data": None, "errors": [_error(str(exc), PLANNING_FAILED)]}
-        PLAN_CACHE.labels("miss" if self.planner.misses > misses else "hit").inc()
+        bound(PLAN_CACHE, "miss" if self.planner.misses > misses else "hit").inc()
 
         async def fetch(
             service: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -62,3 +63,28 @@ def operation_histogram(operation_name: str | None) -> Any:
         child = OPERATION_SECONDS.labels(operation_name or "-")
         _operation_children[operation_name] = child
     return child
+
+
+class SubgraphMetrics:
+    """One subgraph's request counters (per outcome) and duration histogram, bound once: the
+    hot path then skips ``labels()``, a lock and a dict lookup per fetch."""
+
+    __slots__ = ("outcomes", "seconds")
+
+    def __init__(self, service: str) -> None:
+        self.outcomes = {
+            outcome: SUBGRAPH_REQUESTS.labels(service, outcome)
+            for outcome in ("ok", "graphql_errors", "error")
+        }
+        self.seconds = SUBGRAPH_REQUEST_SECONDS.labels(service)
+
+    def observe(self, outcome: str, seconds: float) -> None:
+        self.outcomes[outcome].inc()
+        self.seconds.observe(seconds)
+
+
+@functools.lru_cache(maxsize=1024)
+def bound(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, looked up once: for label values from a small fixed set
+    (request kinds, outcomes, error codes, hit/miss)."""
+    return metric.labels(*labels)

@@ -22,6 +22,7 @@ import aiohttp
 from opentelemetry.trace import Tracer
 
 from gateway.engine import GatewayEngine
+from gateway.heap import settle_heap
 from gateway.limits import OperationLimits
 from gateway.metrics import SUPERGRAPH_LOAD_ERROR, SUPERGRAPH_LOAD_FAILURES, SUPERGRAPH_SWAPS
 from gateway.settings import Settings
@@ -138,6 +139,7 @@ class SupergraphHolder:
             return False
         self.install(generation)
         SUPERGRAPH_LOAD_ERROR.set(0)
+        settle_heap()  # the old supergraph's objects go; the new one's join the frozen heap
         return True
 
     def fail(self, source: str, reason: str) -> None:

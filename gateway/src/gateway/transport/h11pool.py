@@ -145,8 +145,9 @@ class H11Pool:
         head: bytes,
         headers: Mapping[str, str],
         body: bytes,
-        timeout_seconds: float,
+        timeout_seconds: float | None,
     ) -> tuple[int, bytes]:
+        """``timeout_seconds=None``: no timer of its own (a caller's deadline bounds it)."""
         host = self._hosts.get(key)
         if host is None:
             host = self._hosts[key] = _Host(key[0], key[1], self._max_per_host)
@@ -165,8 +166,11 @@ class H11Pool:
                     async with asyncio.timeout(self._connect_timeout):
                         connection = await host.connect()
                 try:
-                    async with asyncio.timeout(timeout_seconds):
+                    if timeout_seconds is None:
                         result = await connection.request(data)
+                    else:
+                        async with asyncio.timeout(timeout_seconds):
+                            result = await connection.request(data)
                 except _StaleConnection:
                     connection.close()
                     if reused and attempt == 1:

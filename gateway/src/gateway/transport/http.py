@@ -18,7 +18,8 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from gateway.metrics import SUBGRAPH_REQUEST_SECONDS, SUBGRAPH_REQUESTS
+from gateway.metrics import SubgraphMetrics
+from gateway.transport.deadline import fetch_timeout
 from gateway.transport.h11pool import H11Error, H11Pool
 
 # Headers worth passing on to subgraphs besides the identity: trace context and request ids.
@@ -59,6 +60,7 @@ class SubgraphTransport:
         self._urls = dict(urls)
         self._parsed = {name: URL(url) for name, url in self._urls.items()}
         self._timeout = timeout_seconds
+        self._metrics = {name: SubgraphMetrics(name) for name in self._urls}
         self._pool = H11Pool()
         self._lean = {
             name: self._pool.prepare(url)
@@ -95,7 +97,7 @@ class SubgraphTransport:
                     lean[1],
                     {**headers, "Content-Type": "application/json", "Accept": _ACCEPT},
                     orjson.dumps(body),
-                    self._timeout,
+                    fetch_timeout(self._timeout),
                 )
             else:
                 async with self._session.post(
@@ -111,8 +113,7 @@ class SubgraphTransport:
         except (TimeoutError, OSError, H11Error, aiohttp.ClientError) as exc:
             raise SubgraphRequestError(service, f"{type(exc).__name__}: {exc}") from exc
         finally:
-            SUBGRAPH_REQUESTS.labels(service, outcome).inc()
-            SUBGRAPH_REQUEST_SECONDS.labels(service).observe(time.perf_counter() - started)
+            self._metrics[service].observe(outcome, time.perf_counter() - started)
 
     @staticmethod
     def _payload(service: str, status: int, content: bytes) -> dict[str, Any]:
