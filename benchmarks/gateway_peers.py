@@ -210,7 +210,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--only", nargs="*", default=["ours", "apollo", "hive"])
+    parser.add_argument(
+        "--python",
+        nargs="*",
+        default=[],
+        metavar="NAME=INTERPRETER",
+        help="also run our gateway on another Python (an environment with the workspace"
+        " installed), e.g. ours-3.13=/tmp/venv313/bin/python",
+    )
     args = parser.parse_args()
+    for spec in args.python:
+        args.only.append(spec.partition("=")[0])
     if "hive" in args.only:
         ensure_node_modules(HIVE)
     with canned_subgraphs() as (work, supergraph):
@@ -274,8 +284,10 @@ def run_gateways(
     """Every gateway started at once (idle ones cost nothing), warmed until steady, then
     ``--rounds`` interleaved rounds: each round loads every gateway with every query in turn,
     so a noisy minute of the machine hits all of them alike."""
-    ports = {name: free_port() for name in ("ours", "apollo", "hive")}
+    alternatives = dict(spec.partition("=")[::2] for spec in args.python)
+    ports = {name: free_port() for name in ("ours", "apollo", "hive", *alternatives)}
     commands = {
+        **{name: [python, "-m", "gateway.main"] for name, python in alternatives.items()},
         "ours": OURS_COMMAND,
         "apollo": ["node", str(PEERS / "apollo_serve.mjs"), str(supergraph), str(ports["apollo"])],
         "hive": [
@@ -284,6 +296,7 @@ def run_gateways(
         ],
     }  # fmt: skip
     envs = {
+        **{name: ours_env(ports[name], supergraph) for name in alternatives},
         "ours": ours_env(ports["ours"], supergraph),
         "apollo": {"NODE_ENV": "production"},
         "hive": {"NODE_ENV": "production"},
