@@ -2,6 +2,7 @@
 Flatten), cached by operation text and name."""
 
 from gateway.planning.cache import QueryPlanner
+from gateway.planning.errors import PlanningError
 from gateway.planning.plan import (
     LIST_STEP,
     Fetch,
@@ -13,7 +14,7 @@ from gateway.planning.plan import (
     Sequence,
     TypeRequirement,
 )
-from gateway.planning.planner import PlanningError, build_query_plan
+from gateway.planning.planner import build_query_plan
 from gateway.planning.serialize import plan_to_data
 
 __all__ = [
