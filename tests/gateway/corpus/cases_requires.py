@@ -38,10 +38,17 @@ requires_in_current_subgraph = Corpus(
                     {
                         "id": "s1",
                         "product": {"__typename": "Product", "id": "p1"},
-                        "items": [{"__typename": "Product", "id": "p2"}, {"__typename": "Product", "id": "p3"}],
+                        "items": [
+                            {"__typename": "Product", "id": "p2"},
+                            {"__typename": "Product", "id": "p3"},
+                        ],
                     },
                     {"id": "s2", "product": None, "items": []},
-                    {"id": "s3", "product": {"__typename": "Product", "id": "p3"}, "items": [{"__typename": "Product", "id": "p1"}]},
+                    {
+                        "id": "s3",
+                        "product": {"__typename": "Product", "id": "p3"},
+                        "items": [{"__typename": "Product", "id": "p1"}],
+                    },
                 ],
                 "topProduct": {"__typename": "Product", "id": "p2"},
             },
