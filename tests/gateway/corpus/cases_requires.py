@@ -83,4 +83,185 @@ requires_in_current_subgraph = Corpus(
     ],
 )
 
-CORPORA = [requires_in_current_subgraph]
+
+def _tier(user: dict[str, Any]) -> str:
+    if user["name"] == "Eve":
+        fail("tiers are down for Eve", "TIER_DOWN")
+    return "gold" if len(user["name"]) <= 3 else "free"
+
+
+def _label(user: dict[str, Any]) -> str:
+    if "tier" not in user:
+        fail("tier was not sent in the representation")
+    return f"{user['id']}:{user['tier']}"
+
+
+# Class 2: label @requires tier, which @requires name in its own subgraph: name, then tier,
+# then label, each fetch after the one before.
+requires_transitive = Corpus(
+    "requires_transitive",
+    "transitive @requires: a required field that @requires fields itself",
+    [
+        Subgraph(
+            "users",
+            """
+            type User @key(fields: "id") { id: ID! name: String! }
+            type Query { users: [User!]! user(id: ID!): User }
+            """,
+            root={"users": [{"__typename": "User", "id": u} for u in ("u1", "u2", "u3")]},
+            entities={
+                "User": [
+                    {"id": "u1", "name": "Ann"},
+                    {"id": "u2", "name": "Robert"},
+                    {"id": "u3", "name": "Eve"},
+                ]
+            },
+            resolvers={"Query.user": lambda _, id: {"__typename": "User", "id": id}},
+        ),
+        Subgraph(
+            "tiers",
+            """
+            type User @key(fields: "id") { id: ID! name: String! @external tier: String @requires(fields: "name") }
+            """,
+            entities={"User": [{"id": "u1"}, {"id": "u2"}, {"id": "u3"}]},
+            resolvers={"User.tier": _tier},
+        ),
+        Subgraph(
+            "labels",
+            """
+            type User @key(fields: "id") { id: ID! tier: String @external label: String @requires(fields: "tier") }
+            """,
+            entities={"User": [{"id": "u1"}, {"id": "u2"}, {"id": "u3"}]},
+            resolvers={"User.label": _label},
+        ),
+    ],
+    [
+        Query('{ user(id: "u1") { label } }'),
+        Query('{ user(id: "u2") { name label tier } }'),
+        Query("{ users { id label } }"),
+    ],
+)
+
+
+def _authors(post: dict[str, Any]) -> str:
+    return ",".join(c["authorId"] for c in post["comments"])
+
+
+# Class 3: the required field set comments(limit: n) { authorId } spans two subgraphs
+# (posts owns comments, people owns Comment.authorId); summary and firstAuthor require
+# comments with different arguments.
+requires_spanning = Corpus(
+    "requires_spanning",
+    "required field sets spanning subgraphs, with arguments, a field required twice",
+    [
+        Subgraph(
+            "posts",
+            """
+            type Post @key(fields: "id") { id: ID! title: String! comments(limit: Int!): [Comment!]! }
+            type Comment @key(fields: "id") { id: ID! text: String! }
+            type Query { posts: [Post!]! }
+            """,
+            root={"posts": [{"__typename": "Post", "id": p} for p in ("p1", "p2")]},
+            entities={
+                "Post": [
+                    {"id": "p1", "title": "Hello", "all": ["c1", "c2", "c3", "c4"]},
+                    {"id": "p2", "title": "Empty", "all": []},
+                ],
+                "Comment": [{"id": c, "text": f"text {c}"} for c in ("c1", "c2", "c3", "c4")],
+            },
+            resolvers={
+                "Post.comments": lambda p, limit: [
+                    {"__typename": "Comment", "id": c} for c in p["all"][:limit]
+                ]
+            },
+        ),
+        Subgraph(
+            "people",
+            """
+            type Comment @key(fields: "id") { id: ID! authorId: ID! }
+            """,
+            entities={
+                "Comment": [
+                    {"id": "c1", "authorId": "a1"},
+                    {"id": "c2", "authorId": "a2"},
+                    {"id": "c3", "authorId": "a1"},
+                    {"id": "c4", "authorId": "a3"},
+                ]
+            },
+        ),
+        Subgraph(
+            "digest",
+            """
+            type Post @key(fields: "id") {
+              id: ID!
+              comments(limit: Int!): [Comment!]! @external
+              summary: String @requires(fields: "comments(limit: 3) { authorId }")
+              firstAuthor: String @requires(fields: "comments(limit: 1) { authorId }")
+            }
+            type Comment @key(fields: "id", resolvable: false) { id: ID! authorId: ID! @external }
+            """,
+            entities={"Post": [{"id": "p1"}, {"id": "p2"}]},
+            resolvers={"Post.summary": _authors, "Post.firstAuthor": _authors},
+        ),
+    ],
+    [
+        Query("{ posts { id summary } }"),
+        Query(
+            "{ posts { title firstAuthor comments(limit: 2) { text authorId } } }",
+            apollo_wrong=(
+                "Apollo Gateway merges the required comments(limit: 1) into the client's"
+                " comments(limit: 2): the client gets one comment instead of two"
+            ),
+            expected={
+                "data": {
+                    "posts": [
+                        {
+                            "title": "Hello",
+                            "firstAuthor": "a1",
+                            "comments": [
+                                {"text": "text c1", "authorId": "a1"},
+                                {"text": "text c2", "authorId": "a2"},
+                            ],
+                        },
+                        {"title": "Empty", "firstAuthor": "", "comments": []},
+                    ]
+                }
+            },
+        ),
+        Query(
+            "{ posts { summary firstAuthor } }",
+            apollo_wrong=(
+                "Apollo Gateway fetches comments once for both @requires (limit 1), so"
+                " summary, which requires comments(limit: 3), is computed from one comment"
+            ),
+            expected={
+                "data": {
+                    "posts": [
+                        {"summary": "a1,a2,a1", "firstAuthor": "a1"},
+                        {"summary": "", "firstAuthor": ""},
+                    ]
+                }
+            },
+        ),
+        Query(
+            "{ posts { comments(limit: 4) { id } summary } }",
+            apollo_wrong=(
+                "Apollo Gateway sends the client's comments(limit: 4) as summary's required"
+                " comments(limit: 3): summary names four authors instead of three"
+            ),
+            expected={
+                "data": {
+                    "posts": [
+                        {
+                            "comments": [{"id": "c1"}, {"id": "c2"}, {"id": "c3"}, {"id": "c4"}],
+                            "summary": "a1,a2,a1",
+                        },
+                        {"comments": [], "summary": ""},
+                    ]
+                }
+            },
+        ),
+    ],
+)
+
+CORPORA = [requires_in_current_subgraph, requires_transitive, requires_spanning]

@@ -27,7 +27,7 @@ import hashlib
 from collections.abc import Collection
 from typing import Protocol
 
-from graphql import FieldNode, InlineFragmentNode, SelectionNode, print_ast
+from graphql import FieldNode, InlineFragmentNode, NameNode, SelectionNode, print_ast
 
 from gateway.planning.errors import PlanningError
 from gateway.planning.fetch_groups import FetchGroup
@@ -99,7 +99,7 @@ def plan_requires(
             if group.graph in graphs and not needs_own_fetch(
                 walk.supergraph, group, type_name, name
             ):
-                alias = _select(level_out, walk.plan_field(group, type_name, node, path), node)
+                alias = _select(walk, group, level_out, type_name, node, path)
                 before: list[FetchGroup] = []
             else:
                 avoid = [child, *_dependents(group, child)]
@@ -107,7 +107,7 @@ def plan_requires(
                     group, type_name, name, graphs, path, level_out, avoid=avoid
                 )
                 entity = sibling.entity_selections.setdefault(type_name, [])
-                alias = _select(entity, walk.plan_field(sibling, type_name, node, path), node)
+                alias = _select(walk, sibling, entity, type_name, node, path)
                 nested = walk.supergraph.requires(type_name, name, sibling.graph)
                 if nested:
                     plan_requires(walk, group, sibling, type_name, nested, path, level_out)
@@ -152,14 +152,29 @@ def _alias_for(node: FieldNode) -> str | None:
     return _digest_alias(node) if _has_arguments(node) else None
 
 
-def _select(target: list[Selection], planned: FieldSelection, node: FieldNode) -> str | None:
-    """Add a required field to a selection, aliased when it must not merge with the field
-    of that response key that the selection has (see the module doc); the alias used."""
+def _select(
+    walk: Walk,
+    group: FetchGroup,
+    target: list[Selection],
+    type_name: str,
+    node: FieldNode,
+    path: tuple[str, ...],
+) -> str | None:
+    """Plan a required field into a selection of ``group``, aliased when it must not merge
+    with the field of that response key that the selection has (see the module doc); the
+    alias used."""
     alias = _alias_for(node)
-    if alias is None and _clashes(target, planned):
+    if alias is None and _clashes(target, _plain(node)):
         alias = _digest_alias(node)
-    planned.alias = alias
-    add_plain_fields(target, [planned])
+    if alias is not None:
+        node = FieldNode(
+            alias=NameNode(value=alias),
+            name=node.name,
+            arguments=node.arguments,
+            directives=(),
+            selection_set=node.selection_set,
+        )
+    add_plain_fields(target, [walk.plan_field(group, type_name, node, path)])
     return alias
 
 
