@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
-from typing import TypeAlias
 
 from graphql import (
     ArgumentNode,
@@ -48,7 +47,6 @@ from graphql import (
     is_list_type,
     is_non_null_type,
     is_object_type,
-    parse,
     parse_type,
     print_ast,
 )
@@ -66,6 +64,13 @@ from gateway.planning.plan import (
     TypeRequirement,
     parallel,
     sequence,
+)
+from gateway.planning.provides import (
+    Provided,
+    merge_provided,
+    parse_provides,
+    provided_on,
+    provides_all,
 )
 from gateway.planning.requires import conflicts, needs_own_fetch, plan_requires
 from gateway.planning.selections import (
@@ -273,7 +278,7 @@ class _Planner:
         named, depth = _unwrap(self._field_definition(parent_type, name).type)
         own = self.supergraph.provides(parent_type, name, group.graph)
         if own:
-            provided = _merge_provided(provided, _provided(own))
+            provided = merge_provided(provided, parse_provides(own))
         sub_path = (*path, selection.response_key, *([LIST_STEP] * depth))
         nested = node.selection_set.selections
         out: list[Selection] = []
@@ -321,6 +326,8 @@ class _Planner:
         ``abstract``: ``type_name`` is an interface that ``group``'s subgraph knows as an
         @interfaceObject, whose objects' real types only the interface's owner knows.
         """
+        if provided is not None:
+            provided = provided_on(provided, type_name, self._applies)
         for selection in selections:
             if _excluded(selection):
                 continue  # @skip(if: true) or @include(if: false): nothing to fetch
@@ -354,7 +361,9 @@ class _Planner:
                         group, type_name, selection, path, level_out, conditions
                     )
                     continue
-                child = self.entity_child(group, type_name, name, graphs, path, level_out)
+                child = self.entity_child(
+                    group, type_name, name, graphs, path, level_out, provided=provided
+                )
                 requires = self.supergraph.requires(type_name, name, child.graph)
                 avoid: list[FetchGroup] = []
                 while requires and conflicts(child, type_name, requires):
@@ -410,6 +419,7 @@ class _Planner:
         named, _ = _unwrap(self._field_definition(parent_type, node.name.value).type)
         if is_abstract_type(named):
             return True  # planned per possible type; joins handle the rest
+        provided = provided_on(provided, named.name, self._applies)
         stack: list[SelectionNode] = list(node.selection_set.selections)
         while stack:
             selection = stack.pop()
@@ -511,6 +521,7 @@ class _Planner:
         *,
         object_type: str | None = None,
         avoid: Collection[FetchGroup] = (),
+        provided: Provided | None = None,
     ) -> FetchGroup:
         """The entity fetch under ``group`` that will resolve the field, keys wired in.
 
@@ -522,7 +533,7 @@ class _Planner:
         source_type = object_type or type_name
         candidates: list[tuple[str, EntityKey]] = []
         for graph in graphs:
-            key = self._usable_key(type_name, graph, group.graph, source_type)
+            key = self._usable_key(type_name, graph, group.graph, source_type, provided)
             if key is not None:
                 candidates.append((graph, key))
         if not candidates:
@@ -582,12 +593,19 @@ class _Planner:
         return None
 
     def _usable_key(
-        self, type_name: str, target: str, source: str, source_type: str | None = None
+        self,
+        type_name: str,
+        target: str,
+        source: str,
+        source_type: str | None = None,
+        provided: Provided | None = None,
     ) -> EntityKey | None:
-        """A key by which ``target`` resolves the type and whose fields ``source`` has."""
+        """A key by which ``target`` resolves the type and whose fields ``source`` has
+        (or, at this path, is given by an @provides: ``provided``)."""
         for key in self.supergraph.resolvable_keys(type_name, target):
             if all(
                 source in self.graphs(source_type or type_name, f.name.value)
+                or (provided is not None and provides_all(provided, f))
                 for f in top_fields(key.fields)
             ):
                 return key
@@ -817,31 +835,3 @@ def build_query_plan(
     """Plan an operation that was validated against ``supergraph.api_schema``, with the
     progressive-override ``labels`` that are on."""
     return _Planner(document, operation_name, supergraph, labels).plan()
-
-
-Provided: TypeAlias = dict[str, "Provided"]
-
-
-def _provided(field_set: str) -> Provided:
-    """A @provides field set as nested names (fragments in it looked through)."""
-    operation = parse(f"{{ {field_set} }}", no_location=True).definitions[0]
-    assert isinstance(operation, OperationDefinitionNode)
-
-    def names(selections: Collection[SelectionNode]) -> Provided:
-        out: Provided = {}
-        for s in selections:
-            if isinstance(s, FieldNode):
-                sub = names(s.selection_set.selections) if s.selection_set else {}
-                out[s.name.value] = _merge_provided(out.get(s.name.value), sub)
-            elif isinstance(s, InlineFragmentNode):
-                out = _merge_provided(out, names(s.selection_set.selections))
-        return out
-
-    return names(operation.selection_set.selections)
-
-
-def _merge_provided(a: Provided | None, b: Provided) -> Provided:
-    merged = dict(a or {})
-    for k, v in b.items():
-        merged[k] = _merge_provided(merged.get(k), v)
-    return merged
