@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (canned data and SDL read best on one line)
 """Corpus, @provides beyond plain fields (issue 13, class 11): type conditions in a provided
 field set, and provided fields used as the key of a further entity hop."""
 

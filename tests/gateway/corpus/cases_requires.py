@@ -264,4 +264,156 @@ requires_spanning = Corpus(
     ],
 )
 
-CORPORA = [requires_in_current_subgraph, requires_transitive, requires_spanning]
+
+def _load(shelf: dict[str, Any]) -> int:
+    total = 0
+    for item in shelf["items"]:
+        if item.get("__typename") == "Paper":
+            total += item["pages"]
+        elif item.get("__typename") == "Film":
+            total += item["minutes"]
+        else:
+            fail(f"an item without its type: {item}")
+    return total
+
+
+_NO_NESTED_TYPENAME = (
+    "Apollo Gateway sends the required items without __typename ({'pages': 10}), so the"
+    " subgraph cannot tell which fragment of the field set an item answers"
+)
+
+
+# Class 4 (fragments): load @requires items { ... on Paper { pages } ... on Film { minutes } }:
+# each item carries its own type's fields (and __typename), and minutes come from "films".
+requires_fragments = Corpus(
+    "requires_fragments",
+    "inline fragments in a @requires field set, one of them owned by a third subgraph",
+    [
+        Subgraph(
+            "shelves",
+            """
+            union Item = Paper | Film
+            type Paper @key(fields: "id") { id: ID! pages: Int! }
+            type Film @key(fields: "id") { id: ID! }
+            type Shelf @key(fields: "id") { id: ID! items: [Item!]! }
+            type Query { shelves: [Shelf!]! }
+            """,
+            root={
+                "shelves": [
+                    {"__typename": "Shelf", "id": "s1"},
+                    {"__typename": "Shelf", "id": "s2"},
+                ]
+            },
+            entities={
+                "Shelf": [
+                    {
+                        "id": "s1",
+                        "items": [
+                            {"__typename": "Paper", "id": "a"},
+                            {"__typename": "Film", "id": "f"},
+                            {"__typename": "Paper", "id": "b"},
+                        ],
+                    },
+                    {"id": "s2", "items": []},
+                ],
+                "Paper": [{"id": "a", "pages": 10}, {"id": "b", "pages": 5}],
+                "Film": [{"id": "f"}],
+            },
+        ),
+        Subgraph(
+            "films",
+            """
+            type Film @key(fields: "id") { id: ID! minutes: Int! }
+            """,
+            entities={"Film": [{"id": "f", "minutes": 90}]},
+        ),
+        Subgraph(
+            "stats",
+            """
+            union Item = Paper | Film
+            type Paper @key(fields: "id") { id: ID! pages: Int! @external }
+            type Film @key(fields: "id") { id: ID! minutes: Int! @external }
+            type Shelf @key(fields: "id") {
+              id: ID!
+              items: [Item!]! @external
+              load: Int @requires(fields: "items { ... on Paper { pages } ... on Film { minutes } }")
+            }
+            """,
+            entities={"Shelf": [{"id": "s1"}, {"id": "s2"}]},
+            resolvers={"Shelf.load": _load},
+        ),
+    ],
+    [
+        Query(
+            "{ shelves { id load } }",
+            apollo_wrong=_NO_NESTED_TYPENAME,
+            expected={"data": {"shelves": [{"id": "s1", "load": 105}, {"id": "s2", "load": 0}]}},
+        ),
+        Query(
+            "{ shelves { load items { ... on Film { id minutes } } } }",
+            apollo_wrong=_NO_NESTED_TYPENAME,
+            expected={
+                "data": {
+                    "shelves": [
+                        {"load": 105, "items": [{}, {"id": "f", "minutes": 90}, {}]},
+                        {"load": 0, "items": []},
+                    ]
+                }
+            },
+        ),
+    ],
+)
+
+
+def _blurb(media: dict[str, Any]) -> str:
+    if "title" not in media:
+        fail("title was not sent in the representation")
+    return f"{media['title']}!"
+
+
+# Class 4 (@interfaceObject): blurb, on the interface object Media, @requires title, which
+# only the interface's owner resolves.
+requires_on_interface_object = Corpus(
+    "requires_on_interface_object",
+    "@requires on a field of an @interfaceObject",
+    [
+        Subgraph(
+            "catalog",
+            """
+            interface Media @key(fields: "id") { id: ID! title: String! }
+            type Book implements Media @key(fields: "id") { id: ID! title: String! pages: Int! }
+            type Movie implements Media @key(fields: "id") { id: ID! title: String! minutes: Int! }
+            type Query { media: [Media!]! books: [Book!]! }
+            """,
+            root={
+                "media": [{"__typename": "Book", "id": "b1"}, {"__typename": "Movie", "id": "m1"}],
+                "books": [{"__typename": "Book", "id": "b1"}],
+            },
+            entities={
+                "Book": [{"id": "b1", "title": "Dune", "pages": 412}],
+                "Movie": [{"id": "m1", "title": "Alien", "minutes": 117}],
+            },
+        ),
+        Subgraph(
+            "blurbs",
+            """
+            type Media @key(fields: "id") @interfaceObject { id: ID! title: String! @external blurb: String @requires(fields: "title") }
+            """,
+            entities={"Media": [{"id": "b1"}, {"id": "m1"}]},
+            resolvers={"Media.blurb": _blurb},
+        ),
+    ],
+    [
+        Query("{ books { id blurb } }"),
+        Query("{ media { blurb ... on Movie { minutes } } }"),
+        Query("{ media { title blurb } }"),
+    ],
+)
+
+CORPORA = [
+    requires_in_current_subgraph,
+    requires_transitive,
+    requires_spanning,
+    requires_fragments,
+    requires_on_interface_object,
+]

@@ -4,13 +4,13 @@ plan's ``FieldRequirement`` data."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from graphql import FieldNode, OperationDefinitionNode, SelectionNode, parse
 
-from gateway.planning.plan import FieldRequirement
-from gateway.planning.selections import FieldSelection, Selection
+from gateway.planning.plan import FieldRequirement, FragmentRequirement, Requirement
+from gateway.planning.selections import FieldSelection, FragmentSelection, Selection
 
 
 @lru_cache(maxsize=1024)
@@ -42,19 +42,35 @@ def field_set(fields: str) -> list[FieldSelection]:
     return [convert(node) for node in top_fields(fields)]
 
 
-def requirement(selection: Selection) -> FieldRequirement:
-    assert isinstance(selection, FieldSelection)
+def requirement(
+    selection: Selection, possible_types: Callable[[str], tuple[str, ...]]
+) -> Requirement:
+    """The plan data of a required selection; ``possible_types`` gives the object types a
+    fragment's type condition stands for."""
+    if isinstance(selection, FragmentSelection):
+        assert selection.type_condition is not None
+        return FragmentRequirement(
+            selection.type_condition,
+            possible_types(selection.type_condition),
+            tuple(requirement(s, possible_types) for s in selection.selections),
+        )
     return FieldRequirement(
-        selection.name, tuple(requirement(s) for s in selection.selections or ()), selection.alias
+        selection.name,
+        tuple(requirement(s, possible_types) for s in selection.selections or ()),
+        selection.alias,
     )
 
 
-def copy_fields(fields: Iterable[Selection]) -> list[FieldSelection]:
-    copies = []
+def copy_fields(fields: Iterable[Selection]) -> list[Selection]:
+    copies: list[Selection] = []
     for original in fields:
         if isinstance(original, FieldSelection):
             copy = FieldSelection(original.name, original.alias, original.arguments)
             if original.selections is not None:
-                copy.selections = [*copy_fields(original.selections)]
+                copy.selections = copy_fields(original.selections)
             copies.append(copy)
+        elif original.type_condition is not None and not original.directives:
+            copies.append(
+                FragmentSelection(original.type_condition, (), copy_fields(original.selections))
+            )
     return copies

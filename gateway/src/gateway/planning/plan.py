@@ -22,9 +22,22 @@ class FieldRequirement:
     """A field that a representation carries, with its own sub-fields for object keys."""
 
     name: str
-    selections: tuple[FieldRequirement, ...] = ()
+    selections: tuple[Requirement, ...] = ()
     # The response key it was fetched under, when the planner had to alias it.
     alias: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FragmentRequirement:
+    """``... on T { ... }`` in a required field set: its fields are carried only for
+    objects whose ``__typename`` is one of ``possible_types`` (T's object types)."""
+
+    type_condition: str
+    possible_types: tuple[str, ...]
+    selections: tuple[Requirement, ...] = ()
+
+
+Requirement: TypeAlias = FieldRequirement | FragmentRequirement
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +45,7 @@ class TypeRequirement:
     """The representation of objects of ``type_name``: ``__typename``, key, @requires."""
 
     type_name: str
-    fields: tuple[FieldRequirement, ...]
+    fields: tuple[Requirement, ...]
     # The __typename the representations carry, when not ``type_name`` (@interfaceObject).
     typename_as: str | None = None
 
@@ -99,9 +112,11 @@ def parallel(nodes: list[PlanNode]) -> PlanNode:
 def requirement_text(requirement: TypeRequirement) -> str:
     """``... on Product { __typename upc }``, as Apollo prints a fetch's requires."""
 
-    def fields(items: tuple[FieldRequirement, ...]) -> str:
+    def fields(items: tuple[Requirement, ...]) -> str:
         return " ".join(
-            (f"{f.alias}: " if f.alias else "")
+            f"... on {f.type_condition} {{ {fields(f.selections)} }}"
+            if isinstance(f, FragmentRequirement)
+            else (f"{f.alias}: " if f.alias else "")
             + (f"{f.name} {{ {fields(f.selections)} }}" if f.selections else f.name)
             for f in items
         )

@@ -501,7 +501,18 @@ class _Planner:
             child = self.entity_child(
                 group, interface.name, name, graphs, path, level_out, object_type=type_name
             )
+            requires = self.supergraph.requires(interface.name, name, child.graph)
+            avoid: list[FetchGroup] = []
+            while requires and conflicts(child, type_name, requires):
+                avoid.append(child)
+                child = self.entity_child(
+                    group, interface.name, name, [child.graph], path, level_out,
+                    object_type=type_name, avoid=avoid,
+                )  # fmt: skip
             child.typename_as[type_name] = interface.name
+            if requires:
+                # Written against the interface, planned on the objects' own type.
+                plan_requires(self, group, child, type_name, requires, path, level_out)
             entity = child.entity_selections.setdefault(interface.name, [])
             target = conditional_block(entity, conditions)
             planned = self.plan_field(child, interface.name, selection, path)
@@ -630,6 +641,13 @@ class _Planner:
         possible = self.schema.get_possible_types(condition)  # type: ignore[arg-type]
         return any(t.name == object_type for t in possible)
 
+    def _possible_types(self, type_condition: str) -> tuple[str, ...]:
+        condition = self.schema.get_type(type_condition)
+        if condition is None or is_object_type(condition):
+            return (type_condition,)
+        possible = self.schema.get_possible_types(condition)  # type: ignore[arg-type]
+        return tuple(t.name for t in possible)
+
     def _fragment_parts(
         self, selection: SelectionNode
     ) -> tuple[str | None, tuple[DirectiveNode, ...], Collection[SelectionNode]]:
@@ -725,7 +743,9 @@ class _Planner:
             typename_as.update(member.typename_as)
         requires = tuple(
             TypeRequirement(
-                type_name, tuple(requirement(s) for s in fields), typename_as.get(type_name)
+                type_name,
+                tuple(requirement(s, self._possible_types) for s in fields),
+                typename_as.get(type_name),
             )
             for type_name, fields in requirements.items()
         )

@@ -32,7 +32,12 @@ from graphql import FieldNode, InlineFragmentNode, NameNode, SelectionNode, prin
 from gateway.planning.errors import PlanningError
 from gateway.planning.fetch_groups import FetchGroup
 from gateway.planning.field_sets import parse_field_set
-from gateway.planning.selections import FieldSelection, Selection, add_plain_fields
+from gateway.planning.selections import (
+    FieldSelection,
+    FragmentSelection,
+    Selection,
+    add_plain_fields,
+)
 from gateway.supergraph.model import Supergraph
 
 
@@ -208,20 +213,34 @@ def _response_key_fields(selections: list[Selection], key: str) -> list[FieldSel
 
 def _requirement(node: FieldNode, alias: str | None) -> FieldSelection:
     """The field as representations carry it: its name, read from its alias if fetched
-    under one; nested fields as the field set names them."""
-    subs = node.selection_set.selections if node.selection_set else None
-    return FieldSelection(
-        node.name.value,
-        alias,
-        selections=[_plain(s) for s in _fields(subs)] if subs is not None else None,
-    )
+    under one; nested fields as the field set names them, fragments kept (with
+    ``__typename`` beside them, which tells the fragments apart)."""
+    required = _plain(node)
+    required.alias = alias
+    return required
 
 
 def _plain(node: FieldNode) -> FieldSelection:
     subs = node.selection_set.selections if node.selection_set else None
     return FieldSelection(
-        node.name.value, selections=[_plain(s) for s in _fields(subs)] if subs else None
+        node.name.value, selections=_plain_selections(subs) if subs is not None else None
     )
+
+
+def _plain_selections(selections: Collection[SelectionNode]) -> list[Selection]:
+    out: list[Selection] = []
+    for s in selections:
+        if isinstance(s, FieldNode):
+            out.append(_plain(s))
+        elif isinstance(s, InlineFragmentNode):
+            nested = _plain_selections(s.selection_set.selections)
+            if s.type_condition is None:
+                out.extend(nested)
+            else:
+                if not any(isinstance(o, FieldSelection) and o.name == "__typename" for o in out):
+                    out.insert(0, FieldSelection("__typename"))
+                out.append(FragmentSelection(s.type_condition.name.value, (), nested))
+    return out
 
 
 def _dependents(group: FetchGroup, child: FetchGroup) -> list[FetchGroup]:
