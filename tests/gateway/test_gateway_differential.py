@@ -19,7 +19,7 @@ from corpus.harness import Peers, running_peers
 from corpus.model import Corpus, Query
 
 from gateway.engine import GatewayEngine, RequestError
-from gateway.planning import Fetch, Flatten, Parallel, PlanNode, Sequence, plan_to_data
+from gateway.planning import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence, plan_to_data
 from gateway.supergraph import load_supergraph
 from gateway.transport import SubgraphTransport
 from gateway.transport.http import new_session
@@ -70,6 +70,10 @@ def _fetch_count(node: PlanNode | None) -> int:
             fetches.add(id(n))
         elif isinstance(n, Flatten):
             walk(n.node)
+        elif isinstance(n, Condition):
+            for clause in (n.if_clause, n.else_clause):
+                if clause is not None:
+                    walk(clause)
         elif isinstance(n, Sequence | Parallel):
             for child in n.nodes:
                 walk(child)

@@ -5,6 +5,7 @@ from gateway.planning.cache import QueryPlanner
 from gateway.planning.errors import PlanningError
 from gateway.planning.plan import (
     LIST_STEP,
+    Condition,
     Fetch,
     FieldRequirement,
     Flatten,
@@ -20,6 +21,7 @@ from gateway.planning.serialize import plan_to_data
 
 __all__ = [
     "LIST_STEP",
+    "Condition",
     "Fetch",
     "FieldRequirement",
     "Flatten",

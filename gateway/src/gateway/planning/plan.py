@@ -4,7 +4,8 @@
 merged at the top of the response; inside a ``Flatten`` it is an entity fetch: the executor
 collects the objects at ``Flatten.path`` (``"@"`` steps through a list), turns each into a
 representation with the ``requires`` fields, and sends them all in one ``_entities`` call.
-``Sequence`` runs its nodes in order, ``Parallel`` concurrently.
+``Sequence`` runs its nodes in order, ``Parallel`` concurrently; ``Condition`` runs one of
+its clauses by the value of a boolean variable (``@skip``/``@include``).
 """
 
 from __future__ import annotations
@@ -83,7 +84,20 @@ class Parallel:
     nodes: tuple[PlanNode, ...]
 
 
-PlanNode: TypeAlias = Fetch | Flatten | Sequence | Parallel
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """Runs ``if_clause`` when the client's boolean ``variable`` is true, else
+    ``else_clause`` (either may be None: nothing to run). From ``@include(if: $v)`` /
+    ``@skip(if: $v)`` around everything a fetch selects: a skipped branch costs no fetch.
+    ``default``: the variable's default value, used when the client did not send it."""
+
+    variable: str
+    if_clause: PlanNode | None
+    else_clause: PlanNode | None
+    default: bool | None = None
+
+
+PlanNode: TypeAlias = Fetch | Flatten | Sequence | Parallel | Condition
 
 
 @dataclass(frozen=True, slots=True)

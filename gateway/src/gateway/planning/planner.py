@@ -51,6 +51,7 @@ from graphql import (
     print_ast,
 )
 
+from gateway.planning.conditions import conditional, group_conditions
 from gateway.planning.errors import PlanningError
 from gateway.planning.fetch_groups import FetchGroup
 from gateway.planning.field_sets import copy_fields, field_set, requirement, top_fields
@@ -675,9 +676,15 @@ class _Planner:
         fetch = self._fetch(cluster)
         node = parallel([Flatten(g.path, fetch) if g.is_entity else fetch for g in cluster])
         children = [child for group in cluster for child in group.children]
-        if not children:
+        if children:
+            node = sequence([node, self._children_node(children)])
+        conditions = group_conditions(cluster[0])
+        if not conditions or (
+            # A subscription's plan starts with its root fetch, whatever the variables.
+            not cluster[0].is_entity and self.operation.operation == OperationType.SUBSCRIPTION
+        ):
             return node
-        return sequence([node, self._children_node(children)])
+        return conditional(node, conditions, self.variable_definitions)
 
     def _children_node(self, children: list[FetchGroup]) -> PlanNode:
         """Sibling entity fetches run in parallel, after the siblings their @requires need;
@@ -785,6 +792,7 @@ def _clusters(level: list[FetchGroup]) -> list[list[FetchGroup]]:
         for cluster, cluster_types, cluster_shapes in clusters:
             if (
                 cluster[0].graph == group.graph
+                and group_conditions(cluster[0]) == group_conditions(group)
                 and all(cluster_types.get(t, p) == p for t, p in per_type.items())
                 and all(cluster_shapes.get(k, v) == v for k, v in shapes.items())
             ):
