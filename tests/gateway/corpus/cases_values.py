@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (canned data and SDL read best on one line)
 """Corpus, values the API schema does not have (issue 13, class 10): an enum value that is
 @inaccessible in the supergraph but that a subgraph returns becomes null with an error, as
 if the API schema's own executor had serialized it."""
