@@ -162,3 +162,22 @@ def test_plan_snapshot_and_no_more_fetches_than_apollo(
         )
     if not query.apollo_wrong:
         assert ours <= theirs, (plan_to_data(plan), apollo["plan"])
+
+
+async def test_errors_never_name_a_field_the_client_did_not_select(
+    peers: Peers, engines: dict[str, GatewayEngine]
+) -> None:
+    """Issue 13, class 2: tier fails for Eve while fetched only as label's @requires input;
+    the error stands at Eve's entity, the client never selected tier. (Apollo Gateway
+    reports it at users.2.tier.)"""
+    query = Query("{ users { id label } }")
+    ours, _ = await _ours(engines["requires_transitive"], query)
+    assert ours["errors"] == [
+        {
+            "message": "tiers are down for Eve",
+            "path": ["users", 2],
+            "extensions": {"code": "TIER_DOWN"},
+        }
+    ]
+    theirs = peers.apollo("requires_transitive", {"query": query.query})["response"]
+    assert [e["path"] for e in theirs["errors"]] == [["users", 2, "tier"]]

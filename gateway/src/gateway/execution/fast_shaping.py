@@ -40,6 +40,7 @@ from graphql import (
     is_leaf_type,
 )
 
+from gateway.execution.error_paths import client_paths
 from gateway.execution.executor import ExecutionOutcome
 
 # Per response key: its field name, definition (None for __typename), sub-selections, and
@@ -115,7 +116,12 @@ class FastShaper:
         self._collected: dict[tuple[str, int], _Collected] = {}
         self._root_sets = [operation.selection_set]
 
+    @property
+    def root_sets(self) -> list[SelectionSetNode]:
+        return self._root_sets
+
     def shape(self, outcome: ExecutionOutcome, variables: Mapping[str, Any]) -> dict[str, Any]:
+        outcome.errors = client_paths(self, outcome.errors, outcome.data, variables)
         run = _Run(self, variables, outcome.errors)
         try:
             data: Any = run.object(self.root, self._root_sets, outcome.data, [])
