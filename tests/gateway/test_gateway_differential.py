@@ -19,7 +19,7 @@ from corpus.harness import Peers, running_peers
 from corpus.model import Corpus, Query
 
 from gateway.engine import GatewayEngine, RequestError
-from gateway.planning import Fetch, Flatten, Parallel, PlanNode, Sequence, plan_to_data
+from gateway.planning import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence, plan_to_data
 from gateway.supergraph import load_supergraph
 from gateway.transport import SubgraphTransport
 from gateway.transport.http import new_session
@@ -70,6 +70,10 @@ def _fetch_count(node: PlanNode | None) -> int:
             fetches.add(id(n))
         elif isinstance(n, Flatten):
             walk(n.node)
+        elif isinstance(n, Condition):
+            for clause in (n.if_clause, n.else_clause):
+                if clause is not None:
+                    walk(clause)
         elif isinstance(n, Sequence | Parallel):
             for child in n.nodes:
                 walk(child)
@@ -118,6 +122,10 @@ async def test_same_answer_as_apollo_gateway(
         return
     assert ("data" in ours) == ("data" in theirs), (ours, theirs)
     assert _ordered(ours.get("data")) == _ordered(theirs.get("data")), (ours, theirs)
+    if query.apollo_errors_wrong:
+        assert ours.get("errors"), query.apollo_errors_wrong
+        assert not theirs.get("errors"), "Apollo Gateway reports errors now: compare"
+        return
     assert bool(ours.get("errors")) == bool(theirs.get("errors")), (ours, theirs)
 
 
@@ -154,3 +162,22 @@ def test_plan_snapshot_and_no_more_fetches_than_apollo(
         )
     if not query.apollo_wrong:
         assert ours <= theirs, (plan_to_data(plan), apollo["plan"])
+
+
+async def test_errors_never_name_a_field_the_client_did_not_select(
+    peers: Peers, engines: dict[str, GatewayEngine]
+) -> None:
+    """Issue 13, class 2: tier fails for Eve while fetched only as label's @requires input;
+    the error stands at Eve's entity, the client never selected tier. (Apollo Gateway
+    reports it at users.2.tier.)"""
+    query = Query("{ users { id label } }")
+    ours, _ = await _ours(engines["requires_transitive"], query)
+    assert ours["errors"] == [
+        {
+            "message": "tiers are down for Eve",
+            "path": ["users", 2],
+            "extensions": {"code": "TIER_DOWN"},
+        }
+    ]
+    theirs = peers.apollo("requires_transitive", {"query": query.query})["response"]
+    assert [e["path"] for e in theirs["errors"]] == [["users", 2, "tier"]]

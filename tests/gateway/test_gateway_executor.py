@@ -192,3 +192,35 @@ async def test_no_entity_fetch_when_there_is_no_entity(fixture_supergraph: Super
     body = await run(fixture_supergraph, '{ product(upc: "zz") { reviews { body } } }', subgraphs)
     assert body == {"data": {"product": None}}
     assert [service for service, _, _ in subgraphs.sent] == ["products"]
+
+
+async def test_a_branch_skipped_by_a_variable_costs_no_fetch(
+    fixture_supergraph: Supergraph,
+) -> None:
+    """Issue 13, class 13: @include/@skip on variables are plan-time conditions."""
+    query = """
+        query ($with: Boolean!, $skip: Boolean = true) {
+          product(upc: "p1") {
+            name
+            ... @include(if: $with) { reviews { body } }
+            ... @skip(if: $skip) { reviews { rating } }
+          }
+        }
+    """
+    document = parse(query)
+    plan = build_query_plan(document, None, fixture_supergraph)
+    product = {"product": {"name": "Table", "__typename": "Product", "upc": "p1"}}
+    for variables, services in (
+        ({"with": False}, ["products"]),  # $skip defaults to true
+        ({"with": True}, ["products", "reviews"]),
+        ({"with": False, "skip": False}, ["products", "reviews"]),
+    ):
+        reviews: dict[str, Any] = {"reviews": [{"body": "ok", "rating": 5}]}
+        subgraphs = FakeSubgraphs(
+            {
+                "products": [{"data": dict(product)}],
+                "reviews": [{"data": {"_entities": [reviews]}}],
+            }
+        )
+        await execute_plan(plan.node, subgraphs, variables)
+        assert [service for service, _, _ in subgraphs.sent] == services, variables

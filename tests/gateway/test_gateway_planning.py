@@ -194,18 +194,24 @@ def test_fragments_aliases_conditions_and_only_used_variables(
                 "variableUsages": ["upc"],
             },
             {
-                "kind": "Flatten",
-                "path": ["item"],
-                "node": {
-                    "kind": "Fetch",
-                    "service": "reviews",
-                    # The @include stays around the moved fields: the subgraph applies it.
-                    "operation": "query Q__reviews__1($representations: [_Any!]!, "
-                    "$withReviews: Boolean!) { _entities(representations: $representations) "
-                    "{ ... on Product { ... @include(if: $withReviews) "
-                    "{ reviews { stars: rating } } } } }",
-                    "requires": ["... on Product { __typename upc }"],
-                    "variableUsages": ["withReviews"],
+                # Everything the reviews fetch selects is under @include(if: $withReviews):
+                # a plan-time condition, so that withReviews: false costs no fetch.
+                "kind": "Condition",
+                "condition": "withReviews",
+                "ifClause": {
+                    "kind": "Flatten",
+                    "path": ["item"],
+                    "node": {
+                        "kind": "Fetch",
+                        "service": "reviews",
+                        # The @include stays around the moved fields too.
+                        "operation": "query Q__reviews__1($representations: [_Any!]!, "
+                        "$withReviews: Boolean!) { _entities(representations: $representations) "
+                        "{ ... on Product { ... @include(if: $withReviews) "
+                        "{ reviews { stars: rating } } } } }",
+                        "requires": ["... on Product { __typename upc }"],
+                        "variableUsages": ["withReviews"],
+                    },
                 },
             },
         ],

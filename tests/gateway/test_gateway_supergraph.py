@@ -83,6 +83,37 @@ def test_a_federation_1_or_plain_schema_is_refused() -> None:
         load_supergraph(old)
 
 
+def test_a_feature_linked_for_security_or_execution_that_is_not_implemented_is_refused(
+    fixture_supergraph: Supergraph,
+) -> None:
+    """Issue 13, class 12: never plan a feature the engine does not know."""
+    sdl = fixture_supergraph.sdl
+    head = '@link(url: "https://specs.apollo.dev/link/v1.0")'
+    assert head in sdl
+    for link, message in (
+        ('@link(url: "https://example.com/rateLimit/v1.0", for: EXECUTION)', "for EXECUTION"),
+        (
+            '@link(url: "https://specs.apollo.dev/requiresScopes/v0.1", for: SECURITY)',
+            "for SECURITY",
+        ),
+        (
+            '@link(url: "https://specs.apollo.dev/context/v0.1", import: ["@context"],'
+            " for: SECURITY)",
+            "@context/@fromContext",
+        ),
+        ('@link(url: "https://specs.apollo.dev/context/v0.1")', "@context/@fromContext"),
+    ):
+        extra = sdl.replace(head, f"{head}\n  {link}")
+        extra += "\ndirective @context(name: String!) repeatable on INTERFACE | OBJECT | UNION\n"
+        extra += "directive @requiresScopes__requiresScopes(s: String) on FIELD_DEFINITION\n"
+        extra += "directive @rateLimit(n: Int) on FIELD_DEFINITION\n"
+        with pytest.raises(SupergraphError, match=message):
+            load_supergraph(extra)
+    # Features that only describe (no for:, e.g. @tag, cost) are served.
+    cost = sdl.replace(head, f'{head}\n  @link(url: "https://specs.apollo.dev/cost/v0.1")')
+    assert load_supergraph(cost).graphs == fixture_supergraph.graphs
+
+
 def test_unparsable_sdl_is_refused() -> None:
     with pytest.raises(SupergraphError, match="does not parse"):
         load_supergraph("type {")

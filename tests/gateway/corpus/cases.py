@@ -1,5 +1,17 @@
 """Every corpus of the differential tests."""
 
-from corpus import cases_federation, cases_operations
+from corpus import (
+    cases_federation,
+    cases_operations,
+    cases_provides,
+    cases_requires,
+    cases_values,
+)
 
-CORPORA = [*cases_federation.CORPORA, *cases_operations.CORPORA]
+CORPORA = [
+    *cases_federation.CORPORA,
+    *cases_operations.CORPORA,
+    *cases_requires.CORPORA,
+    *cases_provides.CORPORA,
+    *cases_values.CORPORA,
+]

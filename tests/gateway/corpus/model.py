@@ -49,6 +49,9 @@ class Query:
     apollo_wrong: str | None = None
     expected: dict[str, Any] | None = None
     name: str = ""
+    # Apollo Gateway's data is right but it reports the errors wrongly (e.g. only in
+    # extensions.valueCompletion): compare the data, assert that we report errors, and say why.
+    apollo_errors_wrong: str | None = None
 
 
 @dataclass

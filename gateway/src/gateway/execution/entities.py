@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, TypeAlias
 
-from gateway.planning.plan import LIST_STEP, FieldRequirement
+from gateway.planning.plan import LIST_STEP, FragmentRequirement, Requirement
 
 ResponsePath: TypeAlias = list[str | int]
 
@@ -37,12 +37,20 @@ def collect_entities(data: Any, path: tuple[str, ...]) -> list[tuple[ResponsePat
 
 
 def representation(
-    entity: dict[str, Any], fields: tuple[FieldRequirement, ...]
+    entity: dict[str, Any], fields: tuple[Requirement, ...]
 ) -> dict[str, Any] | None:
     """The entity projected on the required fields; None if one of them was not fetched
-    (e.g. the parent fetch failed), since a subgraph cannot resolve half a key."""
+    (e.g. the parent fetch failed), since a subgraph cannot resolve half a key. Fields of a
+    fragment are carried only when the object's ``__typename`` is one of its types."""
     projected: dict[str, Any] = {}
     for field in fields:
+        if isinstance(field, FragmentRequirement):
+            if entity.get("__typename") in field.possible_types:
+                nested = representation(entity, field.selections)
+                if nested is None:
+                    return None
+                projected.update(nested)
+            continue
         key = field.alias or field.name
         if key not in entity:
             return None
@@ -55,7 +63,7 @@ def representation(
     return projected
 
 
-def _project_nested(value: Any, fields: tuple[FieldRequirement, ...]) -> Any:
+def _project_nested(value: Any, fields: tuple[Requirement, ...]) -> Any:
     if isinstance(value, list):
         items: list[Any] = []
         for item in value:

@@ -21,7 +21,7 @@ from gateway.execution.errors import (
     root_response_keys,
     transport_errors,
 )
-from gateway.planning.plan import Fetch, Flatten, Parallel, PlanNode, Sequence
+from gateway.planning.plan import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence
 from gateway.planning.planner import REPRESENTATIONS
 from gateway.transport.http import SubgraphRequestError
 
@@ -67,6 +67,11 @@ class PlanExecutor:
         elif isinstance(node, Sequence):
             for step in node.nodes:
                 await self.run(step)
+        elif isinstance(node, Condition):
+            value = self._variables.get(node.variable, node.default)
+            branch = node.if_clause if value else node.else_clause
+            if branch is not None:
+                await self.run(branch)
         else:
             await self._parallel(node)
 

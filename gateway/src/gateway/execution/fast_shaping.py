@@ -14,6 +14,7 @@ Operations with introspection (``__schema``, ``__type``) go through graphql-core
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLAbstractType,
+    GraphQLEnumType,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -38,6 +40,7 @@ from graphql import (
     is_leaf_type,
 )
 
+from gateway.execution.error_paths import client_paths
 from gateway.execution.executor import ExecutionOutcome
 
 # Per response key: its field name, definition (None for __typename), sub-selections, and
@@ -50,9 +53,15 @@ def _kind(field: GraphQLField | None) -> int:
     if field is None:
         return _TYPENAME
     type_ = field.type
+    # Enum values are checked against the API schema (a subgraph may return one that is
+    # @inaccessible there): completed as _OTHER.
     if isinstance(type_, GraphQLNonNull):
-        return _LEAF_NON_NULL if is_leaf_type(type_.of_type) else _OTHER
-    return _LEAF if is_leaf_type(type_) else _OTHER
+        return _LEAF_NON_NULL if _plain_leaf(type_.of_type) else _OTHER
+    return _LEAF if _plain_leaf(type_) else _OTHER
+
+
+def _plain_leaf(type_: GraphQLOutputType) -> bool:
+    return is_leaf_type(type_) and not isinstance(type_, GraphQLEnumType)
 
 
 class _Null(Exception):
@@ -107,7 +116,12 @@ class FastShaper:
         self._collected: dict[tuple[str, int], _Collected] = {}
         self._root_sets = [operation.selection_set]
 
+    @property
+    def root_sets(self) -> list[SelectionSetNode]:
+        return self._root_sets
+
     def shape(self, outcome: ExecutionOutcome, variables: Mapping[str, Any]) -> dict[str, Any]:
+        outcome.errors = client_paths(self, outcome.errors, outcome.data, variables)
         run = _Run(self, variables, outcome.errors)
         try:
             data: Any = run.object(self.root, self._root_sets, outcome.data, [])
@@ -264,6 +278,15 @@ class _Run:
                     finally:
                         path.pop()
                 return items
+            if isinstance(type_, GraphQLEnumType):
+                if not isinstance(value, str) or value not in type_.values:
+                    # Not a value of the API schema (e.g. @inaccessible): null, as
+                    # graphql-js serializes it.
+                    shown = json.dumps(value)
+                    return self.bad_value(
+                        path, f'Enum "{type_.name}" cannot represent value: {shown}'
+                    )
+                return value
             if is_leaf_type(type_):
                 return value
             if not isinstance(value, dict):

@@ -22,10 +22,13 @@ from graphql import (
     GraphQLResolveInfo,
     GraphQLSchema,
     execute_sync,
+    get_operation_ast,
     is_non_null_type,
 )
 
+from gateway.execution.error_paths import client_paths
 from gateway.execution.executor import ExecutionOutcome
+from gateway.execution.fast_shaping import FastShaper
 
 ErrorPath = tuple[str | int, ...]
 
@@ -102,7 +105,12 @@ def shape_response(
 ) -> dict[str, Any]:
     pending = _PendingErrors()
     pathless: list[dict[str, Any]] = []
-    for error in outcome.errors:
+    operation = get_operation_ast(document, operation_name)
+    errors_in = outcome.errors
+    if operation is not None and any(isinstance(e.get("path"), list) for e in errors_in):
+        shaper = FastShaper(api_schema, document, operation)
+        errors_in = client_paths(shaper, errors_in, outcome.data, variables)
+    for error in errors_in:
         path = error.get("path")
         if isinstance(path, list) and path:
             pending.entries.append((tuple(path), error))

@@ -2,25 +2,30 @@
 Flatten), cached by operation text and name."""
 
 from gateway.planning.cache import QueryPlanner
+from gateway.planning.errors import PlanningError
 from gateway.planning.plan import (
     LIST_STEP,
+    Condition,
     Fetch,
     FieldRequirement,
     Flatten,
+    FragmentRequirement,
     Parallel,
     PlanNode,
     QueryPlan,
     Sequence,
     TypeRequirement,
 )
-from gateway.planning.planner import PlanningError, build_query_plan
+from gateway.planning.planner import build_query_plan
 from gateway.planning.serialize import plan_to_data
 
 __all__ = [
     "LIST_STEP",
+    "Condition",
     "Fetch",
     "FieldRequirement",
     "Flatten",
+    "FragmentRequirement",
     "Parallel",
     "PlanNode",
     "PlanningError",

@@ -4,7 +4,8 @@
 merged at the top of the response; inside a ``Flatten`` it is an entity fetch: the executor
 collects the objects at ``Flatten.path`` (``"@"`` steps through a list), turns each into a
 representation with the ``requires`` fields, and sends them all in one ``_entities`` call.
-``Sequence`` runs its nodes in order, ``Parallel`` concurrently.
+``Sequence`` runs its nodes in order, ``Parallel`` concurrently; ``Condition`` runs one of
+its clauses by the value of a boolean variable (``@skip``/``@include``).
 """
 
 from __future__ import annotations
@@ -22,9 +23,22 @@ class FieldRequirement:
     """A field that a representation carries, with its own sub-fields for object keys."""
 
     name: str
-    selections: tuple[FieldRequirement, ...] = ()
+    selections: tuple[Requirement, ...] = ()
     # The response key it was fetched under, when the planner had to alias it.
     alias: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FragmentRequirement:
+    """``... on T { ... }`` in a required field set: its fields are carried only for
+    objects whose ``__typename`` is one of ``possible_types`` (T's object types)."""
+
+    type_condition: str
+    possible_types: tuple[str, ...]
+    selections: tuple[Requirement, ...] = ()
+
+
+Requirement: TypeAlias = FieldRequirement | FragmentRequirement
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +46,7 @@ class TypeRequirement:
     """The representation of objects of ``type_name``: ``__typename``, key, @requires."""
 
     type_name: str
-    fields: tuple[FieldRequirement, ...]
+    fields: tuple[Requirement, ...]
     # The __typename the representations carry, when not ``type_name`` (@interfaceObject).
     typename_as: str | None = None
 
@@ -70,7 +84,20 @@ class Parallel:
     nodes: tuple[PlanNode, ...]
 
 
-PlanNode: TypeAlias = Fetch | Flatten | Sequence | Parallel
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """Runs ``if_clause`` when the client's boolean ``variable`` is true, else
+    ``else_clause`` (either may be None: nothing to run). From ``@include(if: $v)`` /
+    ``@skip(if: $v)`` around everything a fetch selects: a skipped branch costs no fetch.
+    ``default``: the variable's default value, used when the client did not send it."""
+
+    variable: str
+    if_clause: PlanNode | None
+    else_clause: PlanNode | None
+    default: bool | None = None
+
+
+PlanNode: TypeAlias = Fetch | Flatten | Sequence | Parallel | Condition
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +126,11 @@ def parallel(nodes: list[PlanNode]) -> PlanNode:
 def requirement_text(requirement: TypeRequirement) -> str:
     """``... on Product { __typename upc }``, as Apollo prints a fetch's requires."""
 
-    def fields(items: tuple[FieldRequirement, ...]) -> str:
+    def fields(items: tuple[Requirement, ...]) -> str:
         return " ".join(
-            (f"{f.alias}: " if f.alias else "")
+            f"... on {f.type_condition} {{ {fields(f.selections)} }}"
+            if isinstance(f, FragmentRequirement)
+            else (f"{f.alias}: " if f.alias else "")
             + (f"{f.name} {{ {fields(f.selections)} }}" if f.selections else f.name)
             for f in items
         )

@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import TypeAlias
 
 from graphql import (
     ArgumentNode,
@@ -50,15 +47,17 @@ from graphql import (
     is_list_type,
     is_non_null_type,
     is_object_type,
-    parse,
     parse_type,
     print_ast,
 )
 
+from gateway.planning.conditions import conditional, group_conditions
+from gateway.planning.errors import PlanningError
+from gateway.planning.fetch_groups import FetchGroup
+from gateway.planning.field_sets import copy_fields, field_set, requirement, top_fields
 from gateway.planning.plan import (
     LIST_STEP,
     Fetch,
-    FieldRequirement,
     Flatten,
     OperationKind,
     PlanNode,
@@ -67,6 +66,14 @@ from gateway.planning.plan import (
     parallel,
     sequence,
 )
+from gateway.planning.provides import (
+    Provided,
+    merge_provided,
+    parse_provides,
+    provided_on,
+    provides_all,
+)
+from gateway.planning.requires import conflicts, needs_own_fetch, plan_requires
 from gateway.planning.selections import (
     FieldSelection,
     FragmentSelection,
@@ -83,60 +90,6 @@ REPRESENTATIONS = "representations"
 _NOT_A_NAME_CHAR = re.compile(r"[^_0-9A-Za-z]")
 
 Conditions = tuple[tuple[DirectiveNode, ...], ...]
-
-
-class PlanningError(Exception):
-    """The operation cannot be planned over this supergraph."""
-
-
-@dataclass(eq=False)
-class _FetchGroup:
-    """A fetch while it is being built."""
-
-    graph: str
-    path: tuple[str, ...]
-    is_entity: bool
-    selections: list[Selection] = field(default_factory=list)  # root fetch
-    entity_selections: dict[str, list[Selection]] = field(default_factory=dict)  # per type
-    requirements: dict[str, list[Selection]] = field(default_factory=dict)  # per type
-    # Object type -> the __typename its representations carry (an @interfaceObject's
-    # subgraph knows the interface, not the implementation).
-    typename_as: dict[str, str] = field(default_factory=dict)
-    children: list[_FetchGroup] = field(default_factory=list)
-    depends_on: list[_FetchGroup] = field(default_factory=list)  # siblings, for @requires
-
-    def child(self, graph: str, path: tuple[str, ...]) -> _FetchGroup | None:
-        return next((c for c in self.children if c.graph == graph and c.path == path), None)
-
-
-@lru_cache(maxsize=1024)
-def _parse_field_set(field_set: str) -> tuple[FieldNode, ...]:
-    operation = parse(f"{{ {field_set} }}", no_location=True).definitions[0]
-    assert isinstance(operation, OperationDefinitionNode)
-    return tuple(s for s in operation.selection_set.selections if isinstance(s, FieldNode))
-
-
-def _field_set(field_set: str) -> list[FieldSelection]:
-    """Fresh selections for a key or @requires field set (the planner mutates them)."""
-
-    def convert(node: FieldNode) -> FieldSelection:
-        subs = node.selection_set.selections if node.selection_set else None
-        return FieldSelection(
-            node.name.value,
-            arguments=tuple(node.arguments or ()),
-            selections=(
-                [convert(s) for s in subs if isinstance(s, FieldNode)] if subs is not None else None
-            ),
-        )
-
-    return [convert(node) for node in _parse_field_set(field_set)]
-
-
-def _requirement(selection: Selection) -> FieldRequirement:
-    assert isinstance(selection, FieldSelection)
-    return FieldRequirement(
-        selection.name, tuple(_requirement(s) for s in selection.selections or ()), selection.alias
-    )
 
 
 def _conflict_free(
@@ -211,6 +164,8 @@ class _Planner:
             d.variable.name.value: d for d in operation.variable_definitions or ()
         }
         self.fetch_count = 0
+        # While @requires inputs are planned: every entity fetch they use (see requires.py).
+        self.touched: list[FetchGroup] | None = None
 
     # -- the walk -------------------------------------------------------------------------
 
@@ -226,7 +181,7 @@ class _Planner:
         root_type = self.schema.get_root_type(operation_type)
         if root_type is None:
             raise PlanningError(f"the supergraph has no {kind} type")
-        roots: list[_FetchGroup] = []
+        roots: list[FetchGroup] = []
         self._plan_root(root_type.name, self.operation.selection_set.selections, (), roots)
         nodes = [self._node([group]) for group in roots]
         if not nodes:
@@ -238,7 +193,7 @@ class _Planner:
         root_type: str,
         selections: Collection[SelectionNode],
         conditions: Conditions,
-        roots: list[_FetchGroup],
+        roots: list[FetchGroup],
     ) -> None:
         for selection in selections:
             if _excluded(selection):
@@ -247,30 +202,30 @@ class _Planner:
                 name = selection.name.value
                 if name.startswith("__"):
                     continue  # __typename, __schema, __type: the gateway answers them
-                graphs = self._graphs(root_type, name)
+                graphs = self.graphs(root_type, name)
                 if not graphs:
                     raise PlanningError(f"no subgraph resolves {root_type}.{name}")
                 if len(graphs) > 1:
                     graphs = self._cheapest_first(root_type, selection, graphs, roots)
                 group = self._root_group(roots, graphs)
                 target = conditional_block(group.selections, conditions)
-                target.append(self._field(group, root_type, selection, ()))
+                target.append(self.plan_field(group, root_type, selection, ()))
             else:
                 _, directives, nested = self._fragment_parts(selection)
                 more = (directives,) if directives else ()
                 self._plan_root(root_type, nested, conditions + more, roots)
 
     def _cheapest_first(
-        self, root_type: str, node: FieldNode, graphs: list[str], roots: list[_FetchGroup]
+        self, root_type: str, node: FieldNode, graphs: list[str], roots: list[FetchGroup]
     ) -> list[str]:
         """A root field several subgraphs resolve (@shareable): the subgraphs by the number
         of fetches the field costs from each (one fewer where a root fetch to that subgraph
         exists already), ties in supergraph order."""
 
         def fetches(graph: str) -> float:
-            trial = _FetchGroup(graph=graph, path=(), is_entity=False)
+            trial = FetchGroup(graph=graph, path=(), is_entity=False)
             try:
-                self._field(trial, root_type, node, ())
+                self.plan_field(trial, root_type, node, ())
             except PlanningError:
                 return float("inf")
             count, stack = 0, [trial]
@@ -284,7 +239,7 @@ class _Planner:
         costs = {graph: fetches(graph) for graph in graphs}
         return sorted(graphs, key=lambda g: costs[g])
 
-    def _root_group(self, roots: list[_FetchGroup], graphs: list[str]) -> _FetchGroup:
+    def _root_group(self, roots: list[FetchGroup], graphs: list[str]) -> FetchGroup:
         # ``graphs`` comes cheapest first (see _cheapest_first).
         if self.operation.operation == OperationType.MUTATION:
             # Mutations run in document order: only the latest group may take the field.
@@ -293,16 +248,16 @@ class _Planner:
             reusable = [g for g in roots if g.graph == graphs[0]][:1]
         if reusable:
             return reusable[0]
-        group = _FetchGroup(graph=graphs[0], path=(), is_entity=False)
+        group = FetchGroup(graph=graphs[0], path=(), is_entity=False)
         roots.append(group)
         return group
 
-    def _graphs(self, type_name: str, field_name: str) -> list[str]:
+    def graphs(self, type_name: str, field_name: str) -> list[str]:
         return self.supergraph.resolving_graphs(type_name, field_name, self.labels)
 
-    def _field(
+    def plan_field(
         self,
-        group: _FetchGroup,
+        group: FetchGroup,
         parent_type: str,
         node: FieldNode,
         path: tuple[str, ...],
@@ -324,7 +279,7 @@ class _Planner:
         named, depth = _unwrap(self._field_definition(parent_type, name).type)
         own = self.supergraph.provides(parent_type, name, group.graph)
         if own:
-            provided = _merge_provided(provided, _provided(own))
+            provided = merge_provided(provided, parse_provides(own))
         sub_path = (*path, selection.response_key, *([LIST_STEP] * depth))
         nested = node.selection_set.selections
         out: list[Selection] = []
@@ -354,7 +309,7 @@ class _Planner:
 
     def _plan_selections(
         self,
-        group: _FetchGroup,
+        group: FetchGroup,
         type_name: str,
         selections: Collection[SelectionNode],
         path: tuple[str, ...],
@@ -372,6 +327,8 @@ class _Planner:
         ``abstract``: ``type_name`` is an interface that ``group``'s subgraph knows as an
         @interfaceObject, whose objects' real types only the interface's owner knows.
         """
+        if provided is not None:
+            provided = provided_on(provided, type_name, self._applies)
         for selection in selections:
             if _excluded(selection):
                 continue  # @skip(if: true) or @include(if: false): nothing to fetch
@@ -386,14 +343,17 @@ class _Planner:
                         )
                     )
                     continue
-                graphs = self._graphs(type_name, name) if name != "__typename" else []
-                if group.graph in graphs or (
+                graphs = self.graphs(type_name, name) if name != "__typename" else []
+                local = group.graph in graphs and not needs_own_fetch(
+                    self.supergraph, group, type_name, name
+                )
+                if local or (
                     provided is not None
                     and name in provided
                     and self._covered(group.graph, type_name, selection, provided[name])
                 ):
                     sub = provided.get(name) if provided is not None else None
-                    out.append(self._field(group, type_name, selection, path, sub))
+                    out.append(self.plan_field(group, type_name, selection, path, sub))
                     continue
                 if abstract:
                     graphs = self._interface_owners(type_name)
@@ -402,10 +362,19 @@ class _Planner:
                         group, type_name, selection, path, level_out, conditions
                     )
                     continue
-                child = self._entity_child(group, type_name, name, graphs, path, level_out)
+                child = self.entity_child(
+                    group, type_name, name, graphs, path, level_out, provided=provided
+                )
                 requires = self.supergraph.requires(type_name, name, child.graph)
+                avoid: list[FetchGroup] = []
+                while requires and conflicts(child, type_name, requires):
+                    # The same field required with other arguments: a fetch of its own.
+                    avoid.append(child)
+                    child = self.entity_child(
+                        group, type_name, name, [child.graph], path, level_out, avoid=avoid
+                    )
                 if requires:
-                    self._plan_requires(group, child, type_name, requires, path, level_out)
+                    plan_requires(self, group, child, type_name, requires, path, level_out)
                 entity = child.entity_selections.setdefault(type_name, [])
                 target = conditional_block(entity, conditions)
                 if name == "__typename":
@@ -418,7 +387,7 @@ class _Planner:
                     )
                     add_plain_fields(entity, [typename_field()])
                     continue
-                target.append(self._field(child, type_name, selection, path))
+                target.append(self.plan_field(child, type_name, selection, path))
                 if abstract:
                     add_plain_fields(entity, [typename_field()])
                 continue
@@ -451,6 +420,7 @@ class _Planner:
         named, _ = _unwrap(self._field_definition(parent_type, node.name.value).type)
         if is_abstract_type(named):
             return True  # planned per possible type; joins handle the rest
+        provided = provided_on(provided, named.name, self._applies)
         stack: list[SelectionNode] = list(node.selection_set.selections)
         while stack:
             selection = stack.pop()
@@ -461,7 +431,7 @@ class _Planner:
                 if name in provided:
                     if not self._covered(graph, named.name, selection, provided[name]):
                         return False
-                elif graph not in self._graphs(named.name, name):
+                elif graph not in self.graphs(named.name, name):
                     return False
             else:
                 stack.extend(self._fragment_parts(selection)[2])
@@ -480,7 +450,7 @@ class _Planner:
 
     def _abstract_fragment(
         self,
-        group: _FetchGroup,
+        group: FetchGroup,
         interface: str,
         selection: SelectionNode,
         path: tuple[str, ...],
@@ -490,7 +460,7 @@ class _Planner:
         """A fragment on an implementation of an @interfaceObject's interface: the owner of
         the interface knows the real type, so it evaluates the fragment."""
         owners = self._interface_owners(interface)
-        child = self._entity_child(group, interface, "__typename", owners, path, level_out)
+        child = self.entity_child(group, interface, "__typename", owners, path, level_out)
         entity = child.entity_selections.setdefault(interface, [])
         add_plain_fields(entity, [typename_field()])
         target = conditional_block(entity, conditions)
@@ -507,7 +477,7 @@ class _Planner:
 
     def _via_interface_object(
         self,
-        group: _FetchGroup,
+        group: FetchGroup,
         type_name: str,
         selection: FieldNode,
         path: tuple[str, ...],
@@ -524,26 +494,37 @@ class _Planner:
                 continue
             graphs = [
                 g
-                for g in self._graphs(interface.name, name)
+                for g in self.graphs(interface.name, name)
                 if g in ownership.interface_object_graphs
             ]
             if not graphs:
                 continue
-            child = self._entity_child(
+            child = self.entity_child(
                 group, interface.name, name, graphs, path, level_out, object_type=type_name
             )
+            requires = self.supergraph.requires(interface.name, name, child.graph)
+            avoid: list[FetchGroup] = []
+            while requires and conflicts(child, type_name, requires):
+                avoid.append(child)
+                child = self.entity_child(
+                    group, interface.name, name, [child.graph], path, level_out,
+                    object_type=type_name, avoid=avoid,
+                )  # fmt: skip
             child.typename_as[type_name] = interface.name
+            if requires:
+                # Written against the interface, planned on the objects' own type.
+                plan_requires(self, group, child, type_name, requires, path, level_out)
             entity = child.entity_selections.setdefault(interface.name, [])
             target = conditional_block(entity, conditions)
-            planned = self._field(child, interface.name, selection, path)
+            planned = self.plan_field(child, interface.name, selection, path)
             if all(_printed([planned]) != _printed([s]) for s in target):
                 target.append(planned)  # each implementation asks it: once is enough
             return
         raise PlanningError(f"no subgraph resolves {type_name}.{name}")
 
-    def _entity_child(
+    def entity_child(
         self,
-        group: _FetchGroup,
+        group: FetchGroup,
         type_name: str,
         field_name: str,
         graphs: list[str],
@@ -551,7 +532,9 @@ class _Planner:
         level_out: list[Selection],
         *,
         object_type: str | None = None,
-    ) -> _FetchGroup:
+        avoid: Collection[FetchGroup] = (),
+        provided: Provided | None = None,
+    ) -> FetchGroup:
         """The entity fetch under ``group`` that will resolve the field, keys wired in.
 
         ``type_name`` is the type the target subgraph resolves (an interface, for an
@@ -562,12 +545,14 @@ class _Planner:
         source_type = object_type or type_name
         candidates: list[tuple[str, EntityKey]] = []
         for graph in graphs:
-            key = self._usable_key(type_name, graph, group.graph, source_type)
+            key = self._usable_key(type_name, graph, group.graph, source_type, provided)
             if key is not None:
                 candidates.append((graph, key))
         if not candidates:
             hop = self._hop(group, type_name, graphs, path, level_out)
             if hop is not None:
+                if self.touched is not None:
+                    self.touched.append(hop)
                 return hop
             raise PlanningError(
                 f"cannot plan {type_name}.{field_name}: it is resolved by "
@@ -576,84 +561,67 @@ class _Planner:
             )
         # Prefer a subgraph that this position already fetches from: one request fewer.
         graph, key = next(
-            ((g, k) for g, k in candidates if group.child(g, path) is not None), candidates[0]
+            ((g, k) for g, k in candidates if group.child(g, path, avoid) is not None),
+            candidates[0],
         )
-        child = group.child(graph, path)
+        child = group.child(graph, path, avoid)
         if child is None:
-            child = _FetchGroup(graph=graph, path=path, is_entity=True)
-            group.children.append(child)
-        key_fields = _conflict_free(level_out, _field_set(key.fields))
+            child = group.new_child(graph, path)
+        if self.touched is not None:
+            self.touched.append(child)
+        key_fields = _conflict_free(level_out, field_set(key.fields))
         add_plain_fields(level_out, [typename_field(), *key_fields])
-        requirement = child.requirements.setdefault(source_type, [])
-        add_plain_fields(requirement, [typename_field(), *_copy_fields(list(key_fields))])
+        wanted = child.requirements.setdefault(source_type, [])
+        add_plain_fields(wanted, [typename_field(), *copy_fields(list(key_fields))])
         return child
 
     def _hop(
         self,
-        group: _FetchGroup,
+        group: FetchGroup,
         type_name: str,
         graphs: list[str],
         path: tuple[str, ...],
         level_out: list[Selection],
-    ) -> _FetchGroup | None:
+    ) -> FetchGroup | None:
         for target in graphs:
             for key in self.supergraph.resolvable_keys(type_name, target):
-                key_fields = [f.name.value for f in _parse_field_set(key.fields)]
+                key_fields = [f.name.value for f in top_fields(key.fields)]
                 for middle in self.supergraph.graphs:
                     if (
                         middle in (group.graph, target)
                         or self._usable_key(type_name, middle, group.graph, type_name) is None
                     ):
                         continue
-                    if not all(middle in self._graphs(type_name, f) for f in key_fields):
+                    if not all(middle in self.graphs(type_name, f) for f in key_fields):
                         continue
-                    hop = self._entity_child(
+                    hop = self.entity_child(
                         group, type_name, key_fields[0], [middle], path, level_out
                     )
                     add_plain_fields(
-                        hop.entity_selections.setdefault(type_name, []), _field_set(key.fields)
+                        hop.entity_selections.setdefault(type_name, []), field_set(key.fields)
                     )
                     # The hop's results merge into the same objects: plan the target under it.
-                    return self._entity_child(hop, type_name, key_fields[0], [target], path, [])
+                    return self.entity_child(hop, type_name, key_fields[0], [target], path, [])
         return None
 
     def _usable_key(
-        self, type_name: str, target: str, source: str, source_type: str | None = None
+        self,
+        type_name: str,
+        target: str,
+        source: str,
+        source_type: str | None = None,
+        provided: Provided | None = None,
     ) -> EntityKey | None:
-        """A key by which ``target`` resolves the type and whose fields ``source`` has."""
+        """A key by which ``target`` resolves the type and whose fields ``source`` has
+        (or, at this path, is given by an @provides: ``provided``)."""
         for key in self.supergraph.resolvable_keys(type_name, target):
             if all(
-                source in self._graphs(source_type or type_name, f.name.value)
-                for f in _parse_field_set(key.fields)
+                source in self.graphs(source_type or type_name, f.name.value)
+                or (provided is not None and provides_all(provided, f))
+                for f in top_fields(key.fields)
             ):
                 return key
         return None
-
-    def _plan_requires(
-        self,
-        group: _FetchGroup,
-        child: _FetchGroup,
-        type_name: str,
-        requires: str,
-        path: tuple[str, ...],
-        level_out: list[Selection],
-    ) -> None:
-        """Fetch the @requires fields before ``child``, and carry them in its representations.
-
-        Nested required fields are assumed to come from the subgraph of their top field.
-        """
-        for required in _field_set(requires):
-            graphs = self._graphs(type_name, required.name)
-            if group.graph in graphs:
-                add_plain_fields(level_out, [required])
-                continue
-            sibling = self._entity_child(group, type_name, required.name, graphs, path, level_out)
-            if sibling is child:
-                raise PlanningError(f"{type_name}: @requires({requires}) needs its own subgraph")
-            add_plain_fields(sibling.entity_selections.setdefault(type_name, []), [required])
-            if sibling not in child.depends_on:
-                child.depends_on.append(sibling)
-        add_plain_fields(child.requirements.setdefault(type_name, []), _field_set(requires))
 
     # -- schema helpers -------------------------------------------------------------------
 
@@ -673,6 +641,13 @@ class _Planner:
             return False
         possible = self.schema.get_possible_types(condition)  # type: ignore[arg-type]
         return any(t.name == object_type for t in possible)
+
+    def _possible_types(self, type_condition: str) -> tuple[str, ...]:
+        condition = self.schema.get_type(type_condition)
+        if condition is None or is_object_type(condition):
+            return (type_condition,)
+        possible = self.schema.get_possible_types(condition)  # type: ignore[arg-type]
+        return tuple(t.name for t in possible)
 
     def _fragment_parts(
         self, selection: SelectionNode
@@ -696,19 +671,25 @@ class _Planner:
 
     # -- freezing the plan ----------------------------------------------------------------
 
-    def _node(self, cluster: list[_FetchGroup]) -> PlanNode:
+    def _node(self, cluster: list[FetchGroup]) -> PlanNode:
         """One fetch for the cluster (one Flatten per merge path), then their children."""
         fetch = self._fetch(cluster)
         node = parallel([Flatten(g.path, fetch) if g.is_entity else fetch for g in cluster])
         children = [child for group in cluster for child in group.children]
-        if not children:
+        if children:
+            node = sequence([node, self._children_node(children)])
+        conditions = group_conditions(cluster[0])
+        if not conditions or (
+            # A subscription's plan starts with its root fetch, whatever the variables.
+            not cluster[0].is_entity and self.operation.operation == OperationType.SUBSCRIPTION
+        ):
             return node
-        return sequence([node, self._children_node(children)])
+        return conditional(node, conditions, self.variable_definitions)
 
-    def _children_node(self, children: list[_FetchGroup]) -> PlanNode:
+    def _children_node(self, children: list[FetchGroup]) -> PlanNode:
         """Sibling entity fetches run in parallel, after the siblings their @requires need;
         siblings of one level that go to the same subgraph share one fetch."""
-        levels: list[list[_FetchGroup]] = []
+        levels: list[list[FetchGroup]] = []
         done: set[int] = set()
         remaining = list(children)
         while remaining:
@@ -722,7 +703,7 @@ class _Planner:
             [parallel([self._node(cluster) for cluster in _clusters(level)]) for level in levels]
         )
 
-    def _fetch(self, cluster: list[_FetchGroup]) -> Fetch:
+    def _fetch(self, cluster: list[FetchGroup]) -> Fetch:
         group = cluster[0]
         index = self.fetch_count
         self.fetch_count += 1
@@ -763,13 +744,15 @@ class _Planner:
         requirements: dict[str, list[Selection]] = {}
         for member in cluster:
             for type_name, fields in member.requirements.items():
-                add_plain_fields(requirements.setdefault(type_name, []), _copy_fields(fields))
+                add_plain_fields(requirements.setdefault(type_name, []), copy_fields(fields))
         typename_as: dict[str, str] = {}
         for member in cluster:
             typename_as.update(member.typename_as)
         requires = tuple(
             TypeRequirement(
-                type_name, tuple(_requirement(s) for s in fields), typename_as.get(type_name)
+                type_name,
+                tuple(requirement(s, self._possible_types) for s in fields),
+                typename_as.get(type_name),
             )
             for type_name, fields in requirements.items()
         )
@@ -783,7 +766,7 @@ class _Planner:
         )
 
 
-def _clusters(level: list[_FetchGroup]) -> list[list[_FetchGroup]]:
+def _clusters(level: list[FetchGroup]) -> list[list[FetchGroup]]:
     """Group the entity fetches of one level that can share one request to their subgraph.
 
     Every representation of a request gets the selection of its type, so fetches only merge
@@ -791,7 +774,7 @@ def _clusters(level: list[_FetchGroup]) -> list[list[_FetchGroup]]:
     requirements, and response keys they share must be selected identically (else the
     merged operation would be invalid).
     """
-    clusters: list[tuple[list[_FetchGroup], dict[str, str], dict[str, str]]] = []
+    clusters: list[tuple[list[FetchGroup], dict[str, str], dict[str, str]]] = []
     for group in level:
         per_type = {
             type_name: _printed(selections)
@@ -809,6 +792,7 @@ def _clusters(level: list[_FetchGroup]) -> list[list[_FetchGroup]]:
         for cluster, cluster_types, cluster_shapes in clusters:
             if (
                 cluster[0].graph == group.graph
+                and group_conditions(cluster[0]) == group_conditions(group)
                 and all(cluster_types.get(t, p) == p for t, p in per_type.items())
                 and all(cluster_shapes.get(k, v) == v for k, v in shapes.items())
             ):
@@ -870,17 +854,6 @@ def _merged_per_type(
     return merged
 
 
-def _copy_fields(fields: Iterable[Selection]) -> list[FieldSelection]:
-    copies = []
-    for original in fields:
-        if isinstance(original, FieldSelection):
-            copy = FieldSelection(original.name, original.alias, original.arguments)
-            if original.selections is not None:
-                copy.selections = [*_copy_fields(original.selections)]
-            copies.append(copy)
-    return copies
-
-
 def build_query_plan(
     document: DocumentNode,
     operation_name: str | None,
@@ -890,31 +863,3 @@ def build_query_plan(
     """Plan an operation that was validated against ``supergraph.api_schema``, with the
     progressive-override ``labels`` that are on."""
     return _Planner(document, operation_name, supergraph, labels).plan()
-
-
-Provided: TypeAlias = dict[str, "Provided"]
-
-
-def _provided(field_set: str) -> Provided:
-    """A @provides field set as nested names (fragments in it looked through)."""
-    operation = parse(f"{{ {field_set} }}", no_location=True).definitions[0]
-    assert isinstance(operation, OperationDefinitionNode)
-
-    def names(selections: Collection[SelectionNode]) -> Provided:
-        out: Provided = {}
-        for s in selections:
-            if isinstance(s, FieldNode):
-                sub = names(s.selection_set.selections) if s.selection_set else {}
-                out[s.name.value] = _merge_provided(out.get(s.name.value), sub)
-            elif isinstance(s, InlineFragmentNode):
-                out = _merge_provided(out, names(s.selection_set.selections))
-        return out
-
-    return names(operation.selection_set.selections)
-
-
-def _merge_provided(a: Provided | None, b: Provided) -> Provided:
-    merged = dict(a or {})
-    for k, v in b.items():
-        merged[k] = _merge_provided(merged.get(k), v)
-    return merged

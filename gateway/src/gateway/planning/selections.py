@@ -58,13 +58,30 @@ def typename_field() -> FieldSelection:
     return FieldSelection("__typename")
 
 
-def add_plain_fields(target: list[Selection], fields: Iterable[FieldSelection]) -> None:
-    """Add key or @requires fields to a selection, merging with the plain ones already there.
+def add_plain_fields(target: list[Selection], fields: Iterable[Selection]) -> None:
+    """Add key or @requires fields to a selection, merging with the plain ones already there
+    (and fragments, in @requires field sets, with the directive-less ones of their type).
 
     The client may already select them (``id``); selecting them twice would be harmless but
     noisy, so a plain field of the same name absorbs the new one.
     """
     for new in fields:
+        if isinstance(new, FragmentSelection):
+            block = next(
+                (
+                    s
+                    for s in target
+                    if isinstance(s, FragmentSelection)
+                    and not s.directives
+                    and s.type_condition == new.type_condition
+                ),
+                None,
+            )
+            if block is None:
+                target.append(new)
+            else:
+                add_plain_fields(block.selections, new.selections)
+            continue
         existing = next(
             (
                 s
@@ -82,11 +99,7 @@ def add_plain_fields(target: list[Selection], fields: Iterable[FieldSelection]) 
         elif new.selections:
             if existing.selections is None:
                 existing.selections = []
-            add_plain_fields(existing.selections, _fields_only(new.selections))
-
-
-def _fields_only(selections: list[Selection]) -> list[FieldSelection]:
-    return [s for s in selections if isinstance(s, FieldSelection)]
+            add_plain_fields(existing.selections, new.selections)
 
 
 def conditional_block(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.planning.plan import (
+    Condition,
     Fetch,
     Flatten,
     Parallel,
@@ -26,6 +27,15 @@ def node_to_data(node: PlanNode) -> dict[str, Any]:
             data["requires"] = [requirement_text(r) for r in node.requires]
         if node.variable_usages:
             data["variableUsages"] = list(node.variable_usages)
+        return data
+    if isinstance(node, Condition):
+        data = {"kind": "Condition", "condition": node.variable}
+        if node.default is not None:
+            data["default"] = node.default
+        if node.if_clause is not None:
+            data["ifClause"] = node_to_data(node.if_clause)
+        if node.else_clause is not None:
+            data["elseClause"] = node_to_data(node.else_clause)
         return data
     if isinstance(node, Flatten):
         return {"kind": "Flatten", "path": list(node.path), "node": node_to_data(node.node)}

@@ -26,6 +26,9 @@ class LinkedFeature:
     version: tuple[int, int] | None
     # imported element (``@directive`` or ``Type``) -> its local name
     imports: dict[str, str] = field(default_factory=dict)
+    # ``for:``: SECURITY or EXECUTION when a reader that does not implement the feature
+    # must refuse the schema (link spec v1.0), else None.
+    purpose: str | None = None
 
     @property
     def is_apollo_spec(self) -> bool:
@@ -90,6 +93,7 @@ def linked_features(document: DocumentNode) -> list[LinkedFeature]:
                     name=str(alias).lstrip("@") if alias else name,
                     version=version,
                     imports=_imports(args.get("import")),
+                    purpose=str(args["for"]) if args.get("for") else None,
                 )
             )
     return features

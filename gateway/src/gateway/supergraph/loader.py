@@ -27,6 +27,13 @@ from gateway.supergraph.model import EntityKey, FieldSource, Graph, Supergraph, 
 
 MINIMUM_JOIN_VERSION = (0, 3)
 
+# The features this gateway implements, by spec name, among those linked ``for:`` SECURITY
+# or EXECUTION (which a gateway that does not implement them must refuse: link spec v1.0).
+IMPLEMENTED_FEATURES = frozenset({"link", "join", "inaccessible"})
+# Features that change how operations are planned or executed whatever their ``for:``.
+# @context/@fromContext: arguments a subgraph reads from an ancestor's field.
+UNIMPLEMENTED_FEATURES = {"context": "@context/@fromContext (arguments taken from an ancestor)"}
+
 
 class SupergraphError(Exception):
     """The SDL is no supergraph this gateway can serve."""
@@ -50,6 +57,23 @@ def _join_feature(features: list[LinkedFeature]) -> LinkedFeature:
                 )
             return feature
     raise SupergraphError("no @link to the join spec: this is not a Federation 2 supergraph")
+
+
+def _refuse_unsupported(features: list[LinkedFeature]) -> None:
+    for feature in features:
+        known = feature.is_apollo_spec and feature.spec in IMPLEMENTED_FEATURES
+        if feature.is_apollo_spec and feature.spec in UNIMPLEMENTED_FEATURES:
+            raise SupergraphError(
+                f"the supergraph links {feature.url}: "
+                f"{UNIMPLEMENTED_FEATURES[feature.spec]}, which this gateway does not implement"
+                " (it would plan such fields wrongly); compose without it"
+            )
+        if feature.purpose in ("SECURITY", "EXECUTION") and not known:
+            raise SupergraphError(
+                f"the supergraph links {feature.url} for {feature.purpose}, a feature this"
+                " gateway does not implement: serving it could answer wrongly or bypass"
+                " its rules, so the supergraph is refused"
+            )
 
 
 class _OwnershipReader:
@@ -140,6 +164,7 @@ def load_supergraph(sdl: str) -> Supergraph:
     except GraphQLError as exc:
         raise SupergraphError(f"the supergraph SDL does not parse: {exc}") from exc
     features = linked_features(document)
+    _refuse_unsupported(features)
     reader = _OwnershipReader(_join_feature(features))
     reader.read_graphs(document)
     for definition in document.definitions:
