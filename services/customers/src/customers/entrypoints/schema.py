@@ -15,13 +15,10 @@ from enum import Enum
 from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
-from strawberry.types import ExecutionContext
 
-from crm_common.errors import CrmError
-from crm_common.graphql import ErrorCodes, guard_extensions
+from crm_common.graphql import SubgraphSchema, subgraph_extensions
 from crm_common.identity import Identity
 from customers.domain import model
 from customers.domain.commands import CreateCustomer
@@ -922,19 +919,9 @@ def to_import_report(report: importing.ImportReport) -> ImportReport:
     )
 
 
-class CustomersSchema(strawberry.federation.Schema):
-    def process_errors(
-        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
-    ) -> None:
-        # A refused command (bad input, forbidden, not found) is the caller's business, not
-        # an incident: log only what is not a CrmError.
-        unexpected = [e for e in errors if not isinstance(e.original_error, CrmError)]
-        super().process_errors(unexpected, execution_context)
-
-
-schema = CustomersSchema(
+schema = SubgraphSchema(
     query=Query,
     mutation=Mutation,
     types=[model.InteractionKind],
-    extensions=[*guard_extensions(), ErrorCodes],
+    extensions=subgraph_extensions(),
 )

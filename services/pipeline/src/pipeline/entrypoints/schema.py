@@ -8,7 +8,7 @@ costs one MongoDB query.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -16,12 +16,10 @@ from enum import Enum
 from typing import Any, TypeVar, cast
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
-from strawberry.types import ExecutionContext, Info
+from strawberry.types import Info
 
-from crm_common.errors import BadUserInput, CrmError, NotFound
-from crm_common.graphql import ErrorCodes, guard_extensions
+from crm_common.errors import BadUserInput, NotFound
+from crm_common.graphql import SubgraphSchema, subgraph_extensions
 from pipeline.adapters.mongo import ColumnTotal, OpportunityPage
 from pipeline.adapters.mongo import OpportunityFilter as OpportunityQuery
 from pipeline.domain import model
@@ -845,62 +843,10 @@ class Mutation:
         return Opportunity.of(opportunity)
 
 
-def _innermost_crm_error(error: BaseException | None) -> CrmError | None:
-    seen = 0
-    while isinstance(error, GraphQLError) and seen < 5:
-        error, seen = error.original_error, seen + 1
-    return error if isinstance(error, CrmError) else None
-
-
-class InputErrorCodes(SchemaExtension):
-    """A scalar that refuses a variable's value (a non-numeric amount) raises inside
-    graphql-core's coercion, which wraps our ``BadUserInput`` in another GraphQLError: unwrap
-    it, so the client gets BAD_USER_INPUT and the message instead of an internal error."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        fixed = []
-        for error in result.errors:
-            crm = _innermost_crm_error(error.original_error)
-            if crm is not None and not isinstance(error.original_error, CrmError):
-                error = GraphQLError(
-                    crm.message,
-                    nodes=error.nodes,
-                    source=error.source,
-                    positions=error.positions,
-                    path=error.path,
-                    original_error=crm,
-                    extensions={**(error.extensions or {}), "code": crm.code, **crm.details},
-                )
-            fixed.append(error)
-        result.errors = fixed
-
-
-class PipelineSchema(strawberry.federation.Schema):
-    def process_errors(
-        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
-    ) -> None:
-        # A CrmError is the caller's problem, answered with its code: not worth a traceback.
-        unexpected = [e for e in errors if _innermost_crm_error(e.original_error) is None]
-        if unexpected:
-            super().process_errors(unexpected, execution_context)
-
-
-schema = PipelineSchema(
+schema = SubgraphSchema(
     query=Query,
     mutation=Mutation,
     types=[Customer, Opportunity],
-    # The last one sees the result first. The caches: clients send the same few documents
-    # over and over, and parsing + validating one cost about as much as executing it.
-    extensions=[
-        *guard_extensions(),
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-        ErrorCodes,
-        InputErrorCodes,
-    ],
+    extensions=subgraph_extensions(),
     scalar_overrides={Decimal: DecimalScalar},
 )
