@@ -22,6 +22,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from crm_common import access
+from crm_common.access import Kind
 from crm_common.errors import BadUserInput, Conflict, CrmError, Forbidden, NotFound
 from crm_common.identity import Identity
 from customers.domain.commands import CreateCustomer, PipelineEvent
@@ -54,32 +56,17 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 _CURSOR_PREFIX = "customer:"
 
-WRITER_ROLES = frozenset({"rep", "manager", "admin"})
-ASSIGNER_ROLES = frozenset({"manager", "admin"})
-
-# --- visibility ----------------------------------------------------------------------------
+# --- visibility (crm_common.access, over customers) -------------------------------------------
 
 
 def scope_of(actor: Identity) -> Scope | None:
     """The records ``actor`` may see (None: everything)."""
-    if actor.is_admin:
-        return None
-    if actor.has_role("manager"):
-        return Scope(owner_id=actor.user_id, team=actor.team)
-    if actor.has_role("rep"):
-        return Scope(owner_id=actor.user_id)
-    return Scope(nothing=True)
+    scope = access.read_scope(actor, Kind.CUSTOMER)
+    return None if scope.all else scope
 
 
 def can_see(actor: Identity, customer: Customer) -> bool:
-    if actor.is_admin:
-        return True
-    if actor.has_role("manager") and (
-        customer.owner_id == actor.user_id
-        or (actor.team is not None and customer.team == actor.team)
-    ):
-        return True
-    return actor.has_role("rep") and customer.owner_id == actor.user_id
+    return access.can_read(actor, Kind.CUSTOMER, customer.owner_id, customer.team)
 
 
 def require_visible(actor: Identity, customer: Customer) -> None:
@@ -88,12 +75,17 @@ def require_visible(actor: Identity, customer: Customer) -> None:
 
 
 def require_writer(actor: Identity) -> None:
-    if not actor.roles & WRITER_ROLES:
+    if not access.may_change_any(actor, Kind.CUSTOMER):
         raise Forbidden("changing customers needs the role rep, manager or admin")
 
 
+def may_assign(actor: Identity) -> bool:
+    """Whether ``actor`` may give customers to other owners (a manager or an admin)."""
+    return access.beyond_own(actor, Kind.CUSTOMER, access.CHANGE)
+
+
 def _check_owner_assignment(actor: Identity, owner_id: str) -> None:
-    if owner_id != actor.user_id and not actor.roles & ASSIGNER_ROLES:
+    if owner_id != actor.user_id and not may_assign(actor):
         raise Forbidden("only a manager or an admin may give a customer to another owner")
 
 
