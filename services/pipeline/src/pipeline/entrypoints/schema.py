@@ -18,8 +18,11 @@ from typing import Any, TypeVar, cast
 import strawberry
 from strawberry.types import Info
 
+from crm_common import relay
 from crm_common.errors import BadUserInput, NotFound
 from crm_common.graphql import SubgraphSchema, subgraph_extensions
+from crm_common.pagination import Page, page_size
+from crm_common.relay import PageInfo
 from pipeline.adapters.mongo import ColumnTotal, OpportunityPage
 from pipeline.adapters.mongo import OpportunityFilter as OpportunityQuery
 from pipeline.domain import model
@@ -39,9 +42,6 @@ def described_field(description: str) -> Callable[[F], F]:
 
 def described_mutation(description: str) -> Callable[[F], F]:
     return cast("Callable[[F], F]", strawberry.mutation(description=description))
-
-
-MAX_PAGE_SIZE = 100
 
 
 def _parse_decimal(value: object) -> Decimal:
@@ -297,14 +297,6 @@ class Customer:
         return [Money.of(m) for m in totals]
 
 
-@strawberry.federation.type(shareable=True)
-class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
-
-
 @strawberry.type
 class OpportunityEdge:
     cursor: str
@@ -403,25 +395,12 @@ def _opt(value: strawberry.ID | None) -> str | None:
     return str(value) if value is not None else None
 
 
-def _page_size(first: int | None, default: int = 20) -> int:
-    size = default if first is None else first
-    if not 0 <= size <= MAX_PAGE_SIZE:
-        raise BadUserInput(f"first must be between 0 and {MAX_PAGE_SIZE}")
-    return size
-
-
 def _connection(page: OpportunityPage, after: str | None, total: int) -> OpportunityConnection:
-    edges = [OpportunityEdge(cursor=c, node=Opportunity.of(o)) for c, o in page.items]
-    return OpportunityConnection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=page.has_next_page,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        total_count=total,
+    edges, page_info = relay.connection(
+        Page(page.items, page.has_next_page, after is not None),
+        lambda cursor, o: OpportunityEdge(cursor=cursor, node=Opportunity.of(o)),
     )
+    return OpportunityConnection(edges=edges, page_info=page_info, total_count=total)
 
 
 def _idle_cutoffs(pipeline: model.Pipeline) -> dict[str, datetime]:
@@ -455,7 +434,7 @@ class BoardColumn:
     async def opportunities(
         self, info: Ctx, first: int | None = 20, after: str | None = None
     ) -> OpportunityConnection:
-        size = _page_size(first)
+        size = page_size(first)
         page = await info.context.services.opportunities.column_page(self.where, size, after)
         return _connection(page, after, self.count)
 
@@ -531,7 +510,7 @@ class Query:
         first: int | None = 20,
         after: str | None = None,
     ) -> OpportunityConnection | None:
-        size = _page_size(first)
+        size = page_size(first)
         where = OpportunityQuery(scope=info.context.scope)
         if filter is not None:
             idle_before = None
