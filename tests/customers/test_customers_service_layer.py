@@ -11,7 +11,7 @@ from crm_common.identity import Identity
 from customers.domain.commands import CreateCustomer
 from customers.domain.model import Customer, CustomerKind
 from customers.service_layer import services
-from customers.service_layer.ports import CustomerQuery, Page
+from customers.service_layer.ports import CustomerQuery, Page, Sort, SortField
 
 REP = Identity(user_id="rep-1", name="Rep", roles=frozenset({"rep"}))
 MANAGER = Identity(user_id="mgr-1", name="Manager", roles=frozenset({"manager"}))
@@ -113,10 +113,20 @@ async def test_contacts_by_company_groups_in_one_call() -> None:
 
 
 def test_cursors_round_trip_and_foreign_cursors_are_bad_input() -> None:
-    assert services.decode_cursor(services.encode_cursor("abc-123")) == "abc-123"
-    for bad in ("!!!", "Zm9v", ""):
+    customer = Customer.create(kind=CustomerKind.PERSON, name="Ada", owner_id="o")
+    by_name = Sort(SortField.NAME)
+    assert services.decode_sorted(services.cursor_for(customer, Sort()), Sort()) == (
+        customer.id,
+        customer.id,
+    )
+    assert services.decode_sorted(services.cursor_for(customer, by_name), by_name) == (
+        "ada",
+        customer.id,
+    )
+    another_sort = services.cursor_for(customer, by_name)
+    for bad in ("!!!", "Zm9v", "", another_sort):
         with pytest.raises(BadUserInput, match="after"):
-            services.decode_cursor(bad)
+            services.decode_sorted(bad, Sort())
 
 
 async def test_page_size_is_bounded() -> None:

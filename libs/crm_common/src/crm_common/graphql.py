@@ -1,9 +1,11 @@
-"""Strawberry glue shared by the three subgraphs: error codes on the wire, and the limits
-every subgraph puts on the documents it runs.
+"""Strawberry glue shared by the three subgraphs: error codes on the wire, the limits every
+subgraph puts on the documents it runs, and the schema class that logs only real incidents.
 
 A ``CrmError`` raised anywhere below a resolver becomes a GraphQL error whose
 ``extensions.code`` is the error's code (API.md); anything else is an internal error whose
-message is not leaked to clients.
+message is not leaked to clients. A ``CrmError`` that graphql-core wrapped in another
+``GraphQLError`` (a scalar refusing a variable's value raises inside the coercion) is unwrapped
+first, so the client gets its code and message rather than an internal error.
 """
 
 from __future__ import annotations
@@ -11,23 +13,35 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 
+import strawberry.federation
 from graphql import GraphQLError
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
+from strawberry.types import ExecutionContext
 
 from crm_common.errors import CrmError
 
 log = logging.getLogger(__name__)
 
 
+def innermost_crm_error(error: BaseException | None) -> CrmError | None:
+    """The ``CrmError`` behind an error, through the GraphQLErrors graphql-core wrapped it in."""
+    seen = 0
+    while isinstance(error, GraphQLError) and seen < 5:
+        error, seen = error.original_error, seen + 1
+    return error if isinstance(error, CrmError) else None
+
+
 def _with_code(error: GraphQLError) -> GraphQLError:
-    original = error.original_error
+    original = innermost_crm_error(error.original_error) or error.original_error
     extensions = dict(error.extensions or {})
     if isinstance(original, CrmError):
         extensions["code"] = original.code
@@ -61,6 +75,18 @@ class ErrorCodes(SchemaExtension):
             result.errors = [_with_code(e) for e in result.errors]
 
 
+class SubgraphSchema(strawberry.federation.Schema):
+    """A federation schema that logs only unexpected errors: a ``CrmError`` (bad input,
+    forbidden, not found) is the caller's business, answered with its code, not an incident."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [e for e in errors if innermost_crm_error(e.original_error) is None]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
 class SubgraphLimits(BaseSettings):
     """Limits every subgraph enforces on the documents it is sent (environment ``SUBGRAPH_``).
 
@@ -90,4 +116,18 @@ def guard_extensions(
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: QueryDepthLimiter(max_depth=limits.max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+    ]
+
+
+def subgraph_extensions(
+    limits: SubgraphLimits | None = None,
+) -> list[Callable[[], SchemaExtension]]:
+    """Every subgraph's extensions, in order: the guard rails, the parse and validation caches
+    (clients send the same few documents over and over, and parsing + validating one costs
+    about as much as executing it), and the error codes (the last one sees the result first)."""
+    return [
+        *guard_extensions(limits),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        ErrorCodes,
     ]

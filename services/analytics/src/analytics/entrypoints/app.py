@@ -1,31 +1,18 @@
-"""The analytics API process: Starlette app with the GraphQL subgraph, health and metrics.
+"""Composition root of ``analytics-api`` (the shell is ``crm_common.shell``'s).
 
-Composition root of ``analytics-api``. The lifespan opens MongoDB and RabbitMQ (and the live
-feed's queue) and closes them; ``/graphql`` (HTTP) sits behind ``IdentityMiddleware``; the
-WebSocket ``/graphql`` (graphql-transport-ws) verifies the bearer token of the
-``connection_init`` payload ``{"Authorization": "Bearer <jwt>"}`` and refuses the connection
-(close code 4403) without a valid one; ``/health/ready`` checks both connections. At start it
-warms the deal cache (``CachedReadModel``) from the pipelines' snapshots in the background.
+At start it opens MongoDB and RabbitMQ (and the live feed's queue) and warms the deal cache
+(``CachedReadModel``) from the pipelines' snapshots in the background. ``/graphql`` also
+serves subscriptions over WebSocket (graphql-transport-ws), authenticated by the
+``connection_init`` payload.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
-from typing import Literal
+from typing import Any
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.types.unset import UNSET, UnsetType
 
 from analytics.adapters.mongo import (
     CachedReadModel,
@@ -33,42 +20,15 @@ from analytics.adapters.mongo import (
     MongoEventStore,
     ensure_indexes,
 )
-from analytics.entrypoints.context import Context, Resources, identity_of, resources_of
+from analytics.entrypoints.context import Context, Resources
 from analytics.entrypoints.live import LiveFeed
 from analytics.entrypoints.schema import schema
 from analytics.service_layer.services import HistoryCache
 from analytics.settings import Settings
-from crm_common import amqp
-from crm_common.disconnect import CancelOnDisconnect
-from crm_common.errors import Unauthenticated
-from crm_common.identity import TokenVerifier
-from crm_common.mongo import connect_mongo, ping
-from crm_common.web import IdentityMiddleware, health_routes, metrics_route
+from crm_common.identity import Identity
+from crm_common.shell import Lifetime, Readiness, create_service_app
 
 log = logging.getLogger(__name__)
-
-
-class AnalyticsGraphQL(GraphQL[Context, None]):
-    def __init__(self, *args: object, verifier: TokenVerifier, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._verifier = verifier
-
-    async def get_context(
-        self, request: Request | WebSocket, response: Response | WebSocket
-    ) -> Context:
-        return Context(resources=resources_of(request), identity_or_none=identity_of(request))
-
-    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        params = context.connection_params or {}
-        header = params.get("Authorization") or params.get("authorization")
-        try:
-            context.identity_or_none = self._verifier.verify_header(
-                header if isinstance(header, str) else None
-            )
-        except Unauthenticated as exc:
-            raise ConnectionRejectionError({"message": exc.message}) from exc
-        unset: UnsetType = UNSET
-        return unset
 
 
 def limits(settings: Settings) -> CacheLimits:
@@ -98,74 +58,37 @@ async def warm(read_model: CachedReadModel, pipelines: int) -> None:
 
 
 def create_app(settings: Settings) -> Starlette:
-    resources: Resources | None = None
+    async def open_resources(lifetime: Lifetime) -> Resources:
+        mongo = lifetime.mongo(settings.mongodb_url)
+        db = mongo[settings.database]
+        await ensure_indexes(db)
+        connection = await lifetime.amqp(settings.amqp_url)
+        live = LiveFeed(connection)
+        lifetime.on_close("live feed", live.close)
+        read_model = CachedReadModel(db, limits(settings))
+        lifetime.on_close("read model", read_model.close)
+        await live.start()
+        if settings.cache_warm_pipelines > 0:
+            lifetime.run(warm(read_model, settings.cache_warm_pipelines), "cache-warming")
+        return Resources(
+            settings=settings,
+            mongo=mongo,
+            amqp=connection,
+            read_model=read_model,
+            events=MongoEventStore(db),
+            history=HistoryCache(),
+            live=live,
+        )
 
-    @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Resources]]:
-        nonlocal resources
-        mongo = connect_mongo(settings.mongodb_url, "analytics-api")
-        try:
-            db = mongo[settings.database]
-            await ensure_indexes(db)
-            connection = await amqp.connect(settings.amqp_url)
-            live = LiveFeed(connection)
-            read_model = CachedReadModel(db, limits(settings))
-            warming: asyncio.Task[None] | None = None
-            try:
-                await live.start()
-                resources = Resources(
-                    settings=settings,
-                    mongo=mongo,
-                    amqp=connection,
-                    read_model=read_model,
-                    events=MongoEventStore(db),
-                    history=HistoryCache(),
-                    live=live,
-                )
-                if settings.cache_warm_pipelines > 0:
-                    warming = asyncio.create_task(warm(read_model, settings.cache_warm_pipelines))
-                yield {"resources": resources}
-            finally:
-                resources = None
-                if warming is not None:
-                    warming.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await warming
-                await read_model.close()
-                await live.close()
-                await connection.close()
-        finally:
-            await mongo.close()
+    def context(resources: Resources, identity: Identity | None, _: Any, __: Any) -> Context:
+        return Context(resources=resources, identity_or_none=identity)
 
-    def _opened() -> Resources:
-        if resources is None:
-            raise RuntimeError("not started")
-        return resources
-
-    async def mongo_ready() -> None:
-        await ping(_opened().mongo)
-
-    async def amqp_ready() -> None:
-        connection = _opened().amqp
-        if connection.is_closed:
-            raise ConnectionError("AMQP connection is closed")
-        if not connection.connected.is_set():  # a robust connection that is reconnecting
-            raise ConnectionError("AMQP connection is reconnecting")
-
-    verifier = TokenVerifier(settings)
-    ide: Literal["graphiql"] | None = None if settings.environment == "production" else "graphiql"
-    graphql = AnalyticsGraphQL(schema, graphql_ide=ide, verifier=verifier)
-    return Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-            *health_routes({"mongo": mongo_ready, "amqp": amqp_ready}),
-            metrics_route,
-        ],
-        middleware=[
-            # A request whose client (the gateway) went away stops being worked on.
-            Middleware(CancelOnDisconnect),
-            Middleware(IdentityMiddleware, verifier=verifier, protected_prefix="/graphql"),
-        ],
-        lifespan=lifespan,
+    return create_service_app(
+        name="analytics-api",
+        settings=settings,
+        schema=schema,
+        open=open_resources,
+        readiness=lambda resources: Readiness(resources.mongo, resources.amqp),
+        context=context,
+        subscriptions=True,
     )

@@ -12,7 +12,6 @@ from typing import Any
 
 from aio_pika.abc import AbstractRobustConnection
 from pymongo import AsyncMongoClient
-from starlette.requests import HTTPConnection
 
 from analytics.entrypoints.live import LiveFeed
 from analytics.service_layer.ports import EventStore, ReadModel
@@ -45,16 +44,3 @@ class Context:
         if self.identity_or_none is None:
             raise Unauthenticated("missing bearer token")
         return self.identity_or_none
-
-
-def resources_of(connection: HTTPConnection) -> Resources:
-    resources = connection.scope.get("state", {}).get("resources")
-    if not isinstance(resources, Resources):
-        raise RuntimeError("the app's lifespan did not run: no resources in the request state")
-    return resources
-
-
-def identity_of(connection: HTTPConnection) -> Identity | None:
-    """The identity ``IdentityMiddleware`` verified (None on a WebSocket: it comes later)."""
-    identity = connection.scope.get("state", {}).get("identity")
-    return identity if isinstance(identity, Identity) else None

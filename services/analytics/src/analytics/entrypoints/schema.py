@@ -23,8 +23,10 @@ from analytics.domain import model, reports
 from analytics.entrypoints.context import Context
 from analytics.entrypoints.messages import stored_change
 from analytics.service_layer import services
+from crm_common import access
+from crm_common.access import Kind
 from crm_common.events import utcnow
-from crm_common.graphql import ErrorCodes, guard_extensions
+from crm_common.graphql import SubgraphSchema, subgraph_extensions
 
 
 @strawberry.enum(description="How a funnel counts deals.")
@@ -627,14 +629,8 @@ STAGE_TYPES = frozenset(
 
 
 def _visible(context: Context, change: model.OpportunityChange) -> bool:
-    """Admins and services see every change, a manager their team's and their own, a rep
-    their own (the owner and team the event carries)."""
-    identity = context.identity
-    if identity.roles & {"admin", "service"}:
-        return True
-    if change.owner_id is not None and change.owner_id == identity.user_id:
-        return True
-    return "manager" in identity.roles and bool(identity.team) and change.team == identity.team
+    """``crm_common.access`` over deals, by the owner and team the event carries."""
+    return access.can_read(context.identity, Kind.DEAL, change.owner_id, change.team)
 
 
 async def subscribe_stage_changes(
@@ -724,9 +720,9 @@ class Subscription:
 #: Federation version of this subgraph (Strawberry's default; every subgraph speaks Fed 2).
 FEDERATION_VERSION: Final = "2.11"
 
-schema = strawberry.federation.Schema(
+schema = SubgraphSchema(
     query=Query,
     subscription=Subscription,
-    extensions=[*guard_extensions(), ErrorCodes],
+    extensions=subgraph_extensions(),
     federation_version=FEDERATION_VERSION,
 )

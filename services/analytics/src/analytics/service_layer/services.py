@@ -20,6 +20,8 @@ from analytics.service_layer.ports import (
     EventStore,
     ReadModel,
 )
+from crm_common import access
+from crm_common.access import Kind, Reach
 from crm_common.errors import BadUserInput, Forbidden
 from crm_common.identity import Identity
 
@@ -27,9 +29,6 @@ log = logging.getLogger(__name__)
 
 Parse = Callable[[Mapping[str, Any]], OpportunityChange | None]
 
-#: Roles that may read reports over other owners' deals (a manager: their team's, below).
-_ALL_OWNERS_ROLES = frozenset({"manager", "admin", "service"})
-_EVERY_DEAL_ROLES = frozenset({"admin", "service"})
 _SAVE_ATTEMPTS = 10
 
 
@@ -258,9 +257,9 @@ async def replay_states(
 
 def owner_scope(viewer: Identity, owner_id: str | None) -> str | None:
     """The owner filter the viewer may use: reps only ever see their own deals."""
-    if viewer.roles & _ALL_OWNERS_ROLES:
+    if access.beyond_own(viewer, Kind.DEAL):
         return owner_id
-    if "rep" in viewer.roles:
+    if access.reach(viewer.roles, Kind.DEAL) is Reach.OWN:
         if owner_id is not None and owner_id != viewer.user_id:
             raise Forbidden("a rep may only read reports on their own deals")
         return viewer.user_id
@@ -268,16 +267,16 @@ def owner_scope(viewer: Identity, owner_id: str | None) -> str | None:
 
 
 def visibility(viewer: Identity) -> Callable[[DealState], bool] | None:
-    """docs/CONVENTIONS.md, Visibility: admins and services see every deal (None: no filter);
-    a manager the deals of their team and every deal they own; a rep is restricted by
-    ``owner_scope`` (their own figures). A deal's team is the one its latest event carrying
+    """``crm_common.access`` over deals: admins and services see every deal (None: no
+    filter); a manager the deals of their team and every deal they own; a rep is restricted
+    by ``owner_scope`` (their own figures). A deal's team is the one its latest event carrying
     the field says: the pipeline stamps it on every event (null: no team), so it is the
     pipeline's current team of the deal, the same rule as the pipeline's own reads; an event
     without the field (stored before it was required) keeps the team already learned."""
-    if viewer.roles & _EVERY_DEAL_ROLES or "manager" not in viewer.roles:
+    scope = access.read_scope(viewer, Kind.DEAL)
+    if scope.all or not access.beyond_own(viewer, Kind.DEAL):
         return None
-    team, me = viewer.team, viewer.user_id
-    return lambda deal: (team is not None and deal.team == team) or deal.owner_id == me
+    return lambda deal: scope.admits(deal.owner_id, deal.team)
 
 
 def _only(deals: list[DealState], visible: Callable[[DealState], bool] | None) -> list[DealState]:
@@ -571,7 +570,7 @@ async def forecast_backtest(
     if not 1 <= period_days <= 366:
         raise BadUserInput("'periodDays' must be between 1 and 366", field="periodDays")
     owner_scope(viewer, None)
-    if "rep" in viewer.roles and not viewer.roles & _ALL_OWNERS_ROLES:
+    if not access.beyond_own(viewer, Kind.DEAL):
         raise Forbidden("a backtest covers every owner's deals: managers, admins and services")
     stages = await read_model.stages(pipeline_id)
     if stages is None:

@@ -272,7 +272,7 @@ def from_document(document: dict[str, Any]) -> Customer:
 
 
 def scope_filter(scope: Scope | None) -> dict[str, Any]:
-    if scope is None:
+    if scope is None or scope.all:
         return {}
     if scope.nothing:
         return {"_id": {"$in": []}}

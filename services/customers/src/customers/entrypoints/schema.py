@@ -15,14 +15,14 @@ from enum import Enum
 from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
-from strawberry.types import ExecutionContext
 
-from crm_common.errors import CrmError
-from crm_common.graphql import ErrorCodes, guard_extensions
+from crm_common import relay
+from crm_common.graphql import SubgraphSchema, subgraph_extensions
 from crm_common.identity import Identity
+from crm_common.pagination import Page
+from crm_common.relay import PageInfo
 from customers.domain import model
 from customers.domain.commands import CreateCustomer
 from customers.service_layer import importing, operations, services
@@ -178,24 +178,6 @@ class Interaction:
             if entry.opportunity_id is None
             else strawberry.ID(entry.opportunity_id),
             merged_from=None if entry.merged_from is None else strawberry.ID(entry.merged_from),
-        )
-
-
-@strawberry.federation.type(shareable=True)
-class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
-
-    @classmethod
-    def of(cls, cursors: list[str], has_next: bool, after: str | None) -> PageInfo:
-        """The Relay page info of a page of edges (their cursors, in order)."""
-        return cls(
-            has_next_page=has_next,
-            has_previous_page=after is not None,
-            start_cursor=cursors[0] if cursors else None,
-            end_cursor=cursors[-1] if cursors else None,
         )
 
 
@@ -382,17 +364,13 @@ class CustomerType:
             after,
             info.context.need_interactions(),
         )
-        edges = [
-            InteractionEdge(
-                cursor=services.encode_timeline_cursor(e), node=Interaction.from_domain(e)
-            )
-            for e in page.items
-        ]
-        return InteractionConnection(
-            edges=edges,
-            page_info=PageInfo.of([e.cursor for e in edges], page.has_next, after),
-            total_count=total,
+        edges, page_info = relay.connection(
+            Page.of(
+                page.items, services.encode_timeline_cursor, has_next=page.has_next, after=after
+            ),
+            lambda cursor, e: InteractionEdge(cursor=cursor, node=Interaction.from_domain(e)),
         )
+        return InteractionConnection(edges=edges, page_info=page_info, total_count=total)
 
     @field(
         "Who changed which fields, when (also of the customers merged into this one): newest first."
@@ -406,14 +384,11 @@ class CustomerType:
             after,
             info.context.need_audit(),
         )
-        edges = [
-            AuditEdge(cursor=services.audit_cursor(e), node=AuditEntry.from_domain(e))
-            for e in entries
-        ]
-        return AuditConnection(
-            edges=edges,
-            page_info=PageInfo.of([e.cursor for e in edges], has_next, after),
+        edges, page_info = relay.connection(
+            Page.of(entries, services.audit_cursor, has_next=has_next, after=after),
+            lambda cursor, e: AuditEdge(cursor=cursor, node=AuditEntry.from_domain(e)),
         )
+        return AuditConnection(edges=edges, page_info=page_info)
 
 
 @strawberry.type
@@ -756,15 +731,16 @@ class Query:
             actor=info.context.identity,
             sort=order,
         )
-        edges = [
-            CustomerEdge(cursor=services.cursor_for(c, order), node=CustomerType.from_domain(c))
-            for c in page.items
-        ]
-        return CustomerConnection(
-            edges=edges,
-            page_info=PageInfo.of([e.cursor for e in edges], page.has_next, after),
-            count_matches=count_matches,
+        edges, page_info = relay.connection(
+            Page.of(
+                page.items,
+                lambda c: services.cursor_for(c, order),
+                has_next=page.has_next,
+                after=after,
+            ),
+            lambda cursor, c: CustomerEdge(cursor=cursor, node=CustomerType.from_domain(c)),
         )
+        return CustomerConnection(edges=edges, page_info=page_info, count_matches=count_matches)
 
     @field("Same e-mail or phone, or a similar name (same company): strongest first.")
     async def duplicate_candidates(
@@ -922,19 +898,9 @@ def to_import_report(report: importing.ImportReport) -> ImportReport:
     )
 
 
-class CustomersSchema(strawberry.federation.Schema):
-    def process_errors(
-        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
-    ) -> None:
-        # A refused command (bad input, forbidden, not found) is the caller's business, not
-        # an incident: log only what is not a CrmError.
-        unexpected = [e for e in errors if not isinstance(e.original_error, CrmError)]
-        super().process_errors(unexpected, execution_context)
-
-
-schema = CustomersSchema(
+schema = SubgraphSchema(
     query=Query,
     mutation=Mutation,
     types=[model.InteractionKind],
-    extensions=[*guard_extensions(), ErrorCodes],
+    extensions=subgraph_extensions(),
 )

@@ -22,6 +22,8 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from crm_common import access
+from crm_common.access import Kind, Reach
 from crm_common.errors import BadUserInput, Conflict, CrmError, Forbidden
 from crm_common.identity import Identity
 from customers.domain.model import (
@@ -639,7 +641,7 @@ async def export_csv(
     """The header, then one CSV line per visible customer, streamed in id order."""
     from dataclasses import replace
 
-    if not actor.roles & {"rep", "manager", "admin"}:
+    if access.reach(actor.roles, Kind.CUSTOMER) is Reach.NONE:
         raise Forbidden("exporting customers needs the role rep, manager or admin")
     query = replace(query, scope=scope_of(actor))
     sink = _Line()

@@ -38,8 +38,8 @@ from customers.service_layer.ports import (
     TransferRepository,
 )
 from customers.service_layer.services import (
-    ASSIGNER_ROLES,
     contacts_by_company,
+    may_assign,
     require_visible,
     require_writer,
 )
@@ -265,7 +265,7 @@ async def transfer_ownership(
 ) -> TransferOutcome:
     """Gives every customer of ``from`` (a manager: those of their team) to ``to``. Safe to
     run twice: a second run moves only what is still owned by ``from``."""
-    if not actor.roles & ASSIGNER_ROLES:
+    if not may_assign(actor):
         raise Forbidden("transferring ownership needs the role manager or admin")
     from_owner = normalise_id(from_owner_id, "fromOwnerId")
     to_owner = normalise_id(to_owner_id, "toOwnerId")

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from crm_common.access import Scope as Scope
 from customers.domain.model import (
     AuditEntry,
     Customer,
@@ -16,16 +17,6 @@ from customers.domain.model import (
     InteractionKind,
     LifecycleStage,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """Which records a caller may see: ``owner_id`` or ``team`` must match (None: no limit
-    on that side). ``nothing`` matches no record at all."""
-
-    owner_id: str | None = None
-    team: str | None = None
-    nothing: bool = False
 
 
 class SortField(StrEnum):

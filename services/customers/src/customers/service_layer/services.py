@@ -12,18 +12,18 @@ are filtered.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from crm_common import access
+from crm_common.access import Kind
 from crm_common.errors import BadUserInput, Conflict, CrmError, Forbidden, NotFound
 from crm_common.identity import Identity
+from crm_common.pagination import KeysetCursor, page_size
 from customers.domain.commands import CreateCustomer, PipelineEvent
 from customers.domain.model import (
     NAME_MAX,
@@ -50,36 +50,18 @@ from customers.service_layer.ports import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
-_CURSOR_PREFIX = "customer:"
 
-WRITER_ROLES = frozenset({"rep", "manager", "admin"})
-ASSIGNER_ROLES = frozenset({"manager", "admin"})
-
-# --- visibility ----------------------------------------------------------------------------
+# --- visibility (crm_common.access, over customers) -------------------------------------------
 
 
 def scope_of(actor: Identity) -> Scope | None:
     """The records ``actor`` may see (None: everything)."""
-    if actor.is_admin:
-        return None
-    if actor.has_role("manager"):
-        return Scope(owner_id=actor.user_id, team=actor.team)
-    if actor.has_role("rep"):
-        return Scope(owner_id=actor.user_id)
-    return Scope(nothing=True)
+    scope = access.read_scope(actor, Kind.CUSTOMER)
+    return None if scope.all else scope
 
 
 def can_see(actor: Identity, customer: Customer) -> bool:
-    if actor.is_admin:
-        return True
-    if actor.has_role("manager") and (
-        customer.owner_id == actor.user_id
-        or (actor.team is not None and customer.team == actor.team)
-    ):
-        return True
-    return actor.has_role("rep") and customer.owner_id == actor.user_id
+    return access.can_read(actor, Kind.CUSTOMER, customer.owner_id, customer.team)
 
 
 def require_visible(actor: Identity, customer: Customer) -> None:
@@ -88,12 +70,17 @@ def require_visible(actor: Identity, customer: Customer) -> None:
 
 
 def require_writer(actor: Identity) -> None:
-    if not actor.roles & WRITER_ROLES:
+    if not access.may_change_any(actor, Kind.CUSTOMER):
         raise Forbidden("changing customers needs the role rep, manager or admin")
 
 
+def may_assign(actor: Identity) -> bool:
+    """Whether ``actor`` may give customers to other owners (a manager or an admin)."""
+    return access.beyond_own(actor, Kind.CUSTOMER, access.CHANGE)
+
+
 def _check_owner_assignment(actor: Identity, owner_id: str) -> None:
-    if owner_id != actor.user_id and not actor.roles & ASSIGNER_ROLES:
+    if owner_id != actor.user_id and not may_assign(actor):
         raise Forbidden("only a manager or an admin may give a customer to another owner")
 
 
@@ -235,20 +222,6 @@ async def update_customer(
 # --- lists and cursors ---------------------------------------------------------------------
 
 
-def encode_cursor(customer_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{customer_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
-    except (binascii.Error, UnicodeError, ValueError) as exc:
-        raise BadUserInput("after: not a cursor of this connection", field="after") from exc
-    if not raw.startswith(_CURSOR_PREFIX) or len(raw) == len(_CURSOR_PREFIX):
-        raise BadUserInput("after: not a cursor of this connection", field="after")
-    return raw.removeprefix(_CURSOR_PREFIX)
-
-
 def _sort_value(customer: Customer, sort: Sort) -> Any:
     if sort.field is SortField.NAME:
         from customers.domain.model import fold
@@ -261,27 +234,21 @@ def _sort_value(customer: Customer, sort: Sort) -> Any:
     return customer.id
 
 
+def _cursors(sort: Sort) -> KeysetCursor:
+    """A cursor names the sort of its list, so a cursor of another sort is refused."""
+    return KeysetCursor(f"customer:{sort.field.value}:{'desc' if sort.descending else 'asc'}")
+
+
 def cursor_for(customer: Customer, sort: Sort) -> str:
-    """A cursor names the sort and the key of the edge, so a cursor of another sort is refused."""
-    if sort.field is SortField.ID and not sort.descending:
-        return encode_cursor(customer.id)
-    payload = json.dumps(
-        [sort.field.value, sort.descending, _sort_value(customer, sort), customer.id]
-    )
-    return encode_cursor(payload)
+    return _cursors(sort).encode(_sort_value(customer, sort), customer.id)
 
 
-def _decode_sorted(after: str, sort: Sort) -> tuple[Any, str]:
-    raw = decode_cursor(after)
-    if sort.field is SortField.ID and not sort.descending:
-        return raw, raw
-    try:
-        field_name, descending, value, customer_id = json.loads(raw)
-    except (ValueError, TypeError) as exc:
-        raise BadUserInput("after: not a cursor of this sort", field="after") from exc
-    if field_name != sort.field.value or descending != sort.descending:
-        raise BadUserInput("after: not a cursor of this sort", field="after")
-    return str(value), str(customer_id)
+def decode_sorted(after: str, sort: Sort) -> tuple[str, str]:
+    """The (sort value, id) key of a cursor of the list in this sort."""
+    value, customer_id = _cursors(sort).decode(after)
+    if not isinstance(value, str) or not isinstance(customer_id, str) or not customer_id:
+        raise BadUserInput("after: not a cursor of this connection", field="after")
+    return value, customer_id
 
 
 async def list_customers(
@@ -297,10 +264,8 @@ async def list_customers(
     (only the customers the actor may see): a count reads all matches, so it is left to the
     caller to run only when a client asks for it."""
     sort = sort or Sort()
-    size = DEFAULT_PAGE_SIZE if first is None else first
-    if not 0 <= size <= MAX_PAGE_SIZE:
-        raise BadUserInput(f"first: must be between 0 and {MAX_PAGE_SIZE}", field="first")
-    key = _decode_sorted(after, sort) if after else None
+    size = page_size(first)
+    key = decode_sorted(after, sort) if after else None
     fragments: dict[str, str | None] = {}
     for name in ("name_contains", "email_contains", "phone_contains", "search"):
         fragment = (getattr(query, name) or "").strip()
@@ -326,21 +291,19 @@ async def _known(count: int) -> int:
 # --- timeline ------------------------------------------------------------------------------
 
 
+TIMELINE_CURSORS = KeysetCursor("interaction")
+
+
 def encode_timeline_cursor(interaction: Interaction) -> str:
-    raw = f"interaction:{interaction.occurred_at.isoformat()}|{interaction.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+    return TIMELINE_CURSORS.encode(interaction.occurred_at.isoformat(), interaction.id)
 
 
 def decode_timeline_cursor(cursor: str) -> tuple[datetime, str]:
+    at, interaction_id = TIMELINE_CURSORS.decode_str(cursor)
     try:
-        raw = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
-        prefix, _, rest = raw.partition(":")
-        at, _, interaction_id = rest.partition("|")
-        if prefix != "interaction" or not interaction_id:
-            raise ValueError(raw)
         return datetime.fromisoformat(at), interaction_id
-    except (binascii.Error, UnicodeError, ValueError) as exc:
-        raise BadUserInput("after: not a cursor of this timeline", field="after") from exc
+    except ValueError as exc:
+        raise BadUserInput("after: not a cursor of this connection", field="after") from exc
 
 
 async def log_interaction(
@@ -381,9 +344,7 @@ async def timeline(
     after: str | None,
     interactions: InteractionRepository,
 ) -> tuple[TimelinePage, int]:
-    size = DEFAULT_PAGE_SIZE if first is None else first
-    if not 0 <= size <= MAX_PAGE_SIZE:
-        raise BadUserInput(f"first: must be between 0 and {MAX_PAGE_SIZE}", field="first")
+    size = page_size(first)
     key = decode_timeline_cursor(after) if after else None
     page = await interactions.page(customer_id, kinds, occurred_from, occurred_to, size, key)
     total = await interactions.count(customer_id, kinds, occurred_from, occurred_to)
@@ -430,24 +391,19 @@ async def audit_trail(
     customer_ids: Sequence[str], first: int | None, after: str | None, audit: AuditRepository
 ) -> tuple[list[AuditEntry], bool]:
     """The changes of a customer and of the customers merged into it, newest first."""
-    size = DEFAULT_PAGE_SIZE if first is None else first
-    if not 0 <= size <= MAX_PAGE_SIZE:
-        raise BadUserInput(f"first: must be between 0 and {MAX_PAGE_SIZE}", field="first")
+    size = page_size(first)
     key = None
     if after:
-        try:
-            raw = base64.urlsafe_b64decode(after.encode("ascii")).decode()
-        except (ValueError, binascii.Error, UnicodeError) as exc:
-            raise BadUserInput("after: not a cursor of this audit trail", field="after") from exc
-        if not raw.startswith("audit:"):
-            raise BadUserInput("after: not a cursor of this audit trail", field="after")
-        key = raw.removeprefix("audit:")
+        at, entry_id = AUDIT_CURSORS.decode_str(after)
+        key = f"{at}\x00{entry_id}"
     return await audit.page(list(customer_ids), size, key)
 
 
+AUDIT_CURSORS = KeysetCursor("audit")
+
+
 def audit_cursor(entry: AuditEntry) -> str:
-    key = f"{entry.at.astimezone(UTC).isoformat()}\x00{entry.id}"
-    return base64.urlsafe_b64encode(f"audit:{key}".encode()).decode()
+    return AUDIT_CURSORS.encode(entry.at.astimezone(UTC).isoformat(), entry.id)
 
 
 # --- fed by the funnel ---------------------------------------------------------------------

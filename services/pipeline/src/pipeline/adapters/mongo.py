@@ -14,8 +14,6 @@ Collections:
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -30,6 +28,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from crm_common.errors import BadUserInput
 from crm_common.events import CloudEvent
 from crm_common.outbox import OutboxListener
+from crm_common.pagination import KeysetCursor
 from pipeline.domain.access import ALL, Scope
 from pipeline.domain.model import (
     Opportunity,
@@ -307,34 +306,31 @@ class ColumnTotal:
     total: Decimal
 
 
+#: A board column's cards, in board order (position, then id).
+POSITION_CURSORS = KeysetCursor("opportunity:position")
+#: The opportunities list, newest first (created at, then id).
+CREATED_CURSORS = KeysetCursor("opportunity:created")
+
+
 def encode_position_cursor(o: Opportunity) -> str:
-    raw = json.dumps(["p", o.position, o.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return POSITION_CURSORS.encode(o.position, o.id)
 
 
 def decode_position_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        tag, position, opportunity_id = json.loads(base64.urlsafe_b64decode(padded))
-        if tag != "p":
-            raise ValueError(tag)
-        return str(position), str(opportunity_id)
-    except (ValueError, TypeError) as exc:
-        raise BadUserInput(f"invalid cursor {cursor!r}") from exc
+    position, opportunity_id = POSITION_CURSORS.decode_str(cursor)
+    return position, opportunity_id
 
 
 def encode_cursor(o: Opportunity) -> str:
-    raw = json.dumps([o.created_at.isoformat(), o.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return CREATED_CURSORS.encode(o.created_at.isoformat(), o.id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    created, opportunity_id = CREATED_CURSORS.decode_str(cursor)
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created, opportunity_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created), str(opportunity_id)
-    except (ValueError, TypeError) as exc:
-        raise BadUserInput(f"invalid cursor {cursor!r}") from exc
+        return datetime.fromisoformat(created), opportunity_id
+    except ValueError as exc:
+        raise BadUserInput("after: not a cursor of this connection", field="after") from exc
 
 
 class MongoOpportunityRepository:

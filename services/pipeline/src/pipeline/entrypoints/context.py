@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from strawberry.dataloader import DataLoader
 
 from crm_common.errors import Forbidden
 from crm_common.identity import Identity
+from crm_common.shell import Readiness
 from pipeline.adapters.mongo import (
     MongoKnownCustomers,
     MongoOpportunityRepository,
@@ -31,7 +31,7 @@ class Services:
     """The composition root's products, shared by every request of the process."""
 
     settings: Settings
-    mongo: AsyncMongoClient[dict[str, Any]]
+    readiness: Readiness
     db: AsyncDatabase[dict[str, Any]]
     pipelines: MongoPipelineRepository
     opportunities: MongoOpportunityRepository

@@ -8,7 +8,7 @@ costs one MongoDB query.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -16,12 +16,13 @@ from enum import Enum
 from typing import Any, TypeVar, cast
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
-from strawberry.types import ExecutionContext, Info
+from strawberry.types import Info
 
-from crm_common.errors import BadUserInput, CrmError, NotFound
-from crm_common.graphql import ErrorCodes, guard_extensions
+from crm_common import relay
+from crm_common.errors import BadUserInput, NotFound
+from crm_common.graphql import SubgraphSchema, subgraph_extensions
+from crm_common.pagination import Page, page_size
+from crm_common.relay import PageInfo
 from pipeline.adapters.mongo import ColumnTotal, OpportunityPage
 from pipeline.adapters.mongo import OpportunityFilter as OpportunityQuery
 from pipeline.domain import model
@@ -41,9 +42,6 @@ def described_field(description: str) -> Callable[[F], F]:
 
 def described_mutation(description: str) -> Callable[[F], F]:
     return cast("Callable[[F], F]", strawberry.mutation(description=description))
-
-
-MAX_PAGE_SIZE = 100
 
 
 def _parse_decimal(value: object) -> Decimal:
@@ -299,14 +297,6 @@ class Customer:
         return [Money.of(m) for m in totals]
 
 
-@strawberry.federation.type(shareable=True)
-class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
-
-
 @strawberry.type
 class OpportunityEdge:
     cursor: str
@@ -405,25 +395,12 @@ def _opt(value: strawberry.ID | None) -> str | None:
     return str(value) if value is not None else None
 
 
-def _page_size(first: int | None, default: int = 20) -> int:
-    size = default if first is None else first
-    if not 0 <= size <= MAX_PAGE_SIZE:
-        raise BadUserInput(f"first must be between 0 and {MAX_PAGE_SIZE}")
-    return size
-
-
 def _connection(page: OpportunityPage, after: str | None, total: int) -> OpportunityConnection:
-    edges = [OpportunityEdge(cursor=c, node=Opportunity.of(o)) for c, o in page.items]
-    return OpportunityConnection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=page.has_next_page,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        total_count=total,
+    edges, page_info = relay.connection(
+        Page(page.items, page.has_next_page, after is not None),
+        lambda cursor, o: OpportunityEdge(cursor=cursor, node=Opportunity.of(o)),
     )
+    return OpportunityConnection(edges=edges, page_info=page_info, total_count=total)
 
 
 def _idle_cutoffs(pipeline: model.Pipeline) -> dict[str, datetime]:
@@ -457,7 +434,7 @@ class BoardColumn:
     async def opportunities(
         self, info: Ctx, first: int | None = 20, after: str | None = None
     ) -> OpportunityConnection:
-        size = _page_size(first)
+        size = page_size(first)
         page = await info.context.services.opportunities.column_page(self.where, size, after)
         return _connection(page, after, self.count)
 
@@ -533,7 +510,7 @@ class Query:
         first: int | None = 20,
         after: str | None = None,
     ) -> OpportunityConnection | None:
-        size = _page_size(first)
+        size = page_size(first)
         where = OpportunityQuery(scope=info.context.scope)
         if filter is not None:
             idle_before = None
@@ -845,62 +822,10 @@ class Mutation:
         return Opportunity.of(opportunity)
 
 
-def _innermost_crm_error(error: BaseException | None) -> CrmError | None:
-    seen = 0
-    while isinstance(error, GraphQLError) and seen < 5:
-        error, seen = error.original_error, seen + 1
-    return error if isinstance(error, CrmError) else None
-
-
-class InputErrorCodes(SchemaExtension):
-    """A scalar that refuses a variable's value (a non-numeric amount) raises inside
-    graphql-core's coercion, which wraps our ``BadUserInput`` in another GraphQLError: unwrap
-    it, so the client gets BAD_USER_INPUT and the message instead of an internal error."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        fixed = []
-        for error in result.errors:
-            crm = _innermost_crm_error(error.original_error)
-            if crm is not None and not isinstance(error.original_error, CrmError):
-                error = GraphQLError(
-                    crm.message,
-                    nodes=error.nodes,
-                    source=error.source,
-                    positions=error.positions,
-                    path=error.path,
-                    original_error=crm,
-                    extensions={**(error.extensions or {}), "code": crm.code, **crm.details},
-                )
-            fixed.append(error)
-        result.errors = fixed
-
-
-class PipelineSchema(strawberry.federation.Schema):
-    def process_errors(
-        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
-    ) -> None:
-        # A CrmError is the caller's problem, answered with its code: not worth a traceback.
-        unexpected = [e for e in errors if _innermost_crm_error(e.original_error) is None]
-        if unexpected:
-            super().process_errors(unexpected, execution_context)
-
-
-schema = PipelineSchema(
+schema = SubgraphSchema(
     query=Query,
     mutation=Mutation,
     types=[Customer, Opportunity],
-    # The last one sees the result first. The caches: clients send the same few documents
-    # over and over, and parsing + validating one cost about as much as executing it.
-    extensions=[
-        *guard_extensions(),
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-        ErrorCodes,
-        InputErrorCodes,
-    ],
+    extensions=subgraph_extensions(),
     scalar_overrides={Decimal: DecimalScalar},
 )
