@@ -9,14 +9,72 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import jwt
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from crm_common.errors import Unauthenticated
 from crm_common.settings import CommonSettings
 
 ROLES = ("rep", "manager", "admin", "service")
+Role = Literal["rep", "manager", "admin", "service"]
+
+_MISSING = object()
+
+
+class Claims(BaseModel):
+    """The claims a token must carry, checked by type: anything else is a 401.
+
+    Strict strings: a ``team`` of ``{"$ne": null}`` must never reach a database filter.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sub: StrictStr = Field(min_length=1, max_length=256)
+    name: StrictStr | None = Field(default=None, max_length=256)
+    roles: list[Role] = Field(default_factory=list, max_length=16)
+    team: StrictStr | None = Field(default=None, min_length=1, max_length=256)
+
+
+def _claim_at(claims: dict[str, Any], path: str) -> object:
+    """The value at a dotted path (``realm_access.roles``), or ``_MISSING``."""
+    value: object = claims
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def parse_claims(
+    claims: dict[str, Any], *, roles_claim: str = "roles", team_claim: str = "team"
+) -> Claims:
+    """Validate decoded claims with ``Claims``; roles and team are read where the settings say.
+
+    A role the suite does not know is ignored when the roles come from an identity provider's
+    own claim (Keycloak lists ``offline_access`` ...), refused when they come from ``roles``.
+    """
+    fields: dict[str, object] = {"sub": claims.get("sub"), "name": claims.get("name")}
+    roles = _claim_at(claims, roles_claim)
+    if roles is not _MISSING and roles is not None:
+        if roles_claim != "roles" and isinstance(roles, list):
+            roles = [r for r in roles if r in ROLES]
+        fields["roles"] = roles
+    team = _claim_at(claims, team_claim)
+    if isinstance(team, list) and team_claim != "team":
+        team = team[0] if team else None
+        if isinstance(team, str):
+            team = team.lstrip("/") or None  # Keycloak group paths: "/team-1"
+    if team is not _MISSING:
+        fields["team"] = team
+    try:
+        return Claims.model_validate(fields)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'claims'}: {e['msg']}" for e in exc.errors()
+        )
+        raise Unauthenticated(f"invalid token claims: {problems}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +100,11 @@ class TokenVerifier:
         self._secret = settings.jwt_secret if not settings.jwt_jwks_url else None
         self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
         self._audience = settings.jwt_audience
+        self._issuer = settings.jwt_issuer
+        self._max_age = settings.jwt_max_age_seconds
+        self._leeway = settings.jwt_leeway_seconds
+        self._roles_claim = settings.jwt_roles_claim
+        self._team_claim = settings.jwt_team_claim
 
     def verify(self, token: str) -> Identity:
         try:
@@ -50,23 +113,37 @@ class TokenVerifier:
                 algorithms = ["RS256"]
             else:
                 key, algorithms = self._secret, ["HS256"]
+            required = ["sub", "exp"] + (["iat"] if self._max_age else [])
             claims = jwt.decode(
                 token,
                 key,
                 algorithms=algorithms,
                 audience=self._audience,
-                options={"require": ["sub", "exp"], "verify_aud": self._audience is not None},
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={
+                    "require": required + (["iss"] if self._issuer else []),
+                    "verify_aud": self._audience is not None,
+                    "verify_iss": self._issuer is not None,
+                },
             )
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"invalid token: {exc}") from exc
-        roles = claims.get("roles") or []
-        if not isinstance(roles, list) or not all(r in ROLES for r in roles):
-            raise Unauthenticated(f"invalid token: roles must be a subset of {list(ROLES)}")
+        if not isinstance(claims, dict):
+            raise Unauthenticated("invalid token: the claims are not an object")
+        if self._max_age is not None:
+            issued = claims.get("iat")
+            if (
+                not isinstance(issued, int | float)
+                or time.time() - issued > self._max_age + self._leeway
+            ):
+                raise Unauthenticated(f"invalid token: older than {self._max_age} seconds")
+        parsed = parse_claims(claims, roles_claim=self._roles_claim, team_claim=self._team_claim)
         return Identity(
-            user_id=str(claims["sub"]),
-            name=str(claims.get("name") or claims["sub"]),
-            roles=frozenset(roles),
-            team=claims.get("team"),
+            user_id=parsed.sub,
+            name=parsed.name or parsed.sub,
+            roles=frozenset(parsed.roles),
+            team=parsed.team,
             token=token,
         )
 

@@ -16,6 +16,8 @@ from crm_common.topology import DEFAULT_INSTANCE
 
 # Only a development machine may run with this secret; see ``require_real_secret``.
 DEVELOPMENT_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+#: The shortest HS256 secret production accepts (RFC 7518 3.2: a key of at least the hash size).
+MIN_SECRET_BYTES = 32
 
 
 class CommonSettings(BaseSettings):
@@ -46,13 +48,53 @@ class CommonSettings(BaseSettings):
         validation_alias=AliasChoices("AMQP_URL", "amqp_url"),
     )
     jwt_secret: str | None = Field(
-        default=None, validation_alias=AliasChoices("JWT_SECRET", "jwt_secret")
+        default=None,
+        validation_alias=AliasChoices("JWT_SECRET", "jwt_secret"),
     )
     jwt_jwks_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("JWT_JWKS_URL", "jwt_jwks_url")
+        default=None,
+        validation_alias=AliasChoices("JWT_JWKS_URL", "jwt_jwks_url"),
     )
     jwt_audience: str | None = Field(
-        default=None, validation_alias=AliasChoices("JWT_AUDIENCE", "jwt_audience")
+        default=None,
+        validation_alias=AliasChoices("JWT_AUDIENCE", "jwt_audience"),
+    )
+    #: When set, a token's ``iss`` must equal it.
+    jwt_issuer: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("JWT_ISSUER", "jwt_issuer"),
+    )
+    #: When set, a token older than this (by ``iat``, which then becomes required) is refused.
+    jwt_max_age_seconds: int | None = Field(
+        default=None,
+        gt=0,
+        validation_alias=AliasChoices("JWT_MAX_AGE_SECONDS", "jwt_max_age_seconds"),
+    )
+    #: Clock skew allowed on ``exp``/``nbf``/``iat`` between the identity provider and us.
+    jwt_leeway_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=600,
+        validation_alias=AliasChoices("JWT_LEEWAY_SECONDS", "jwt_leeway_seconds"),
+    )
+    #: Where the roles and the team sit in the claims: a dotted path, so an identity provider's
+    #: own claims work (Keycloak: ``realm_access.roles``; ``groups``). A team claim that is a
+    #: list (``groups``) gives its first entry.
+    jwt_roles_claim: str = Field(
+        default="roles",
+        min_length=1,
+        validation_alias=AliasChoices("JWT_ROLES_CLAIM", "jwt_roles_claim"),
+    )
+    jwt_team_claim: str = Field(
+        default="team",
+        min_length=1,
+        validation_alias=AliasChoices("JWT_TEAM_CLAIM", "jwt_team_claim"),
+    )
+    #: How long fetched signing keys are kept before the JWKS is asked again.
+    jwt_jwks_cache_seconds: int = Field(
+        default=300,
+        ge=0,
+        validation_alias=AliasChoices("JWT_JWKS_CACHE_SECONDS", "jwt_jwks_cache_seconds"),
     )
 
     @model_validator(mode="after")
@@ -63,4 +105,14 @@ class CommonSettings(BaseSettings):
             if self.environment == "production":
                 raise ValueError("JWT_SECRET or JWT_JWKS_URL is required in production")
             self.jwt_secret = DEVELOPMENT_JWT_SECRET
+        if self.environment == "production" and self.jwt_secret is not None:
+            if self.jwt_secret == DEVELOPMENT_JWT_SECRET:
+                raise ValueError(
+                    "JWT_SECRET is the published development secret: refused in production"
+                )
+            if len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
+                raise ValueError(
+                    f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes in production"
+                    " (e.g. `openssl rand -hex 32`)"
+                )
         return self
