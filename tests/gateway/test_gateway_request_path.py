@@ -22,7 +22,10 @@ SECRET = "request-path-test-secret-0123456789abcdef"
 
 
 def verifier() -> CachedTokenVerifier:
-    return CachedTokenVerifier(CommonSettings(jwt_secret=SECRET, environment="test"))
+    # No leeway: the expiry test then sees the exact moment a token stops being valid.
+    return CachedTokenVerifier(
+        CommonSettings(jwt_secret=SECRET, environment="test", jwt_leeway_seconds=0)
+    )
 
 
 def test_a_verified_token_is_served_from_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
