@@ -39,7 +39,8 @@ import httpx
 from analytics_common import DealEvents, stats_ms, suite, table, token
 from pymongo import AsyncMongoClient
 
-from analytics.adapters.mongo import MongoEventStore, ensure_indexes, next_generation
+from analytics.adapters.mongo.collections import ensure_indexes, next_generation
+from analytics.adapters.mongo.event_store import MongoEventStore
 from analytics.entrypoints.rebuild import project
 
 PIPELINE = "bench-pipeline"

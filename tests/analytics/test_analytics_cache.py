@@ -28,19 +28,13 @@ from story import Story
 from test_analytics_worker_e2e import ALL_REPORTS, uninterrupted
 
 from analytics.adapters import snapshot
+from analytics.adapters.deal_cache import CACHED_FIELDS, CachedReadModel, CacheLimits
 from analytics.adapters.memory import MemoryDeals, MemoryEventStore
-from analytics.adapters.mongo import (
-    CACHED_FIELDS,
-    CachedReadModel,
-    CacheLimits,
-    MongoDealRepository,
-    MongoEventStore,
-    MongoReadModel,
-    deal_document,
-    deal_from_document,
-    ensure_indexes,
-    next_generation,
-)
+from analytics.adapters.mongo.collections import ensure_indexes, next_generation
+from analytics.adapters.mongo.deal_repository import MongoDealRepository
+from analytics.adapters.mongo.documents import deal_document, deal_from_document
+from analytics.adapters.mongo.event_store import MongoEventStore
+from analytics.adapters.mongo.read_model import MongoReadModel
 from analytics.adapters.snapshot import decode, encode
 from analytics.domain.deal import DealState, Stay
 from analytics.domain.model import ConversionMethod, DealStatus, ForecastMethod, StageKind

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from story import Story
 
-from analytics.adapters.mongo import deal_document, deal_from_document
+from analytics.adapters.mongo.documents import deal_document, deal_from_document
 from analytics.domain.model import DealStatus, InvalidEvent
 from analytics.entrypoints.messages import stored_change, to_change
 from analytics.service_layer import services

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from story import Story
 
 from analytics.adapters.memory import MemoryDeals, MemoryEventStore
-from analytics.adapters.mongo import deal_document
+from analytics.adapters.mongo.documents import deal_document
 from analytics.domain import forecast as fc
 from analytics.domain import reports
 from analytics.domain.deal import DealState

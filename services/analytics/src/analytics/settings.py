@@ -36,7 +36,7 @@ class Settings(CommonSettings):
     funnel_debounce_seconds: float = 1.0
     #: Deal states the worker keeps in memory (saves a read per event).
     cache_size: int = 20000
-    #: The API's in-memory deal cache (``analytics.adapters.mongo.CachedReadModel``): at most
+    #: The API's in-memory deal cache (``analytics.adapters.deal_cache.CachedReadModel``): at most
     #: this many pipelines and deals (least recently used pipeline evicted first, reloaded on
     #: demand; about 2.5 KiB per deal with its stays).
     cache_max_pipelines: int = 64

@@ -305,7 +305,7 @@ class SnapshotHead:
 
 class SnapshotWriter:
     """Writes one new snapshot chunk by chunk (``add``), then ``finish`` gives its head, to be
-    named by the pipeline's document (``analytics.adapters.mongo.name_snapshot``)."""
+    named by the pipeline's document (``analytics.adapters.deal_cache.name_snapshot``)."""
 
     def __init__(self, chunks: AsyncCollection[Document], pipeline_id: str) -> None:
         self._chunks = chunks

@@ -14,12 +14,9 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from analytics.adapters.mongo import (
-    CachedReadModel,
-    CacheLimits,
-    MongoEventStore,
-    ensure_indexes,
-)
+from analytics.adapters.deal_cache import CachedReadModel, CacheLimits
+from analytics.adapters.mongo.collections import ensure_indexes
+from analytics.adapters.mongo.event_store import MongoEventStore
 from analytics.entrypoints.context import Context, Resources
 from analytics.entrypoints.live import LiveFeed
 from analytics.entrypoints.schema import schema

@@ -26,18 +26,17 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-from analytics.adapters.mongo import (
+from analytics.adapters.mongo.collections import (
     OPPORTUNITIES,
     PIPELINES,
     Database,
-    MongoDealRepository,
-    MongoEventStore,
-    deal_document,
     drop_projections,
     ensure_indexes,
     next_generation,
-    stage_document,
 )
+from analytics.adapters.mongo.deal_repository import MongoDealRepository
+from analytics.adapters.mongo.documents import deal_document, stage_document
+from analytics.adapters.mongo.event_store import MongoEventStore
 from analytics.adapters.snapshot import SnapshotStore, SnapshotWriter
 from analytics.domain.deal import DealState
 from analytics.entrypoints.messages import stored_change

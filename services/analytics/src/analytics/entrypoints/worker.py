@@ -21,7 +21,9 @@ from typing import Any
 from aio_pika.abc import AbstractRobustConnection
 from pymongo import AsyncMongoClient
 
-from analytics.adapters.mongo import MongoDealRepository, MongoEventStore, ensure_indexes
+from analytics.adapters.mongo.collections import ensure_indexes
+from analytics.adapters.mongo.deal_repository import MongoDealRepository
+from analytics.adapters.mongo.event_store import MongoEventStore
 from analytics.domain.model import InvalidEvent, OpportunityChange
 from analytics.entrypoints.messages import stored_change, to_change
 from analytics.service_layer import services
