@@ -32,9 +32,10 @@ from customers.adapters.operations import (
     MongoTransferLog,
     create_operation_indexes,
 )
+from customers.entrypoints.context import Context, build_context
 from customers.entrypoints.http import export_route, import_route
 from customers.entrypoints.recovery import run_recovery
-from customers.entrypoints.schema import Context, build_context, schema
+from customers.entrypoints.schema import schema
 from customers.entrypoints.worker import PIPELINE_EVENT_KEYS, pipeline_event_handler
 from customers.settings import Settings
 

@@ -1,0 +1,105 @@
+"""The request context of the customers subgraph: identity, ports and per-request DataLoaders,
+and the typed field and mutation decorators the resolvers use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+import strawberry
+from strawberry.dataloader import DataLoader
+
+from crm_common.identity import Identity
+from customers.domain import model
+from customers.service_layer import importing, services
+from customers.service_layer.ports import (
+    AuditRepository,
+    CustomerRepository,
+    InteractionRepository,
+    OperationLog,
+    TransferRepository,
+)
+
+
+@dataclass
+class Context:
+    """What every resolver of one request shares; built by the app for each request."""
+
+    identity: Identity
+    repository: CustomerRepository
+    customer_loader: DataLoader[str, model.Customer | None]
+    contacts_loader: DataLoader[str, list[model.Customer]]
+    interactions: InteractionRepository | None = None
+    audit: AuditRepository | None = None
+    transfers: TransferRepository | None = None
+    phone_region: str | None = None
+    request: Any = None
+    response: Any = None
+    operations: OperationLog | None = None
+    import_max_chars: int = importing.GRAPHQL_IMPORT_MAX_CHARS
+
+    def need_interactions(self) -> InteractionRepository:
+        assert self.interactions is not None
+        return self.interactions
+
+    def need_audit(self) -> AuditRepository:
+        assert self.audit is not None
+        return self.audit
+
+    def need_transfers(self) -> TransferRepository:
+        assert self.transfers is not None
+        return self.transfers
+
+    def need_operations(self) -> OperationLog:
+        assert self.operations is not None
+        return self.operations
+
+
+def build_context(
+    identity: Identity,
+    repository: CustomerRepository,
+    *,
+    interactions: InteractionRepository | None = None,
+    audit: AuditRepository | None = None,
+    transfers: TransferRepository | None = None,
+    phone_region: str | None = None,
+    request: Any = None,
+    response: Any = None,
+    operations: OperationLog | None = None,
+    import_max_chars: int = importing.GRAPHQL_IMPORT_MAX_CHARS,
+) -> Context:
+    async def load_customers(ids: list[str]) -> list[model.Customer | None]:
+        return await services.customers_by_ids(ids, repository)
+
+    async def load_contacts(company_ids: list[str]) -> list[list[model.Customer]]:
+        return await services.contacts_by_company(company_ids, repository)
+
+    return Context(
+        identity=identity,
+        repository=repository,
+        customer_loader=DataLoader(load_fn=load_customers),
+        contacts_loader=DataLoader(load_fn=load_contacts),
+        interactions=interactions,
+        audit=audit,
+        transfers=transfers,
+        phone_region=phone_region,
+        request=request,
+        response=response,
+        operations=operations,
+        import_max_chars=import_max_chars,
+    )
+
+
+Info = strawberry.Info[Context, None]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def field(description: str) -> Callable[[F], F]:
+    """``@strawberry.field(description=...)`` with the resolver's type kept for mypy."""
+    return cast("Callable[[F], F]", strawberry.field(description=description))
+
+
+def mutation(description: str) -> Callable[[F], F]:
+    return cast("Callable[[F], F]", strawberry.mutation(description=description))
