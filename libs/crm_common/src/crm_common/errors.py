@@ -1,7 +1,9 @@
 """Error codes of the public contract (API.md) and the exceptions that carry them.
 
-Domain and service layers raise these; the GraphQL layer turns them into
-``extensions.code`` (see ``crm_common.graphql``) so that clients can branch on the code.
+Service layers raise these; the GraphQL layer turns them into ``extensions.code`` (see
+``crm_common.graphql``) so that clients can branch on the code. A domain raises its own
+``RuleViolation`` subclasses instead (no wire code in the domain): ``as_crm_error`` is the one
+translation, applied at each edge (GraphQL, HTTP routes, consumers, per-row import reports).
 """
 
 from __future__ import annotations
@@ -36,3 +38,25 @@ class Forbidden(CrmError):
 
 class Unauthenticated(CrmError):
     code = "UNAUTHENTICATED"
+
+
+class RuleViolation(Exception):
+    """A domain's refusal of a value or a command: bad input, named by its ``field`` if any.
+
+    It carries no API code: the edge translates it (``as_crm_error``) into ``BadUserInput``."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def as_crm_error(error: BaseException | None) -> CrmError | None:
+    """The API error an exception stands for: itself, a translated ``RuleViolation``, or None
+    (an unexpected error: a bug, not the caller's business)."""
+    if isinstance(error, CrmError):
+        return error
+    if isinstance(error, RuleViolation):
+        details = {"field": error.field} if error.field else {}
+        return BadUserInput(error.message, **details)
+    return None

@@ -27,17 +27,18 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
-from crm_common.errors import CrmError
+from crm_common.errors import CrmError, as_crm_error
 
 log = logging.getLogger(__name__)
 
 
 def innermost_crm_error(error: BaseException | None) -> CrmError | None:
-    """The ``CrmError`` behind an error, through the GraphQLErrors graphql-core wrapped it in."""
+    """The ``CrmError`` behind an error, through the GraphQLErrors graphql-core wrapped it in
+    (a domain's ``RuleViolation`` is translated into its ``BadUserInput``)."""
     seen = 0
     while isinstance(error, GraphQLError) and seen < 5:
         error, seen = error.original_error, seen + 1
-    return error if isinstance(error, CrmError) else None
+    return as_crm_error(error)
 
 
 def _with_code(error: GraphQLError) -> GraphQLError:

@@ -26,7 +26,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from customers.domain.model import Customer, phone_digits, words
+from customers.domain.model import Customer
 from customers.domain.search_terms import (
     EMAIL,
     GRAM,
@@ -40,6 +40,7 @@ from customers.domain.search_terms import (
     is_sample,
     pick_gram,
 )
+from customers.domain.values import phone_digits, words
 
 SAMPLE_FIELD = "search_sample"
 SORT_FIELDS = ("sort_id", "sort_name", "sort_created", "sort_updated")

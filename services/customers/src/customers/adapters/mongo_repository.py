@@ -50,21 +50,17 @@ from customers.adapters.external_ids import (
 )
 from customers.adapters.faults import AFTER_CUSTOMER_WRITE, crash_point
 from customers.adapters.outbox import outbox_entry
+from customers.domain.interactions import Interaction
 from customers.domain.model import (
-    Address,
     AuditEntry,
     Customer,
     CustomerKind,
     FieldChange,
-    Interaction,
     InteractionKind,
-    LeadSource,
     LifecycleStage,
-    fold,
-    search_tokens,
-    words,
 )
-from customers.domain.search_terms import SEARCH_VERSION
+from customers.domain.search_terms import SEARCH_VERSION, search_tokens
+from customers.domain.values import Address, LeadSource, fold, words
 from customers.service_layer.ports import (
     CustomerQuery,
     Page,

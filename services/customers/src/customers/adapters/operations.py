@@ -24,7 +24,7 @@ from crm_common.outbox import OutboxListener
 from customers.adapters.faults import crash_point
 from customers.adapters.outbox import outbox_entry
 from customers.domain.events import OwnershipTransferred
-from customers.domain.model import utcnow
+from customers.domain.values import utcnow
 from customers.service_layer.ports import Operation, TransferRecord
 
 Collection = AsyncCollection[dict[str, Any]]

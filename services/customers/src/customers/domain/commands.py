@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from customers.domain.model import Address, CustomerKind, LeadSource, LifecycleStage
+from customers.domain.model import CustomerKind, LifecycleStage
+from customers.domain.values import Address, LeadSource
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 
-from customers.domain.model import fold
+import phonenumbers
+
+from customers.domain.model import Customer
+from customers.domain.values import fold, phone_digits, words
 
 GRAM = 3
 NAME, EMAIL, PHONE = "n:", "e:", "p:"
@@ -76,3 +79,37 @@ def pick_gram(candidates: Iterable[str], frequencies: Mapping[str, int]) -> str:
 def is_sample(customer_id: str) -> bool:
     digest = hashlib.blake2b(customer_id.encode(), digest_size=4).digest()
     return int.from_bytes(digest, "big") % SAMPLE_RATE == 0
+
+
+def search_tokens(customer: Customer) -> list[str]:
+    """What ``search`` matches by prefix: the folded words of the name, every e-mail (whole,
+    local part, domain and its labels) and every phone (international and national digits)."""
+    tokens: list[str] = list(words(customer.name))
+    for email in customer.emails:
+        local, _, domain = email.partition("@")
+        tokens += [email, local, domain, *domain.split(".")]
+    for phone in customer.phones:
+        digits = phone_digits(phone)
+        tokens.append(digits)
+        try:
+            parsed = phonenumbers.parse(phone.split(" ext. ")[0], None)
+            tokens.append(str(parsed.national_number))
+            national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+            tokens.append("".join(ch for ch in national if ch.isdigit()))  # with a trunk 0
+        except phonenumbers.NumberParseException:
+            pass
+    if customer.external_id:
+        tokens.append(fold(customer.external_id))
+    return list(dict.fromkeys(token for token in tokens if token))
+
+
+def name_similarity(a: str, b: str) -> float:
+    """0..1: how alike two names are once folded (word-set and character based)."""
+    from difflib import SequenceMatcher
+
+    words_a, words_b = set(words(a)), set(words(b))
+    if not words_a or not words_b:
+        return 0.0
+    jaccard = len(words_a & words_b) / len(words_a | words_b)
+    ratio = SequenceMatcher(None, " ".join(sorted(words_a)), " ".join(sorted(words_b))).ratio()
+    return max(jaccard, ratio)

@@ -11,7 +11,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from customers.domain import model
+from customers.domain import model, values
 from customers.domain.commands import CreateCustomer
 from customers.entrypoints.graphql_types import CustomerKind, InteractionKind, LifecycleStage
 from customers.service_layer.ports import (
@@ -92,18 +92,18 @@ class AddressInput:
     country: str | None = None
 
 
-def _source(value: LeadSourceInput | None) -> model.LeadSource | None:
+def _source(value: LeadSourceInput | None) -> values.LeadSource | None:
     if value is None:
         return None
-    return model.LeadSource(
+    return values.LeadSource(
         channel=value.channel, campaign=value.campaign, medium=value.medium, referrer=value.referrer
     )
 
 
-def _address(value: AddressInput | None) -> model.Address | None:
+def _address(value: AddressInput | None) -> values.Address | None:
     if value is None:
         return None
-    return model.Address(
+    return values.Address(
         street=value.street,
         city=value.city,
         postal_code=value.postal_code,
@@ -220,7 +220,7 @@ class UpdateCustomerInput:
         return changes
 
 
-def _plain_address(address: model.Address) -> dict[str, Any]:
+def _plain_address(address: values.Address) -> dict[str, Any]:
     return {
         "street": address.street,
         "city": address.city,
@@ -230,7 +230,7 @@ def _plain_address(address: model.Address) -> dict[str, Any]:
     }
 
 
-def _plain_source(source: model.LeadSource) -> dict[str, Any]:
+def _plain_source(source: values.LeadSource) -> dict[str, Any]:
     return {
         "channel": source.channel,
         "campaign": source.campaign,

@@ -17,7 +17,7 @@ from strawberry.scalars import JSON
 from crm_common import relay
 from crm_common.pagination import Page
 from crm_common.relay import PageInfo
-from customers.domain import model
+from customers.domain import interactions, model
 from customers.entrypoints.context import Info, field
 from customers.service_layer import importing, services
 
@@ -65,7 +65,7 @@ class Interaction:
     )
 
     @classmethod
-    def from_domain(cls, entry: model.Interaction) -> Interaction:
+    def from_domain(cls, entry: interactions.Interaction) -> Interaction:
         return cls(
             id=strawberry.ID(entry.id),
             customer_id=strawberry.ID(entry.customer_id),

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from crm_common.errors import CrmError, Unauthenticated
+from crm_common.errors import CrmError, RuleViolation, Unauthenticated, as_crm_error
 from crm_common.identity import TokenVerifier
 from crm_common.web import unauthenticated_body
 from customers.domain.model import LifecycleStage
@@ -42,7 +42,8 @@ def _unauthenticated(exc: Unauthenticated) -> Response:
     )
 
 
-def _error(exc: CrmError) -> Response:
+def _error(raised: CrmError | RuleViolation) -> Response:
+    exc = as_crm_error(raised) or CrmError(str(raised))
     status = {"FORBIDDEN": 403, "BAD_USER_INPUT": 400, "NOT_FOUND": 404}.get(exc.code, 500)
     body = {"errors": [{"message": exc.message, "extensions": {"code": exc.code, **exc.details}}]}
     return JSONResponse(body, status_code=status)
@@ -78,7 +79,7 @@ def export_route(verifier: TokenVerifier, repository: RepositoryGetter) -> Route
         lines = importing.export_csv(query, identity, repository())
         try:
             first = await anext(lines)  # the role check runs before the response starts
-        except CrmError as exc:
+        except (CrmError, RuleViolation) as exc:
             return _error(exc)
 
         async def body() -> AsyncIterator[bytes]:
@@ -113,7 +114,7 @@ def import_route(
                 report = await importing.import_customers(
                     text, dry_run, identity, repository(), phone_region=settings.phone_region
                 )
-            except CrmError as exc:
+            except (CrmError, RuleViolation) as exc:
                 return _error(exc)
             except UnicodeDecodeError as exc:
                 return JSONResponse(

@@ -16,6 +16,7 @@ from crm_common.errors import BadUserInput
 from crm_common.events import CloudEvent
 from crm_common.topology import CUSTOMERS_PIPELINE_EVENTS
 from customers.domain.commands import PipelineEvent
+from customers.domain.errors import InvalidValue
 from customers.service_layer import services
 from customers.service_layer.ports import CustomerRepository, InteractionRepository
 
@@ -50,7 +51,7 @@ def pipeline_event_handler(
         )
         try:
             await services.handle_pipeline_event(command, customers, interactions)
-        except (BadUserInput, services.UnknownCustomer) as exc:
+        except (BadUserInput, InvalidValue, services.UnknownCustomer) as exc:
             raise PoisonMessage(exc.message) from exc
 
     return handle

@@ -24,17 +24,17 @@ from typing import Any
 
 from crm_common import access
 from crm_common.access import Kind, Reach
-from crm_common.errors import BadUserInput, Conflict, CrmError, Forbidden
-from crm_common.identity import Identity
-from customers.domain.model import (
-    Address,
-    Customer,
-    CustomerKind,
-    LeadSource,
-    LifecycleStage,
-    normalise_email,
-    normalise_id,
+from crm_common.errors import (
+    BadUserInput,
+    Conflict,
+    CrmError,
+    Forbidden,
+    RuleViolation,
+    as_crm_error,
 )
+from crm_common.identity import Identity
+from customers.domain.model import Customer, CustomerKind, LifecycleStage
+from customers.domain.values import Address, LeadSource, normalise_email, normalise_id
 from customers.service_layer.ports import CustomerQuery, CustomerRepository
 from customers.service_layer.services import (
     _check_owner_assignment,
@@ -152,9 +152,10 @@ class ImportReport:
     def fail(self, line: int, error: Exception) -> None:
         self.failed += 1
         if len(self.errors) < MAX_ERRORS:
-            if isinstance(error, CrmError):
-                name = error.details.get("field")
-                self.errors.append(RowError(line, error.message, str(name) if name else None))
+            api_error = as_crm_error(error)
+            if api_error is not None:
+                name = api_error.details.get("field")
+                self.errors.append(RowError(line, api_error.message, str(name) if name else None))
             else:
                 self.errors.append(RowError(line, str(error)))
 
@@ -401,7 +402,7 @@ async def _import_chunk(
     for row in rows:
         try:
             parsed.append((row, parse_row(row.values), _email_of(row)))
-        except CrmError as exc:
+        except (CrmError, RuleViolation) as exc:
             report.fail(row.line, exc)
     ids = [r.values[c] for r, _, _ in parsed for c in ("id", "companyId") if c in r.values]
     external_ids = [
@@ -442,7 +443,7 @@ async def _import_chunk(
                     chunk.changed.setdefault(match.id, (match, version, row.line))
                     report.updated += 1
             chunk.remember(customer)
-        except CrmError as exc:
+        except (CrmError, RuleViolation) as exc:
             report.fail(row.line, exc)
     if dry_run:
         return
@@ -462,7 +463,7 @@ async def _import_chunk(
     for customer, version, line in chunk.changed.values():
         try:
             await repository.save(customer, version)
-        except CrmError as exc:
+        except (CrmError, RuleViolation) as exc:
             report.updated -= 1
             report.fail(line, exc)
 
@@ -504,7 +505,7 @@ async def _update_stored(
                 continue
             await repository.save(match, version)
             report.updated += 1
-        except CrmError as exc:
+        except (CrmError, RuleViolation) as exc:
             report.fail(rows[-1][0].line if rows else 0, exc)
     return replaced
 

@@ -27,9 +27,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from crm_common.errors import BadUserInput, Conflict, CrmError, Forbidden, NotFound
+from crm_common.errors import (
+    BadUserInput,
+    Conflict,
+    CrmError,
+    Forbidden,
+    NotFound,
+    RuleViolation,
+)
 from crm_common.identity import Identity
-from customers.domain.model import Customer, FieldChange, normalise_id, utcnow
+from customers.domain.model import Customer, FieldChange
+from customers.domain.values import normalise_id, utcnow
 from customers.service_layer.ports import (
     CustomerRepository,
     InteractionRepository,
@@ -361,7 +369,7 @@ async def finish_unfinished(
             else:
                 await operations.fail(operation.id, f"unknown kind {operation.kind}")
                 continue
-        except CrmError as exc:
+        except (CrmError, RuleViolation) as exc:
             log.warning(
                 "an unfinished operation could not be finished",
                 extra={"operation": operation.id, "error": exc.message},

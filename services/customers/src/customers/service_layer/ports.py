@@ -9,11 +9,11 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from crm_common.access import Scope as Scope
+from customers.domain.interactions import Interaction
 from customers.domain.model import (
     AuditEntry,
     Customer,
     CustomerKind,
-    Interaction,
     InteractionKind,
     LifecycleStage,
 )

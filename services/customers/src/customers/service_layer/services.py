@@ -25,17 +25,10 @@ from crm_common.errors import BadUserInput, Conflict, CrmError, Forbidden, NotFo
 from crm_common.identity import Identity
 from crm_common.pagination import KeysetCursor, page_size
 from customers.domain.commands import CreateCustomer, PipelineEvent
-from customers.domain.model import (
-    NAME_MAX,
-    AuditEntry,
-    Customer,
-    Interaction,
-    InteractionKind,
-    LifecycleStage,
-    name_similarity,
-    normalise_id,
-    utcnow,
-)
+from customers.domain.interactions import Interaction
+from customers.domain.model import AuditEntry, Customer, InteractionKind, LifecycleStage
+from customers.domain.search_terms import name_similarity
+from customers.domain.values import NAME_MAX, normalise_id, utcnow
 from customers.service_layer.ports import (
     AuditRepository,
     CustomerQuery,
@@ -224,7 +217,7 @@ async def update_customer(
 
 def _sort_value(customer: Customer, sort: Sort) -> Any:
     if sort.field is SortField.NAME:
-        from customers.domain.model import fold
+        from customers.domain.values import fold
 
         return fold(customer.name)
     if sort.field is SortField.CREATED_AT:
