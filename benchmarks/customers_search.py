@@ -27,7 +27,7 @@ import httpx
 from customers_common import percentiles, suite, table, token
 from pymongo import MongoClient
 
-from customers.adapters.mongo_repository import to_document
+from customers.adapters.customer_documents import to_document
 from customers.domain.model import Customer, CustomerKind, LifecycleStage
 
 FIRST = [

@@ -15,12 +15,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 from crm_common.events import CloudEvent
 from crm_common.mongo import connect_mongo
 from crm_common.outbox import OutboxRelay
-from customers.adapters.mongo_repository import (
-    MongoCustomerRepository,
-    create_indexes,
-    customers_collection,
-    to_document,
-)
+from customers.adapters.customer_documents import to_document
+from customers.adapters.mongo_collections import create_indexes, customers_collection
+from customers.adapters.mongo_repository import MongoCustomerRepository
 from customers.adapters.outbox import CUSTOMER_CREATED, outbox_entry
 from customers.domain.model import Customer, CustomerKind
 from support.polling import eventually

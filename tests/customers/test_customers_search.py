@@ -13,13 +13,10 @@ from customers_client import CustomersApi as Api
 from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_common.mongo import connect_mongo
+from customers.adapters.customer_documents import to_document
 from customers.adapters.customer_search import MIN_SAMPLES, SAMPLE_FIELD
-from customers.adapters.mongo_repository import (
-    MongoCustomerRepository,
-    create_indexes,
-    customers_collection,
-    to_document,
-)
+from customers.adapters.mongo_collections import create_indexes, customers_collection
+from customers.adapters.mongo_repository import MongoCustomerRepository
 from customers.domain.model import Customer, CustomerKind, LifecycleStage
 from customers.domain.search_terms import (
     SEARCH_VERSION,

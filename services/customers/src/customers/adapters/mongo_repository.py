@@ -1,371 +1,55 @@
-"""The customer archive in MongoDB.
-
-Collections:
-
-- ``customers`` (``_id`` = the customer id). Beyond the aggregate, a document carries search
-  fields (``name_search``: the folded name; ``search_tokens``: folded words of the name, the
-  e-mails and the phones, for indexed prefix search; ``phone_digits``; ``tags_search``), the
-  ids merged into it (``merged_ids``, indexed: an old id resolves in the same query), and the
-  outbox (``outbox``: CloudEvents not yet published; ``outbox_pending``: sparse-indexed flag).
-  A change and its events are ONE write of one document, hence atomic without transactions.
-- ``interactions``: the timeline, indexed by customer and time (newest first).
-- ``audit``: one entry per customer version (``_id`` = ``<customer id>:<version>``).
-- ``merged_customers``: the documents of merged customers as they were, for the record.
-- ``transfers``: ownership transfers, with their own outbox (adapters/operations.py).
-"""
+"""The customer repository in MongoDB: a change and its outbox events in one document write."""
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from crm_common.errors import Conflict
 from crm_common.outbox import OutboxListener
 from customers.adapters import audit_log
 from customers.adapters.audit_log import AUDIT_OUTBOX, AUDIT_PENDING, AuditMover
+from customers.adapters.customer_documents import (
+    _PROJECTION,
+    _SORT_KEYS,
+    Collection,
+    from_document,
+    to_document,
+    visibility_keys,
+)
+from customers.adapters.customer_filters import flatten, narrowed, to_filter
 from customers.adapters.customer_search import (
     MIN_SAMPLES,
-    SAMPLE_FIELD,
     SAMPLE_TTL_SECONDS,
     Sample,
-    first_per_field,
-    fragment_conditions,
     range_clause,
     read_sample,
-    search_fields,
     window_ends,
 )
 from customers.adapters.external_ids import (
-    create_external_id_index,
     duplicate_external_id,
     is_duplicate_external_id,
 )
 from customers.adapters.faults import AFTER_CUSTOMER_WRITE, crash_point
+from customers.adapters.mongo_collections import MERGED
 from customers.adapters.outbox import outbox_entry
-from customers.domain.interactions import Interaction
 from customers.domain.model import (
     AuditEntry,
     Customer,
-    CustomerKind,
     FieldChange,
-    InteractionKind,
-    LifecycleStage,
 )
-from customers.domain.search_terms import SEARCH_VERSION, search_tokens
-from customers.domain.values import Address, LeadSource, fold, words
+from customers.domain.search_terms import SEARCH_VERSION
+from customers.domain.values import words
 from customers.service_layer.ports import (
     CustomerQuery,
     Page,
-    Scope,
     Sort,
-    SortField,
-    TimelinePage,
 )
-
-COLLECTION = "customers"
-INTERACTIONS = "interactions"
-AUDIT = "audit"
-MERGED = "merged_customers"
-TRANSFERS = "transfers"
-
-# Reads never need the outbox; the relay reads it on its own.
-_PROJECTION = {
-    "outbox": 0,
-    "outbox_pending": 0,
-    AUDIT_OUTBOX: 0,
-    AUDIT_PENDING: 0,
-    "search_tokens": 0,
-    "search_text": 0,
-    "search_grams": 0,
-}
-# Sorted lists page on one string key each (value + NUL + id): a keyset is one range.
-_SORT_KEYS = {
-    SortField.ID: "sort_id",  # an indexed copy: a range on ``_id`` scans on the stand-in
-    SortField.NAME: "sort_name",
-    SortField.CREATED_AT: "sort_created",
-    SortField.UPDATED_AT: "sort_updated",
-}
-
-
-def sort_key(customer: Customer, field: SortField) -> str:
-    if field is SortField.NAME:
-        value = fold(customer.name)
-    elif field is SortField.CREATED_AT:
-        value = customer.created_at.astimezone(UTC).isoformat()
-    elif field is SortField.UPDATED_AT:
-        value = customer.updated_at.astimezone(UTC).isoformat()
-    else:
-        return customer.id
-    return f"{value}\x00{customer.id}"
-
-
-def visibility_keys(owner_id: str, team: str | None) -> list[str]:
-    return [f"owner:{owner_id}", *([f"team:{team}"] if team else [])]
-
-
-Collection = AsyncCollection[dict[str, Any]]
-
-
-def customers_collection(database: AsyncDatabase[dict[str, Any]]) -> Collection:
-    return database[COLLECTION]
-
-
-async def create_indexes(database: AsyncDatabase[dict[str, Any]]) -> None:
-    collection = database[COLLECTION]
-    # No $or anywhere: SecantusDB (the stand-in) answers $or by scanning. Alternatives are
-    # folded into arrays instead (``ids``: own id + merged ids; ``visibility``: owner + team).
-    await collection.create_index(
-        [("outbox_pending", ASCENDING)], name="outbox_pending", sparse=True
-    )
-    await collection.create_index([("ids", ASCENDING)], name="ids")
-    await collection.create_index([("visibility", ASCENDING)], name="visibility")
-    await collection.create_index([("company_id", ASCENDING)], name="company", sparse=True)
-    await collection.create_index([("emails", ASCENDING)], name="emails")
-    await collection.create_index([("phones", ASCENDING)], name="phones")
-    await collection.create_index([("tags_search", ASCENDING)], name="tags")
-    await collection.create_index([("search_tokens", ASCENDING)], name="search_tokens")
-    await create_external_id_index(collection)
-    # Audit entries not yet moved to the audit collection (see adapters/audit_log.py).
-    await collection.create_index([(AUDIT_PENDING, ASCENDING)], name=AUDIT_PENDING, sparse=True)
-    await collection.create_index([("sort_name", ASCENDING)], name="sort_name")
-    await collection.create_index([("sort_created", ASCENDING)], name="sort_created")
-    await collection.create_index([("sort_updated", ASCENDING)], name="sort_updated")
-    await collection.create_index([("sort_id", ASCENDING)], name="sort_id")
-    # Fragment search (see adapters/customer_search.py): one multikey array of trigrams.
-    await collection.create_index([("search_grams", ASCENDING)], name="search_grams")
-    await collection.create_index([(SAMPLE_FIELD, ASCENDING)], name=SAMPLE_FIELD, sparse=True)
-    # Not sparse: a document without the field is indexed as null, so that the backfill
-    # finds the old ones through the index instead of scanning.
-    await collection.create_index([("search_version", ASCENDING)], name="search_version")
-    interactions = database[INTERACTIONS]
-    # Ascending keys, walked backwards for newest first: SecantusDB misses range bounds on
-    # descending compound keys, and real MongoDB serves both directions from one index.
-    await interactions.create_index(
-        [("customer_id", ASCENDING), ("sort_key", ASCENDING)], name="customer_time"
-    )
-    await database[AUDIT].create_index(
-        [("customer_id", ASCENDING), ("sort_key", ASCENDING)], name="customer_time"
-    )
-    await database[TRANSFERS].create_index(
-        [("outbox_pending", ASCENDING)], name="outbox_pending", sparse=True
-    )
-
-
-def _source_document(source: LeadSource | None) -> dict[str, Any] | None:
-    if source is None:
-        return None
-    return {
-        "channel": source.channel,
-        "campaign": source.campaign,
-        "medium": source.medium,
-        "referrer": source.referrer,
-    }
-
-
-def _address_document(address: Address | None) -> dict[str, Any] | None:
-    if address is None:
-        return None
-    return {
-        "street": address.street,
-        "city": address.city,
-        "postal_code": address.postal_code,
-        "region": address.region,
-        "country": address.country,
-    }
-
-
-def to_document(customer: Customer) -> dict[str, Any]:
-    return {
-        "_id": customer.id,
-        "kind": customer.kind.value,
-        "name": customer.name,
-        "email": customer.email,
-        "emails": list(customer.emails),
-        "phone": customer.phone,
-        "phones": list(customer.phones),
-        "search_tokens": (tokens := search_tokens(customer)),
-        "search_text": " " + " ".join(tokens),
-        "company_id": customer.company_id,
-        "source": _source_document(customer.source),
-        "address": _address_document(customer.address),
-        "lifecycle": customer.lifecycle.value,
-        "lifecycle_reason": customer.lifecycle_reason,
-        "lifecycle_changed_at": customer.lifecycle_changed_at,
-        "lifecycle_cause": customer.lifecycle_cause,
-        "owner_id": customer.owner_id,
-        "team": customer.team,
-        "tags": list(customer.tags),
-        "tags_search": [fold(tag) for tag in customer.tags],
-        "attributes": customer.attributes,
-        "external_id": customer.external_id,
-        "merged_ids": list(customer.merged_ids),
-        "ids": [customer.id, *customer.merged_ids],
-        "visibility": visibility_keys(customer.owner_id, customer.team),
-        "sort_name": sort_key(customer, SortField.NAME),
-        "sort_created": sort_key(customer, SortField.CREATED_AT),
-        "sort_updated": sort_key(customer, SortField.UPDATED_AT),
-        "version": customer.version,
-        "created_at": customer.created_at,
-        "updated_at": customer.updated_at,
-        # name_search, emails_search, phone_digits, search_grams, sort_id, ...
-        **search_fields(customer),
-    }
-
-
-def from_document(document: dict[str, Any]) -> Customer:
-    source = document.get("source")
-    address = document.get("address")
-    email = document.get("email")
-    phone = document.get("phone")
-    return Customer(
-        id=document["_id"],
-        kind=CustomerKind(document["kind"]),
-        name=document["name"],
-        email=email,
-        phone=phone,
-        company_id=document.get("company_id"),
-        source=None
-        if not source
-        else LeadSource(
-            channel=source.get("channel"),
-            campaign=source.get("campaign"),
-            medium=source.get("medium"),
-            referrer=source.get("referrer"),
-        ),
-        lifecycle=LifecycleStage(document["lifecycle"]),
-        owner_id=document["owner_id"],
-        tags=list(document.get("tags") or []),
-        attributes=document.get("attributes"),
-        version=document["version"],
-        created_at=document["created_at"],
-        updated_at=document["updated_at"],
-        emails=list(document.get("emails") or ([email] if email else [])),
-        phones=list(document.get("phones") or ([phone] if phone else [])),
-        address=None
-        if not address
-        else Address(
-            street=address.get("street"),
-            city=address.get("city"),
-            postal_code=address.get("postal_code"),
-            region=address.get("region"),
-            country=address.get("country"),
-        ),
-        external_id=document.get("external_id"),
-        team=document.get("team"),
-        lifecycle_reason=document.get("lifecycle_reason"),
-        lifecycle_changed_at=document.get("lifecycle_changed_at"),
-        lifecycle_cause=document.get("lifecycle_cause"),
-        merged_ids=list(document.get("merged_ids") or []),
-    )
-
-
-def scope_filter(scope: Scope | None) -> dict[str, Any]:
-    if scope is None or scope.all:
-        return {}
-    if scope.nothing:
-        return {"_id": {"$in": []}}
-    keys: list[str] = []
-    if scope.owner_id is not None:
-        keys.append(f"owner:{scope.owner_id}")
-    if scope.team is not None:
-        keys.append(f"team:{scope.team}")
-    if not keys:
-        return {}
-    return {"visibility": {"$in": keys}}
-
-
-def prefix_conditions(prefixes: list[str]) -> list[dict[str, Any]]:
-    """Documents with, for each prefix, a search token starting with it. The longest prefix
-    is a range on the indexed ``search_tokens``; on an array a range may be met by two
-    different elements, so a regular expression over ``search_text`` (the same tokens as one
-    string) decides. (A ``^`` regex, ``$elemMatch``, ``$all`` or ``$and`` on the array is a
-    scan on the stand-in.)"""
-    if not prefixes:
-        return []
-    longest = max(prefixes, key=len)
-    lookaheads = "".join(f"(?=.* {re.escape(prefix)})" for prefix in prefixes)
-    return [
-        {"search_tokens": {"$gte": longest, "$lt": longest[:-1] + chr(ord(longest[-1]) + 1)}},
-        {"search_text": {"$regex": "^" + lookaheads}},
-    ]
-
-
-def to_filter(query: CustomerQuery, gram_counts: Mapping[str, int] | None = None) -> dict[str, Any]:
-    """The query as one flat filter, its most selective indexed clause first (the stand-in
-    looks up the first clause that has an index and checks the others on its candidates).
-    ``gram_counts``: how often each gram occurs in the sample, to pick the rarest."""
-    leads, checks = fragment_conditions(
-        query.name_contains, query.email_contains, query.phone_contains, gram_counts or {}
-    )
-    if query.search:
-        prefix_range, *prefix_checks = prefix_conditions(sorted(set(words(query.search))))
-        leads.append(prefix_range)
-        checks += prefix_checks
-    conditions = first_per_field(leads)
-    if query.lifecycles:
-        conditions.append({"lifecycle": {"$in": [stage.value for stage in query.lifecycles]}})
-    if query.owner_id is not None:
-        conditions.append({"visibility": f"owner:{query.owner_id}"})
-    if query.kind is not None:
-        conditions.append({"kind": query.kind.value})
-    if query.tag is not None:
-        conditions.append({"tags_search": fold(query.tag)})
-    if query.company_id is not None:
-        conditions.append({"company_id": query.company_id})
-    if query.source_channel is not None:
-        conditions.append({"source.channel": query.source_channel})
-    if query.source_campaign is not None:
-        conditions.append({"source.campaign": query.source_campaign})
-    period: dict[str, Any] = {}
-    if query.created_from is not None:
-        period["$gte"] = query.created_from
-    if query.created_to is not None:
-        period["$lt"] = query.created_to
-    if period:
-        conditions.append({"created_at": period})
-    scope = scope_filter(query.scope)
-    if scope:
-        conditions.append(scope)
-    return flatten(conditions + checks)
-
-
-def narrowed(query: CustomerQuery, conditions: Mapping[str, Any]) -> bool:
-    """Whether the filter has a selective indexed clause (then its candidates are read
-    whole and sorted); otherwise a list is read in windows of its sort key."""
-    if not conditions.keys().isdisjoint({"search_grams", "search_tokens", "tags_search"}):
-        return True
-    if "$and" in conditions:  # a scan on the stand-in whatever the window: read it once
-        return True
-    if query.company_id is not None or query.owner_id is not None:
-        return True
-    scope = query.scope
-    # A rep's own customers: fewer than any window would read. A manager's team is a
-    # large share of the archive: windows.
-    return scope is not None and (scope.nothing or (scope.owner_id is not None and not scope.team))
-
-
-def flatten(conditions: list[dict[str, Any]]) -> dict[str, Any]:
-    """One flat document where the fields differ (the stand-in plans ``$and`` badly); a
-    second condition on a field already used goes into ``$and``. The first condition on a
-    field is the one indexes see first, so the most selective come first."""
-    flat: dict[str, Any] = {}
-    rest: list[dict[str, Any]] = []
-    for condition in conditions:
-        if any(key in flat for key in condition):
-            rest.append(condition)
-        else:
-            flat.update(condition)
-    if rest:
-        flat["$and"] = rest
-    return flat
 
 
 def _outbox_update(customer: Customer, entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -747,155 +431,3 @@ class MongoCustomerRepository:
         async for document in cursor:
             entries += document.get("outbox") or []
         return entries
-
-
-def interaction_document(interaction: Interaction) -> dict[str, Any]:
-    return {
-        "_id": interaction.id,
-        "customer_id": interaction.customer_id,
-        "kind": interaction.kind.value,
-        "occurred_at": interaction.occurred_at,
-        "recorded_at": interaction.recorded_at,
-        "summary": interaction.summary,
-        "details": interaction.details,
-        "actor_id": interaction.actor_id,
-        "actor_name": interaction.actor_name,
-        "opportunity_id": interaction.opportunity_id,
-        "merged_from": interaction.merged_from,
-        "sort_key": interaction_key(interaction.occurred_at, interaction.id),
-    }
-
-
-def interaction_key(occurred_at: datetime, interaction_id: str) -> str:
-    """Newest first = this key descending; a page boundary is one range on it."""
-    return f"{occurred_at.astimezone(UTC).isoformat()}\x00{interaction_id}"
-
-
-def interaction_from_document(document: dict[str, Any]) -> Interaction:
-    return Interaction(
-        id=document["_id"],
-        customer_id=document["customer_id"],
-        kind=InteractionKind(document["kind"]),
-        occurred_at=document["occurred_at"],
-        recorded_at=document["recorded_at"],
-        summary=document["summary"],
-        details=document.get("details"),
-        actor_id=document.get("actor_id"),
-        actor_name=document.get("actor_name"),
-        opportunity_id=document.get("opportunity_id"),
-        merged_from=document.get("merged_from"),
-    )
-
-
-class MongoInteractionRepository:
-    def __init__(self, collection: Collection) -> None:
-        self.collection = collection
-
-    async def add(self, interaction: Interaction) -> bool:
-        try:
-            await self.collection.insert_one(interaction_document(interaction))
-        except DuplicateKeyError:
-            return False
-        return True
-
-    @staticmethod
-    def _filter(
-        customer_id: str,
-        kinds: Sequence[InteractionKind],
-        occurred_from: datetime | None,
-        occurred_to: datetime | None,
-    ) -> dict[str, Any]:
-        conditions: dict[str, Any] = {"customer_id": customer_id}
-        if kinds:
-            conditions["kind"] = {"$in": [kind.value for kind in kinds]}
-        period: dict[str, Any] = {}
-        if occurred_from is not None:
-            period["$gte"] = occurred_from
-        if occurred_to is not None:
-            period["$lt"] = occurred_to
-        if period:
-            conditions["occurred_at"] = period
-        return conditions
-
-    async def page(
-        self,
-        customer_id: str,
-        kinds: Sequence[InteractionKind],
-        occurred_from: datetime | None,
-        occurred_to: datetime | None,
-        first: int,
-        after: tuple[datetime, str] | None,
-    ) -> TimelinePage:
-        conditions = self._filter(customer_id, kinds, occurred_from, occurred_to)
-        if after is not None:
-            at, after_id = after
-            conditions["sort_key"] = {"$lt": interaction_key(at, after_id)}
-        cursor = self.collection.find(conditions).sort("sort_key", DESCENDING).limit(first + 1)
-        documents = await cursor.to_list(None)
-        return TimelinePage(
-            items=[interaction_from_document(d) for d in documents[:first]],
-            has_next=len(documents) > first,
-        )
-
-    async def count(
-        self,
-        customer_id: str,
-        kinds: Sequence[InteractionKind],
-        occurred_from: datetime | None,
-        occurred_to: datetime | None,
-    ) -> int:
-        return await self.collection.count_documents(
-            self._filter(customer_id, kinds, occurred_from, occurred_to)
-        )
-
-    async def repoint(self, from_ids: Sequence[str], to_id: str) -> int:
-        moved = 0
-        for from_id in from_ids:
-            result = await self.collection.update_many(
-                {"customer_id": from_id},
-                {"$set": {"customer_id": to_id, "merged_from": from_id}},
-            )
-            moved += result.modified_count
-        return moved
-
-    async def count_for(self, customer_ids: Sequence[str]) -> int:
-        return await self.collection.count_documents({"customer_id": {"$in": list(customer_ids)}})
-
-
-class MongoAuditRepository:
-    """The audit collection, plus the entries still pending in customer documents (a write's
-    entries are in the customer document first; see adapters/audit_log.py)."""
-
-    def __init__(self, collection: Collection, pending: AuditMover | None = None) -> None:
-        self.collection = collection
-        self._pending = pending
-
-    async def add(self, entries: Sequence[AuditEntry]) -> None:
-        if not entries:
-            return
-        documents = [audit_log.audit_document(entry) for entry in entries]
-        try:
-            await self.collection.insert_many(documents, ordered=False)
-        except BulkWriteError as exc:  # a retried write: entries already there are fine
-            if any(error.get("code") != 11000 for error in exc.details.get("writeErrors", [])):
-                raise
-
-    async def page(
-        self, customer_ids: Sequence[str], first: int, after: str | None
-    ) -> tuple[list[AuditEntry], bool]:
-        conditions: dict[str, Any] = {"customer_id": {"$in": list(customer_ids)}}
-        if after is not None:
-            conditions["sort_key"] = {"$lt": after}
-        cursor = self.collection.find(conditions).sort("sort_key", DESCENDING).limit(first + 1)
-        documents = await cursor.to_list(None)
-        if self._pending is not None:
-            # Read your writes: entries not moved yet (a crash, a move in flight) count too;
-            # one moved but not yet pulled is in both places, hence by id.
-            by_id = {d["_id"]: d for d in documents}
-            for pending in (await self._pending.pending_for(customer_ids)).values():
-                for entry in pending:
-                    if after is None or entry["sort_key"] < after:
-                        by_id.setdefault(entry["_id"], entry)
-            documents = sorted(by_id.values(), key=lambda d: d["sort_key"], reverse=True)
-        entries = [audit_log.audit_from_document(d) for d in documents[:first]]
-        return entries, len(documents) > first

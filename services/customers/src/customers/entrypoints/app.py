@@ -16,16 +16,16 @@ from crm_common.identity import Identity, TokenVerifier
 from crm_common.outbox import OutboxRelay
 from crm_common.shell import Lifetime, Readiness, create_service_app
 from customers.adapters.audit_log import AuditMover
-from customers.adapters.mongo_repository import (
+from customers.adapters.audit_repository import MongoAuditRepository
+from customers.adapters.interaction_repository import MongoInteractionRepository
+from customers.adapters.mongo_collections import (
     AUDIT,
     INTERACTIONS,
     TRANSFERS,
-    MongoAuditRepository,
-    MongoCustomerRepository,
-    MongoInteractionRepository,
     create_indexes,
     customers_collection,
 )
+from customers.adapters.mongo_repository import MongoCustomerRepository
 from customers.adapters.operations import (
     OPERATIONS,
     MongoOperationLog,
