@@ -210,7 +210,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services.tracing.start()
-        async with new_session(settings.subgraph_timeout_seconds) as session:
+        async with new_session(
+            settings.subgraph_timeout_seconds, ca_file=settings.subgraph_ca_file
+        ) as session:
             holder = SupergraphHolder(settings, session, services.tracing.tracer)
             holder.install(holder.build(supergraph, sdl, f"file:{settings.supergraph_path}"))
             services.holder = holder

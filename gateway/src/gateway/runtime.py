@@ -95,10 +95,11 @@ class SupergraphHolder:
     def build(self, supergraph: Supergraph, sdl: str, source: str) -> Generation:
         urls = {name: graph.url for name, graph in supergraph.graphs.items()}
         timeout = self.settings.subgraph_timeout_seconds
+        idle = self.settings.subgraph_idle_seconds
         transport = (
-            SubgraphTransport(self.session, urls, timeout)
+            SubgraphTransport(self.session, urls, timeout, idle)
             if self.tracer is None
-            else TracedTransport(self.tracer, self.session, urls, timeout)
+            else TracedTransport(self.tracer, self.session, urls, timeout, idle)
         )
         engine = GatewayEngine(
             supergraph,

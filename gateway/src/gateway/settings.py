@@ -35,6 +35,11 @@ class Settings(CommonSettings):
     # which name the docker-compose hosts. Names match join__graph names case-insensitively.
     subgraph_urls: dict[str, str] = Field(default_factory=dict)
     subgraph_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Pooled subgraph connections idle longer than this are closed, not reused: below the
+    # subgraph servers' keep-alive timeout (uvicorn: 5 s), so none is found dropped.
+    subgraph_idle_seconds: float = Field(default=4.0, gt=0)
+    # PEM file of CA certificates trusted for https:// subgraphs besides the system's.
+    subgraph_ca_file: str | None = None
     plan_cache_size: int = Field(default=512, ge=1)
     document_cache_size: int = Field(default=512, ge=1)
     # When true, a request with the header `x-crm-query-plan: true` gets its plan in

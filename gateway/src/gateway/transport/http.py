@@ -10,6 +10,7 @@ again rather than trusting the network (DESIGN.md, Identity).
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +21,7 @@ from yarl import URL
 
 from gateway.metrics import SubgraphMetrics
 from gateway.transport.deadline import fetch_timeout
-from gateway.transport.h11pool import H11Error, H11Pool
+from gateway.transport.keepalive import KeepAliveError, KeepAlivePool
 
 # Headers worth passing on to subgraphs besides the identity: trace context and request ids.
 FORWARDED_HEADERS = ("authorization", "traceparent", "tracestate", "x-request-id")
@@ -36,18 +37,25 @@ class SubgraphRequestError(Exception):
         self.reason = reason
 
 
-def new_session(timeout_seconds: float = 30.0, max_connections: int = 200) -> aiohttp.ClientSession:
-    """The session a transport uses: close it when done (``await session.close()``)."""
+def new_session(
+    timeout_seconds: float = 30.0, max_connections: int = 200, ca_file: str | None = None
+) -> aiohttp.ClientSession:
+    """The session a transport uses (``https://`` subgraphs, health checks): close it when
+    done. ``ca_file``: PEM certificates trusted for ``https://`` subgraphs besides the
+    system's (a private CA, or a self-signed certificate in development)."""
+    tls = ssl.create_default_context()
+    if ca_file:
+        tls.load_verify_locations(cafile=ca_file)
     return aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=timeout_seconds, connect=5.0),
-        connector=aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300),
+        connector=aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300, ssl=tls),
         json_serialize=lambda value: orjson.dumps(value).decode(),
         skip_auto_headers=("User-Agent",),
     )
 
 
 class SubgraphTransport:
-    """``http://`` subgraphs go through the lean keep-alive pool (h11pool), others (TLS)
+    """``http://`` subgraphs go through the lean keep-alive pool (keepalive), others (TLS)
     through the aiohttp session."""
 
     def __init__(
@@ -55,17 +63,18 @@ class SubgraphTransport:
         session: aiohttp.ClientSession,
         urls: Mapping[str, str],
         timeout_seconds: float = 30.0,
+        idle_seconds: float = 4.0,
     ) -> None:
         self._session = session
         self._urls = dict(urls)
         self._parsed = {name: URL(url) for name, url in self._urls.items()}
         self._timeout = timeout_seconds
         self._metrics = {name: SubgraphMetrics(name) for name in self._urls}
-        self._pool = H11Pool()
+        self._pool = KeepAlivePool(idle_seconds=idle_seconds)
         self._lean = {
             name: self._pool.prepare(url)
             for name, url in self._urls.items()
-            if H11Pool.supports(url)
+            if KeepAlivePool.supports(url)
         }
 
     def close(self) -> None:
@@ -110,7 +119,7 @@ class SubgraphTransport:
             payload = self._payload(service, status, content)
             outcome = "ok" if not payload.get("errors") else "graphql_errors"
             return payload
-        except (TimeoutError, OSError, H11Error, aiohttp.ClientError) as exc:
+        except (TimeoutError, OSError, KeepAliveError, aiohttp.ClientError) as exc:
             raise SubgraphRequestError(service, f"{type(exc).__name__}: {exc}") from exc
         finally:
             self._metrics[service].observe(outcome, time.perf_counter() - started)

@@ -1,10 +1,15 @@
-"""A minimal HTTP/1.1 keep-alive client for the hot path: POST a body, read the response.
+"""A minimal HTTP/1.1 keep-alive client (httptools) for the hot path: POST a body, read the
+response.
 
 Why: with the plan cache on, talking to subgraphs is most of the gateway's work, and a
 general-purpose client (aiohttp, httpx) spends more CPU per request than the rest of the
 gateway. This one writes each request in one call on a pooled connection and parses the
 response with httptools (llhttp, the parser uvicorn uses). Plain ``http://`` only; the
 transport falls back to aiohttp for anything else.
+
+A connection idle for longer than ``idle_seconds`` is closed instead of reused: servers drop
+idle keep-alive connections after a few seconds (uvicorn after 5), and a connection dropped
+that way costs a failed write and a retry; closing ours first avoids both.
 
 A pooled connection that the server closed while idle is detected when the request fails
 before any byte of the response arrived, and the request is retried once on a new one
@@ -17,6 +22,7 @@ same path, as with any HTTP client that retries on a stale connection).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Mapping
 from urllib.parse import urlsplit
@@ -24,11 +30,11 @@ from urllib.parse import urlsplit
 import httptools
 
 
-class H11Error(Exception):
+class KeepAliveError(Exception):
     pass
 
 
-class _StaleConnection(H11Error):
+class _StaleConnection(KeepAliveError):
     """The pooled connection was closed before any response byte: safe to retry."""
 
 
@@ -53,7 +59,7 @@ class _Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._fail(H11Error(f"bad HTTP response: {exc}"))
+            self._fail(KeepAliveError(f"bad HTTP response: {exc}"))
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -65,7 +71,7 @@ class _Connection(asyncio.Protocol):
                 # A body delimited by the close (no length, not chunked): HTTP/1.0 style.
                 self.waiter.set_result((self.parser.get_status_code(), b"".join(self.body)))
             else:
-                self._fail(H11Error("connection closed mid-response"))
+                self._fail(KeepAliveError("connection closed mid-response"))
 
     # httptools callbacks
     def on_headers_complete(self) -> None:
@@ -103,11 +109,28 @@ class _Connection(asyncio.Protocol):
 
 
 class _Host:
-    def __init__(self, host: str, port: int, limit: int) -> None:
+    def __init__(self, host: str, port: int, limit: int, idle_seconds: float) -> None:
         self.host = host
         self.port = port
-        self.idle: deque[_Connection] = deque()
+        #: Idle connections with the monotonic time each became idle, most recent last.
+        self.idle: deque[tuple[_Connection, float]] = deque()
         self.slots = asyncio.Semaphore(limit)
+        self.idle_seconds = idle_seconds
+
+    def take_idle(self) -> _Connection | None:
+        """The most recently used idle connection still worth reusing; expired and closed
+        ones are closed and dropped (the oldest sit at the left end)."""
+        expired = time.monotonic() - self.idle_seconds
+        while self.idle and self.idle[0][1] < expired:
+            self.idle.popleft()[0].close()
+        while self.idle:
+            connection, _ = self.idle.pop()
+            if not connection.closed:
+                return connection
+        return None
+
+    def put_idle(self, connection: _Connection) -> None:
+        self.idle.append((connection, time.monotonic()))
 
     async def connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -117,13 +140,16 @@ class _Host:
         return connection
 
 
-class H11Pool:
+class KeepAlivePool:
     """POSTs over pooled keep-alive connections, per (host, port)."""
 
-    def __init__(self, connect_timeout: float = 5.0, max_per_host: int = 200) -> None:
+    def __init__(
+        self, connect_timeout: float = 5.0, max_per_host: int = 200, idle_seconds: float = 4.0
+    ) -> None:
         self._hosts: dict[tuple[str, int], _Host] = {}
         self._connect_timeout = connect_timeout
         self._max_per_host = max_per_host
+        self._idle_seconds = idle_seconds
 
     @staticmethod
     def supports(url: str) -> bool:
@@ -150,18 +176,17 @@ class H11Pool:
         """``timeout_seconds=None``: no timer of its own (a caller's deadline bounds it)."""
         host = self._hosts.get(key)
         if host is None:
-            host = self._hosts[key] = _Host(key[0], key[1], self._max_per_host)
+            host = self._hosts[key] = _Host(key[0], key[1], self._max_per_host, self._idle_seconds)
         lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         data = b"".join(
             (head, lines.encode("latin-1"), b"Content-Length: %d\r\n\r\n" % len(body), body)
         )
         async with host.slots:
             for attempt in (1, 2):
-                while host.idle and host.idle[-1].closed:
-                    host.idle.pop()
-                reused = bool(host.idle)
-                if reused:
-                    connection = host.idle.pop()
+                idle = host.take_idle()
+                reused = idle is not None
+                if idle is not None:
+                    connection = idle
                 else:
                     async with asyncio.timeout(self._connect_timeout):
                         connection = await host.connect()
@@ -180,14 +205,14 @@ class H11Pool:
                     connection.close()
                     raise
                 if connection.keep_alive and not connection.closed:
-                    host.idle.append(connection)
+                    host.put_idle(connection)
                 else:
                     connection.close()
                 return result
-        raise H11Error("unreachable")  # pragma: no cover
+        raise KeepAliveError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
         for host in self._hosts.values():
             while host.idle:
-                host.idle.pop().close()
+                host.idle.pop()[0].close()
         self._hosts.clear()
