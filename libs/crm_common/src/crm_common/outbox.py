@@ -33,11 +33,32 @@ from typing import Any, Protocol
 
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from crm_common.events import CloudEvent
 
 log = logging.getLogger(__name__)
+
+# The outbox's fields in an aggregate's document, defined here once for the relay and for
+# every repository that writes events.
+#: CloudEvents (as dicts) not yet published, oldest first.
+OUTBOX = "outbox"
+#: ``True`` while ``OUTBOX`` may hold events: the relay's sweep finds documents by it.
+OUTBOX_PENDING = "outbox_pending"
+#: A projection for reads: they never need the outbox (the relay reads it on its own).
+WITHOUT_OUTBOX: dict[str, Any] = {OUTBOX: 0, OUTBOX_PENDING: 0}
+#: The sparse index on ``OUTBOX_PENDING`` each collection with an outbox needs.
+PENDING_INDEX = IndexModel([(OUTBOX_PENDING, ASCENDING)], name=OUTBOX_PENDING, sparse=True)
+
+
+def with_outbox_append(update: dict[str, Any], entries: Sequence[dict[str, Any]]) -> None:
+    """Adds to ``update`` (in place) the append of ``entries`` to the outbox."""
+    if not entries:
+        return
+    update.setdefault("$set", {})[OUTBOX_PENDING] = True
+    update["$push"] = {**update.get("$push", {}), OUTBOX: {"$each": list(entries)}}
+
 
 EVENTS_PUBLISHED = Counter(
     "crm_outbox_events_published_total", "Outbox events published with a confirm", ["type"]
@@ -106,15 +127,13 @@ class OutboxRelay:
         """One sweep over (at most ``batch_size``) documents with pending events; returns the
         number of events published. Raises on the first publishing error, after having
         removed what was already published."""
-        cursor = self._collection.find(
-            {"outbox_pending": True}, {"outbox": 1}, limit=self._batch_size
-        )
+        cursor = self._collection.find({OUTBOX_PENDING: True}, {OUTBOX: 1}, limit=self._batch_size)
         documents = [document async for document in cursor]
         PENDING_DOCUMENTS.set(len(documents))
         self._more = len(documents) >= self._batch_size
         published = 0
         for document in documents:
-            published += await self._relay(document["_id"], document.get("outbox") or [])
+            published += await self._relay(document["_id"], document.get(OUTBOX) or [])
         return published
 
     async def drain_submitted(self) -> int:
@@ -151,12 +170,12 @@ class OutboxRelay:
             if sent:
                 touched = list(dict.fromkeys(d for d, _ in batch))
                 await self._collection.update_many(
-                    {"_id": {"$in": touched}}, {"$pull": {"outbox": {"id": {"$in": sent}}}}
+                    {"_id": {"$in": touched}}, {"$pull": {OUTBOX: {"id": {"$in": sent}}}}
                 )
         if documents:
             await self._collection.update_many(
-                {"_id": {"$in": list(dict.fromkeys(documents))}, "outbox": {"$size": 0}},
-                {"$unset": {"outbox_pending": ""}},
+                {"_id": {"$in": list(dict.fromkeys(documents))}, OUTBOX: {"$size": 0}},
+                {"$unset": {OUTBOX_PENDING: ""}},
             )
         return len(sent)
 
@@ -195,11 +214,11 @@ class OutboxRelay:
             # write fails too, those events go out again (same id): a duplicate, not a loss.
             if sent:
                 await self._collection.update_one(
-                    {"_id": document_id}, {"$pull": {"outbox": {"id": {"$in": sent}}}}
+                    {"_id": document_id}, {"$pull": {OUTBOX: {"id": {"$in": sent}}}}
                 )
         # Clear the flag only if nothing was appended meanwhile (atomic, per document).
         await self._collection.update_one(
-            {"_id": document_id, "outbox": {"$size": 0}}, {"$unset": {"outbox_pending": ""}}
+            {"_id": document_id, OUTBOX: {"$size": 0}}, {"$unset": {OUTBOX_PENDING: ""}}
         )
         return len(sent)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from crm_common.outbox import OUTBOX, OUTBOX_PENDING
 from customers.adapters.audit_log import AUDIT_OUTBOX, AUDIT_PENDING
 from customers.adapters.customer_search import (
     search_fields,
@@ -23,8 +24,8 @@ from customers.service_layer.ports import (
 )
 
 _PROJECTION = {
-    "outbox": 0,
-    "outbox_pending": 0,
+    OUTBOX: 0,
+    OUTBOX_PENDING: 0,
     AUDIT_OUTBOX: 0,
     AUDIT_PENDING: 0,
     "search_tokens": 0,

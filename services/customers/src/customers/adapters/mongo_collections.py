@@ -21,6 +21,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from crm_common.outbox import PENDING_INDEX
 from customers.adapters.audit_log import AUDIT_PENDING
 from customers.adapters.customer_documents import Collection
 from customers.adapters.customer_search import (
@@ -46,9 +47,7 @@ async def create_indexes(database: AsyncDatabase[dict[str, Any]]) -> None:
     collection = database[COLLECTION]
     # No $or anywhere: SecantusDB (the stand-in) answers $or by scanning. Alternatives are
     # folded into arrays instead (``ids``: own id + merged ids; ``visibility``: owner + team).
-    await collection.create_index(
-        [("outbox_pending", ASCENDING)], name="outbox_pending", sparse=True
-    )
+    await collection.create_indexes([PENDING_INDEX])
     await collection.create_index([("ids", ASCENDING)], name="ids")
     await collection.create_index([("visibility", ASCENDING)], name="visibility")
     await collection.create_index([("company_id", ASCENDING)], name="company", sparse=True)
@@ -78,6 +77,4 @@ async def create_indexes(database: AsyncDatabase[dict[str, Any]]) -> None:
     await database[AUDIT].create_index(
         [("customer_id", ASCENDING), ("sort_key", ASCENDING)], name="customer_time"
     )
-    await database[TRANSFERS].create_index(
-        [("outbox_pending", ASCENDING)], name="outbox_pending", sparse=True
-    )
+    await database[TRANSFERS].create_indexes([PENDING_INDEX])

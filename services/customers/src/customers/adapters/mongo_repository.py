@@ -11,7 +11,7 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from crm_common.errors import Conflict
-from crm_common.outbox import OutboxListener
+from crm_common.outbox import OUTBOX, OUTBOX_PENDING, OutboxListener, with_outbox_append
 from customers.adapters import audit_log
 from customers.adapters.audit_log import AUDIT_OUTBOX, AUDIT_PENDING, AuditMover
 from customers.adapters.customer_documents import (
@@ -56,9 +56,7 @@ def _outbox_update(customer: Customer, entries: list[dict[str, Any]]) -> dict[st
     document = to_document(customer)
     del document["_id"]
     update: dict[str, Any] = {"$set": document}
-    if entries:
-        document["outbox_pending"] = True
-        update["$push"] = {"outbox": {"$each": entries}}
+    with_outbox_append(update, entries)
     # The audit entries travel in the same write as the change (adapters/audit_log.py).
     audit = audit_log.push_update(customer.audit)
     if audit:
@@ -124,9 +122,9 @@ class MongoCustomerRepository:
     async def add(self, customer: Customer) -> None:
         document = to_document(customer)
         entries = [outbox_entry(event) for event in customer.events]
-        document["outbox"] = entries
+        document[OUTBOX] = entries
         if entries:
-            document["outbox_pending"] = True
+            document[OUTBOX_PENDING] = True
         audit = await self._audit_first([customer])
         document.update(audit_log.pending_fields(customer.audit))
         try:
@@ -146,8 +144,8 @@ class MongoCustomerRepository:
         documents = []
         for customer in customers:
             document = to_document(customer)
-            document["outbox"] = [outbox_entry(event) for event in customer.events]
-            document["outbox_pending"] = True
+            document[OUTBOX] = [outbox_entry(event) for event in customer.events]
+            document[OUTBOX_PENDING] = True
             document.update(audit_log.pending_fields(customer.audit))
             documents.append(document)
             customer.events.clear()
@@ -396,8 +394,8 @@ class MongoCustomerRepository:
             {"company_id": {"$in": ids}}, {"$set": {"company_id": survivor_id, "updated_at": now}}
         )
         async for document in self.collection.find({"_id": {"$in": ids}}):
-            document.pop("outbox", None)
-            document.pop("outbox_pending", None)
+            document.pop(OUTBOX, None)
+            document.pop(OUTBOX_PENDING, None)
             document.pop(AUDIT_OUTBOX, None)
             document.pop(AUDIT_PENDING, None)
             document["merged_into"] = survivor_id
@@ -426,8 +424,8 @@ class MongoCustomerRepository:
     async def pending_outbox(self, customer_ids: Sequence[str]) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = []
         cursor = self.collection.find(
-            {"_id": {"$in": list(customer_ids)}, "outbox_pending": True}, {"outbox": 1}
+            {"_id": {"$in": list(customer_ids)}, OUTBOX_PENDING: True}, {OUTBOX: 1}
         )
         async for document in cursor:
-            entries += document.get("outbox") or []
+            entries += document.get(OUTBOX) or []
         return entries

@@ -20,7 +20,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from crm_common.outbox import OutboxListener
+from crm_common.outbox import OUTBOX, OUTBOX_PENDING, OutboxListener, with_outbox_append
 from customers.adapters.faults import crash_point
 from customers.adapters.outbox import outbox_entry
 from customers.domain.events import OwnershipTransferred
@@ -160,7 +160,7 @@ class MongoTransferLog:
                 "version": version + 1,
             }
             if entries:
-                changes.update(events_emitted=True, outbox_pending=True)
+                changes.update({"events_emitted": True, OUTBOX_PENDING: True})
             try:
                 if document is None:
                     await self.collection.insert_one(
@@ -170,14 +170,13 @@ class MongoTransferLog:
                             "to_owner_id": to_owner,
                             "include_open_opportunities": include_open_opportunities,
                             "created_at": now,
-                            "outbox": entries,
+                            OUTBOX: entries,
                             **changes,
                         }
                     )
                 else:
                     update: dict[str, Any] = {"$set": changes}
-                    if entries:
-                        update["$push"] = {"outbox": {"$each": entries}}
+                    with_outbox_append(update, entries)
                     result = await self.collection.update_one(
                         {"_id": transfer_id, "version": version}, update
                     )

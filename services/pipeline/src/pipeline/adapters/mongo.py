@@ -27,7 +27,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from crm_common.errors import BadUserInput
 from crm_common.events import CloudEvent
-from crm_common.outbox import OutboxListener
+from crm_common.outbox import (
+    OUTBOX,
+    OUTBOX_PENDING,
+    PENDING_INDEX,
+    WITHOUT_OUTBOX,
+    OutboxListener,
+    with_outbox_append,
+)
 from crm_common.pagination import KeysetCursor
 from pipeline.domain.access import ALL, Scope
 from pipeline.domain.model import (
@@ -50,16 +57,14 @@ KNOWN_CUSTOMERS = "known_customers"
 PROCESSED_EVENTS = "processed_events"
 
 # Reads never need the outbox; the relay reads it on its own.
-_NO_OUTBOX = {"outbox": 0, "outbox_pending": 0}
+_NO_OUTBOX = WITHOUT_OUTBOX
 
 _COLUMN_ENDS_MAX = 10_000  # columns whose last rank a repository remembers
 
 
 async def create_indexes(db: AsyncDatabase[Document]) -> None:
     opportunities = db[OPPORTUNITIES]
-    await opportunities.create_index(
-        [("outbox_pending", ASCENDING)], name="outbox_pending", sparse=True
-    )
+    await opportunities.create_indexes([PENDING_INDEX])
     await opportunities.create_index(
         [("pipeline_id", ASCENDING), ("stage_id", ASCENDING), ("position", ASCENDING)],
         name="column_position",
@@ -359,13 +364,13 @@ class MongoOpportunityRepository:
             "_id": opportunity.id,
             **opportunity_state(opportunity),
             "created_at": opportunity.created_at,
-            "outbox": [event_to_doc(e) for e in events],
+            OUTBOX: [event_to_doc(e) for e in events],
         }
         if events:
-            doc["outbox_pending"] = True
+            doc[OUTBOX_PENDING] = True
         await self._opportunities.insert_one(doc)
-        if self._listener is not None and doc["outbox"]:
-            self._listener.submit(opportunity.id, doc["outbox"])
+        if self._listener is not None and doc[OUTBOX]:
+            self._listener.submit(opportunity.id, doc[OUTBOX])
 
     async def save(
         self, opportunity: Opportunity, loaded_version: int, events: Sequence[CloudEvent]
@@ -375,8 +380,7 @@ class MongoOpportunityRepository:
         if not events:
             result = await self._opportunities.update_one(where, update)
             return result.matched_count == 1
-        update["$set"]["outbox_pending"] = True
-        update["$push"] = {"outbox": {"$each": [event_to_doc(e) for e in events]}}
+        with_outbox_append(update, [event_to_doc(e) for e in events])
         # One atomic write of the state and its events. Not ``find_one_and_update``: the
         # SecantusDB stand-in runs findAndModify's write as a collection scan (its write
         # filter is ``{_id, $and: [query]}``, which no index serves), ~10-30 ms a move.
@@ -386,8 +390,8 @@ class MongoOpportunityRepository:
         if self._listener is not None:
             # The document's whole pending outbox (older events a failed publish left
             # behind come first), for the relay's fast path: a point read by _id.
-            written = await self._opportunities.find_one({"_id": opportunity.id}, {"outbox": 1})
-            self._listener.submit(opportunity.id, (written or {}).get("outbox") or [])
+            written = await self._opportunities.find_one({"_id": opportunity.id}, {OUTBOX: 1})
+            self._listener.submit(opportunity.id, (written or {}).get(OUTBOX) or [])
         return True
 
     # -- reads for commands --
