@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pipeline_testkit import Contracts
 
+from pipeline.adapters.outbox import to_cloud_event
 from pipeline.domain.errors import (
     DomainError,
     InvalidMoney,
@@ -37,7 +38,6 @@ from pipeline.domain.model import (
 )
 from pipeline.domain.money import ISO_4217_CODES, Money, totals_by_currency
 from pipeline.domain.ranking import DIGITS, FIRST_RANK, is_valid_rank, rank_between
-from pipeline.service_layer.messages import to_cloud_event
 
 AT = datetime(2026, 11, 26, 18, 0, 0, 123000, tzinfo=UTC)
 

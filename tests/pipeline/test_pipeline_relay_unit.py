@@ -16,9 +16,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from crm_common.events import CloudEvent
 from crm_common.outbox import OutboxRelay
 from pipeline.adapters.mongo import MongoOpportunityRepository, create_indexes
+from pipeline.adapters.outbox import to_cloud_event
 from pipeline.domain.model import Opportunity, default_pipeline
 from pipeline.domain.money import Money
-from pipeline.service_layer.messages import to_cloud_event
 
 
 class FakeBroker:

@@ -13,16 +13,23 @@ import pytest
 
 from crm_common.errors import BadUserInput, Conflict, Forbidden, NotFound
 from crm_common.events import CloudEvent, new_event
+from pipeline.adapters.unit_of_work import RepositoryUnitOfWork
 from pipeline.domain.model import Opportunity, Pipeline, Priority
+from pipeline.entrypoints.messages import InvalidEvent, customer_command
+from pipeline.service_layer.commands import (
+    ChangePipeline,
+    CreateOpportunity,
+    LoseOpportunity,
+    MoveOpportunity,
+    ReopenOpportunity,
+    UpdateOpportunity,
+    WinOpportunity,
+)
+from pipeline.service_layer.customer_events import handle_customer_event
 from pipeline.service_layer.ports import Actor, CustomerFacts
 from pipeline.service_layer.services import (
-    CreateOpportunity,
-    InvalidEvent,
-    MoveOpportunity,
-    UpdateOpportunity,
     change_pipeline,
     create_opportunity,
-    handle_customer_event,
     lose_opportunity,
     move_opportunity,
     reopen_opportunity,
@@ -151,14 +158,13 @@ class World:
         self.pipelines = FakePipelines()
         self.opportunities = FakeOpportunities()
         self.customers = FakeCustomers("cust-1")
-        self.wakes = 0
         self.actor = Actor(
             user_id="rep-1", name="Rita", traceparent=None, roles=frozenset({"rep"}), team="t1"
         )
         self.processed = FakeProcessed()
-
-    def notify(self) -> None:
-        self.wakes += 1
+        self.uow = RepositoryUnitOfWork(
+            self.pipelines, self.opportunities, self.customers, self.processed
+        )
 
     async def create(self, wait: float = 0.2, **fields: Any) -> Opportunity:
         values: dict[str, object] = {
@@ -169,22 +175,15 @@ class World:
         }
         values.update(fields)
         return await create_opportunity(
-            CreateOpportunity(**values),  # type: ignore[arg-type]
-            actor=self.actor,
-            pipelines=self.pipelines,
-            opportunities=self.opportunities,
-            customers=self.customers,
-            notify_outbox=self.notify,
+            CreateOpportunity(**values, actor=self.actor),  # type: ignore[arg-type]
+            self.uow,
             customer_wait_seconds=wait,
         )
 
     async def move(self, opportunity_id: str, stage_id: str, **fields: object) -> Opportunity:
         return await move_opportunity(
-            MoveOpportunity(opportunity_id, stage_id, **fields),  # type: ignore[arg-type]
-            actor=self.actor,
-            pipelines=self.pipelines,
-            opportunities=self.opportunities,
-            notify_outbox=self.notify,
+            MoveOpportunity(opportunity_id, stage_id, **fields, actor=self.actor),  # type: ignore[arg-type]
+            self.uow,
         )
 
 
@@ -197,7 +196,7 @@ async def world() -> World:
     return w
 
 
-async def test_create_writes_the_opportunity_with_its_event_and_wakes_the_relay(
+async def test_create_writes_the_opportunity_with_its_event_in_one_write(
     world: World,
 ) -> None:
     o = await world.create(owner_id=None)
@@ -206,7 +205,6 @@ async def test_create_writes_the_opportunity_with_its_event_and_wakes_the_relay(
     assert o.stage_id == "default-initial-contact"
     assert [e.type for e in world.opportunities.outbox] == ["pipeline.opportunity.created"]
     assert world.opportunities.outbox[0].actorname == "Rita"
-    assert world.wakes == 1
     second = await world.create()
     assert second.position > o.position  # appended to the column
 
@@ -229,7 +227,6 @@ async def test_refused_creates_write_nothing(
         await world.create(**fields)
     assert world.opportunities.items == {}
     assert world.opportunities.outbox == []
-    assert world.wakes == 0
 
 
 async def test_create_waits_briefly_for_a_customer_announced_late(world: World) -> None:
@@ -304,44 +301,32 @@ async def test_customer_events_feed_known_customers(world: World) -> None:
             "lifecycle": "LEAD",
         },
     )
-    await handle_customer_event(created, customers=world.customers)
-    await handle_customer_event(created, customers=world.customers)  # redelivered: harmless
+    await consume(world, created)
+    await consume(world, created)  # redelivered: harmless
     assert await world.customers.exists("c-9")
     assert world.customers.facts[0].name == "ACME"
-    await handle_customer_event(
-        event("customers.customer.lifecycle_changed", {"customerId": "c-10"}),
-        customers=world.customers,
-    )
+    await consume(world, event("customers.customer.lifecycle_changed", {"customerId": "c-10"}))
     assert not await world.customers.exists("c-10")
     with pytest.raises(InvalidEvent):
-        await handle_customer_event(
-            event("customers.customer.created", {"customerId": "bad id!"}),
-            customers=world.customers,
-        )
+        await consume(world, event("customers.customer.created", {"customerId": "bad id!"}))
 
 
 # -- win, lose, reopen, update, access ------------------------------------------------------
 
 
-def ports(world: World) -> dict[str, Any]:
-    return {
-        "pipelines": world.pipelines,
-        "opportunities": world.opportunities,
-        "notify_outbox": world.notify,
-    }
-
-
 async def test_win_lose_reopen_record_history_and_events(world: World) -> None:
     o = await world.create()
-    won = await win_opportunity(o.id, 1, actor=world.actor, **ports(world))
+    won = await win_opportunity(WinOpportunity(o.id, 1, actor=world.actor), world.uow)
     assert (won.status, won.stage_id, won.version) == ("WON", "default-won", 2)
     assert won.closed_at is not None
     with pytest.raises(BadUserInput, match="closed"):
-        await lose_opportunity(o.id, "late", None, actor=world.actor, **ports(world))
+        await lose_opportunity(LoseOpportunity(o.id, "late", None, actor=world.actor), world.uow)
     with pytest.raises(BadUserInput, match="OPEN stage"):
-        await reopen_opportunity(o.id, "default-lost", None, actor=world.actor, **ports(world))
+        await reopen_opportunity(
+            ReopenOpportunity(o.id, "default-lost", None, actor=world.actor), world.uow
+        )
     reopened = await reopen_opportunity(
-        o.id, "default-proposal", 2, actor=world.actor, **ports(world)
+        ReopenOpportunity(o.id, "default-proposal", 2, actor=world.actor), world.uow
     )
     assert (reopened.status, reopened.stage_id, reopened.closed_at) == (
         "OPEN",
@@ -349,10 +334,14 @@ async def test_win_lose_reopen_record_history_and_events(world: World) -> None:
         None,
     )
     with pytest.raises(BadUserInput, match="reason is required"):
-        await lose_opportunity(o.id, "   ", None, actor=world.actor, **ports(world))
+        await lose_opportunity(LoseOpportunity(o.id, "   ", None, actor=world.actor), world.uow)
     with pytest.raises(BadUserInput, match="longer than"):
-        await lose_opportunity(o.id, "x" * 1001, None, actor=world.actor, **ports(world))
-    lost = await lose_opportunity(o.id, " Too expensive ", 3, actor=world.actor, **ports(world))
+        await lose_opportunity(
+            LoseOpportunity(o.id, "x" * 1001, None, actor=world.actor), world.uow
+        )
+    lost = await lose_opportunity(
+        LoseOpportunity(o.id, " Too expensive ", 3, actor=world.actor), world.uow
+    )
     assert (lost.status, lost.lost_reason, lost.version) == ("LOST", "Too expensive", 4)
     history = [(t.from_stage_id, t.to_stage_id) for t in lost.stage_history]
     assert history == [
@@ -377,9 +366,9 @@ async def test_update_reports_previous_values_and_skips_no_ops(world: World) -> 
             next_step="Call Tuesday",
             expected_close_date=None,
             expected_version=1,
+            actor=world.actor,
         ),
-        actor=world.actor,
-        **ports(world),
+        world.uow,
     )
     assert updated.version == 2
     event = world.opportunities.outbox[-1]
@@ -396,24 +385,22 @@ async def test_update_reports_previous_values_and_skips_no_ops(world: World) -> 
     }
     count = len(world.opportunities.outbox)
     same = await update_opportunity(
-        UpdateOpportunity(o.id, title="Bigger deal"), actor=world.actor, **ports(world)
+        UpdateOpportunity(o.id, title="Bigger deal", actor=world.actor), world.uow
     )
     assert same.version == 2
     assert len(world.opportunities.outbox) == count
     with pytest.raises(Conflict):
         await update_opportunity(
-            UpdateOpportunity(o.id, title="x", expected_version=1),
-            actor=world.actor,
-            **ports(world),
+            UpdateOpportunity(o.id, title="x", expected_version=1, actor=world.actor), world.uow
         )
     for bad in (
-        UpdateOpportunity(o.id, amount=("-1", "EUR")),
-        UpdateOpportunity(o.id, amount=("1", "ABC")),
-        UpdateOpportunity(o.id, title="t" * 201),
-        UpdateOpportunity(o.id, next_step="n" * 501),
+        UpdateOpportunity(o.id, amount=("-1", "EUR"), actor=world.actor),
+        UpdateOpportunity(o.id, amount=("1", "ABC"), actor=world.actor),
+        UpdateOpportunity(o.id, title="t" * 201, actor=world.actor),
+        UpdateOpportunity(o.id, next_step="n" * 501, actor=world.actor),
     ):
         with pytest.raises(BadUserInput):
-            await update_opportunity(bad, actor=world.actor, **ports(world))
+            await update_opportunity(bad, world.uow)
     assert world.opportunities.items[o.id].version == 2
 
 
@@ -426,24 +413,24 @@ async def test_visibility_rules(world: World) -> None:
     for denied in (other_rep, other_manager, service):
         with pytest.raises(Forbidden):
             await move_opportunity(
-                MoveOpportunity(o.id, "default-proposal"), actor=denied, **ports(world)
+                MoveOpportunity(o.id, "default-proposal", actor=denied), world.uow
             )
     assert world.opportunities.items[o.id].version == 1
     moved = await move_opportunity(
-        MoveOpportunity(o.id, "default-proposal"), actor=manager, **ports(world)
+        MoveOpportunity(o.id, "default-proposal", actor=manager), world.uow
     )
     assert moved.version == 2
     with pytest.raises(Forbidden):  # a rep gives deals to nobody else
         await update_opportunity(
-            UpdateOpportunity(o.id, owner_id="rep-2"), actor=world.actor, **ports(world)
+            UpdateOpportunity(o.id, owner_id="rep-2", actor=world.actor), world.uow
         )
     with pytest.raises(Forbidden):
         await world.create(owner_id="rep-2")
     with pytest.raises(Forbidden):
-        await update_opportunity(UpdateOpportunity(o.id, team="t2"), actor=manager, **ports(world))
+        await update_opportunity(UpdateOpportunity(o.id, team="t2", actor=manager), world.uow)
     admin = Actor(user_id="a", roles=frozenset({"admin"}))
     moved_team = await update_opportunity(
-        UpdateOpportunity(o.id, owner_id="rep-9", team="t2"), actor=admin, **ports(world)
+        UpdateOpportunity(o.id, owner_id="rep-9", team="t2", actor=admin), world.uow
     )
     assert (moved_team.owner_id, moved_team.team) == ("rep-9", "t2")
 
@@ -451,27 +438,21 @@ async def test_visibility_rules(world: World) -> None:
 async def test_pipeline_changes_need_a_manager_and_keep_versions(world: World) -> None:
     with pytest.raises(Forbidden):
         await change_pipeline(
-            "default", lambda p: p.rename("x"), actor=world.actor, pipelines=world.pipelines
+            ChangePipeline("default", lambda p: p.rename("x"), actor=world.actor), world.uow
         )
     manager = Actor(user_id="m-1", roles=frozenset({"manager"}), team="t1")
     renamed = await change_pipeline(
-        "default", lambda p: p.rename("Sales"), actor=manager, pipelines=world.pipelines
+        ChangePipeline("default", lambda p: p.rename("Sales"), actor=manager), world.uow
     )
     assert (renamed.name, renamed.version) == ("Sales", 2)
     with pytest.raises(Conflict):
         await change_pipeline(
-            "default",
-            lambda p: p.rename("Again"),
-            actor=manager,
-            pipelines=world.pipelines,
-            expected_version=1,
+            ChangePipeline("default", lambda p: p.rename("Again"), 1, actor=manager), world.uow
         )
     with pytest.raises(BadUserInput):
         await change_pipeline(
-            "default",
-            lambda p: p.retire_stage("default-won"),
-            actor=manager,
-            pipelines=world.pipelines,
+            ChangePipeline("default", lambda p: p.retire_stage("default-won"), actor=manager),
+            world.uow,
         )
 
 
@@ -483,14 +464,9 @@ def customer_event(type_: str, data: dict[str, object]) -> CloudEvent:
 
 
 async def consume(world: World, event: CloudEvent) -> None:
-    await handle_customer_event(
-        event,
-        customers=world.customers,
-        pipelines=world.pipelines,
-        opportunities=world.opportunities,
-        processed=world.processed,
-        notify_outbox=world.notify,
-    )
+    command = customer_command(event)
+    if command is not None:
+        await handle_customer_event(command, world.uow)
 
 
 async def test_merge_repoints_opportunities_once(world: World) -> None:
@@ -520,7 +496,7 @@ async def test_merge_repoints_opportunities_once(world: World) -> None:
 async def test_transfer_reassigns_open_opportunities_when_asked(world: World) -> None:
     open_deal = await world.create()
     closed = await world.create()
-    await win_opportunity(closed.id, None, actor=world.actor, **ports(world))
+    await win_opportunity(WinOpportunity(closed.id, None, actor=world.actor), world.uow)
     not_included = customer_event(
         "customers.ownership.transferred",
         {

@@ -15,7 +15,6 @@ Collections:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -36,7 +35,8 @@ from crm_common.outbox import (
     with_outbox_append,
 )
 from crm_common.pagination import KeysetCursor
-from pipeline.domain.access import ALL, Scope
+from pipeline.domain.access import Scope
+from pipeline.domain.board import StageSum
 from pipeline.domain.model import (
     Opportunity,
     OpportunityStatus,
@@ -47,7 +47,7 @@ from pipeline.domain.model import (
     StageTransition,
 )
 from pipeline.domain.money import Money
-from pipeline.service_layer.ports import CustomerFacts
+from pipeline.service_layer.ports import CustomerFacts, OpportunityFilter, OpportunityPage
 
 Document = dict[str, Any]
 
@@ -264,51 +264,26 @@ def scope_query(scope: Scope) -> Document:
     return ors[0] if len(ors) == 1 else {"$or": ors}
 
 
-@dataclass(frozen=True, slots=True)
-class OpportunityFilter:
-    status: OpportunityStatus | None = None
-    owner_id: str | None = None
-    customer_id: str | None = None
-    pipeline_id: str | None = None
-    stage_id: str | None = None
-    scope: Scope = ALL
-    # Idle (rotting) deals: open, last changed before the cut-off of their stage.
-    idle_before: dict[str, datetime] | None = None
-
-    def to_query(self) -> Document:
-        query: Document = {}
-        if self.status is not None:
-            query["status"] = str(self.status)
-        for key in ("owner_id", "customer_id", "pipeline_id", "stage_id"):
-            value = getattr(self, key)
-            if value is not None:
-                query[key] = value
-        parts = [query]
-        visible = scope_query(self.scope)
-        if visible:
-            parts.append(visible)
-        if self.idle_before is not None:
-            idle = [
-                {"stage_id": stage_id, "updated_at": {"$lt": cutoff}}
-                for stage_id, cutoff in self.idle_before.items()
-            ]
-            parts.append({"status": "OPEN", "$or": idle} if idle else {"_id": {"$exists": False}})
-        return parts[0] if len(parts) == 1 else {"$and": parts}
-
-
-@dataclass(frozen=True, slots=True)
-class OpportunityPage:
-    items: list[tuple[str, Opportunity]]  # (cursor, opportunity)
-    total_count: int
-    has_next_page: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ColumnTotal:
-    stage_id: str
-    currency: str
-    count: int
-    total: Decimal
+def filter_query(where: OpportunityFilter) -> Document:
+    """The MongoDB filter of a list's or a board column's filter."""
+    query: Document = {}
+    if where.status is not None:
+        query["status"] = str(where.status)
+    for key in ("owner_id", "customer_id", "pipeline_id", "stage_id"):
+        value = getattr(where, key)
+        if value is not None:
+            query[key] = value
+    parts = [query]
+    visible = scope_query(where.scope)
+    if visible:
+        parts.append(visible)
+    if where.idle_before is not None:
+        idle = [
+            {"stage_id": stage_id, "updated_at": {"$lt": cutoff}}
+            for stage_id, cutoff in where.idle_before.items()
+        ]
+        parts.append({"status": "OPEN", "$or": idle} if idle else {"_id": {"$exists": False}})
+    return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
 #: A board column's cards, in board order (position, then id).
@@ -465,12 +440,12 @@ class MongoOpportunityRepository:
         cursor = self._opportunities.find(query, {"_id": 1}, sort=[("_id", ASCENDING)])
         return [doc["_id"] async for doc in cursor]
 
-    async def column_totals(self, where: OpportunityFilter) -> list[ColumnTotal]:
+    async def column_totals(self, where: OpportunityFilter) -> list[StageSum]:
         """Count and total amount per (stage, currency) of the matching opportunities, in ONE
         aggregation (MongoDB sums the Decimal128 amounts exactly)."""
         cursor = await self._opportunities.aggregate(
             [
-                {"$match": where.to_query()},
+                {"$match": filter_query(where)},
                 {
                     "$group": {
                         "_id": {"stage": "$stage_id", "currency": "$amount.currency"},
@@ -485,7 +460,7 @@ class MongoOpportunityRepository:
             total = doc["total"]
             amount = total.to_decimal() if isinstance(total, Decimal128) else Decimal(str(total))
             totals.append(
-                ColumnTotal(doc["_id"]["stage"], doc["_id"]["currency"], doc["count"], amount)
+                StageSum(doc["_id"]["stage"], doc["_id"]["currency"], doc["count"], amount)
             )
         return totals
 
@@ -493,7 +468,7 @@ class MongoOpportunityRepository:
         self, where: OpportunityFilter, first: int, after: str | None
     ) -> OpportunityPage:
         """One column's cards in board order (position, then id); keyset pagination."""
-        query = where.to_query()
+        query = filter_query(where)
         if after is not None:
             position, last_id = decode_position_cursor(after)
             query = {
@@ -542,7 +517,7 @@ class MongoOpportunityRepository:
         self, where: OpportunityFilter, first: int, after: str | None
     ) -> OpportunityPage:
         """Newest first; keyset pagination on (created_at, id)."""
-        query = where.to_query()
+        query = filter_query(where)
         total = await self._opportunities.count_documents(query)
         if after is not None:
             created, last_id = decode_cursor(after)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,20 +19,14 @@ from crm_common.identity import Identity
 from crm_common.outbox import OutboxRelay
 from crm_common.shell import Lifetime, Readiness, create_service_app
 from crm_common.topology import PIPELINE_CUSTOMER_EVENTS
-from pipeline.adapters.mongo import (
-    MongoKnownCustomers,
-    MongoOpportunityRepository,
-    MongoPipelineRepository,
-    MongoProcessedEvents,
-    create_indexes,
-)
+from pipeline.adapters.mongo import create_indexes
+from pipeline.adapters.unit_of_work import MongoUnitOfWork
 from pipeline.entrypoints.context import PipelineContext, Services
+from pipeline.entrypoints.messages import InvalidEvent, customer_command
 from pipeline.entrypoints.schema import schema
-from pipeline.service_layer.services import (
-    InvalidEvent,
-    handle_customer_event,
-    seed_default_pipeline,
-)
+from pipeline.service_layer.customer_events import handle_customer_event
+from pipeline.service_layer.services import seed_default_pipeline
+from pipeline.service_layer.unit_of_work import UnitOfWork
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,25 +35,14 @@ CUSTOMER_EVENT_KEYS = PIPELINE_CUSTOMER_EVENTS.routing_keys
 TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
-def _customer_event_handler(
-    customers: MongoKnownCustomers,
-    pipelines: MongoPipelineRepository,
-    opportunities: MongoOpportunityRepository,
-    processed: MongoProcessedEvents,
-    notify: Callable[[], None],
-) -> EventHandler:
+def _customer_event_handler(uow: UnitOfWork) -> EventHandler:
     async def handle(event: CloudEvent) -> None:
         try:
-            await handle_customer_event(
-                event,
-                customers=customers,
-                pipelines=pipelines,
-                opportunities=opportunities,
-                processed=processed,
-                notify_outbox=notify,
-            )
+            command = customer_command(event)
         except InvalidEvent as exc:
             raise PoisonMessage(str(exc)) from exc
+        if command is not None:
+            await handle_customer_event(command, uow)
 
     return handle
 
@@ -72,16 +54,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         mongo = lifetime.mongo(settings.mongodb_url)
         db = mongo[settings.database]
         await create_indexes(db)
-        pipelines = MongoPipelineRepository(db)
-        opportunities = MongoOpportunityRepository(db)
-        customers = MongoKnownCustomers(db)
-        processed = MongoProcessedEvents(db)
-        await seed_default_pipeline(pipelines)
+        uow = MongoUnitOfWork.of(db)
+        await seed_default_pipeline(uow.pipelines)
         connection = await lifetime.amqp(settings.amqp_url)
         relay: OutboxRelay | None = None
         if settings.relay_enabled:
             relay = OutboxRelay(
-                opportunities.collection,
+                uow.opportunities.collection,
                 lifetime.publisher(connection, settings.instance),
                 poll_interval=settings.relay_poll_interval,
                 batch_size=settings.relay_batch_size,
@@ -89,16 +68,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
         # The relay's fast path: each write hands it the document's pending events, so no
         # sweep per write; its periodic sweep covers what a crash or another process left.
-        opportunities.listen(relay)
-
-        def notify() -> None:
-            pass
-
+        uow.opportunities.listen(relay)
         consumer = EventConsumer(
             connection,
             settings.customer_events_queue,
             CUSTOMER_EVENT_KEYS,
-            _customer_event_handler(customers, pipelines, opportunities, processed, notify),
+            _customer_event_handler(uow),
         )
         await lifetime.start_consumer(consumer)
         if relay is not None:
@@ -107,11 +82,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             settings=settings,
             readiness=Readiness(mongo, connection, [consumer]),
             db=db,
-            pipelines=pipelines,
-            opportunities=opportunities,
-            customers=customers,
-            processed=processed,
-            notify_outbox=notify,
+            uow=uow,
         )
 
     def context(

@@ -13,16 +13,11 @@ from strawberry.dataloader import DataLoader
 from crm_common.errors import Forbidden
 from crm_common.identity import Identity
 from crm_common.shell import Readiness
-from pipeline.adapters.mongo import (
-    MongoKnownCustomers,
-    MongoOpportunityRepository,
-    MongoPipelineRepository,
-    MongoProcessedEvents,
-)
+from pipeline.adapters.unit_of_work import MongoUnitOfWork
 from pipeline.domain import access
 from pipeline.domain.access import Scope
 from pipeline.domain.model import Opportunity, Pipeline
-from pipeline.service_layer.ports import Actor, OutboxNotifier
+from pipeline.service_layer.ports import Actor
 from pipeline.settings import Settings
 
 
@@ -33,11 +28,8 @@ class Services:
     settings: Settings
     readiness: Readiness
     db: AsyncDatabase[dict[str, Any]]
-    pipelines: MongoPipelineRepository
-    opportunities: MongoOpportunityRepository
-    customers: MongoKnownCustomers
-    processed: MongoProcessedEvents
-    notify_outbox: OutboxNotifier
+    # Every use case runs through it; resolvers read through its repositories.
+    uow: MongoUnitOfWork
 
 
 class Loaders:
@@ -45,15 +37,15 @@ class Loaders:
 
     def __init__(self, services: Services, scope: Scope) -> None:
         async def load_pipelines(ids: list[str]) -> Sequence[Pipeline | None]:
-            found = await services.pipelines.get_many(ids)
+            found = await services.uow.pipelines.get_many(ids)
             return [found.get(i) for i in ids]
 
         async def load_opportunities(ids: list[str]) -> Sequence[Opportunity | None]:
-            found = await services.opportunities.get_many(ids)
+            found = await services.uow.opportunities.get_many(ids)
             return [found.get(i) for i in ids]
 
         async def load_by_customer(ids: list[str]) -> Sequence[list[Opportunity]]:
-            found = await services.opportunities.by_customers(ids, scope)
+            found = await services.uow.opportunities.by_customers(ids, scope)
             return [found.get(i, []) for i in ids]
 
         self.pipeline = DataLoader(load_fn=load_pipelines)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from crm_common.events import CloudEvent
-from pipeline.domain.access import Viewer
-from pipeline.domain.model import Opportunity, Pipeline
+from pipeline.domain.access import ALL, Scope, Viewer
+from pipeline.domain.board import StageSum
+from pipeline.domain.model import Opportunity, OpportunityStatus, Pipeline
 
 
 class PipelineRepository(Protocol):
@@ -102,5 +104,42 @@ class Actor:
         return Viewer(user_id=self.user_id, roles=self.roles, team=self.team)
 
 
-# Wakes the outbox relay after a write (a no-op where no relay runs in this process).
-OutboxNotifier = Callable[[], None]
+# -- reads: lists and board columns --
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityFilter:
+    status: OpportunityStatus | None = None
+    owner_id: str | None = None
+    customer_id: str | None = None
+    pipeline_id: str | None = None
+    stage_id: str | None = None
+    scope: Scope = ALL
+    # Idle (rotting) deals: open, last changed before the cut-off of their stage.
+    idle_before: dict[str, datetime] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityPage:
+    items: list[tuple[str, Opportunity]]  # (cursor, opportunity)
+    total_count: int
+    has_next_page: bool
+
+
+class OpportunityReads(Protocol):
+    """The read side of the opportunities (lists, board columns, entity batches)."""
+
+    async def get_many(self, opportunity_ids: Sequence[str]) -> dict[str, Opportunity]: ...
+
+    async def page(
+        self, where: OpportunityFilter, first: int, after: str | None
+    ) -> OpportunityPage:
+        """Newest first."""
+
+    async def column_page(
+        self, where: OpportunityFilter, first: int, after: str | None
+    ) -> OpportunityPage:
+        """A board column's cards in board order."""
+
+    async def column_totals(self, where: OpportunityFilter) -> list[StageSum]:
+        """Count and exact total per (stage, currency)."""

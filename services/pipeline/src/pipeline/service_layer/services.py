@@ -1,9 +1,9 @@
-"""The pipeline's use cases.
+"""The pipeline's use cases: each takes ``(command, uow)`` (and test seams for time and ids).
 
-Each command loads what it needs through the ports, lets the domain decide, then writes the
-change and its CloudEvents in ONE write (the outbox) and wakes the relay. Input that breaks a
-rule raises ``BadUserInput`` (or ``NotFound`` for a missing thing) before anything is written;
-a stale ``expectedVersion`` raises ``Conflict``.
+Each command loads what it needs through the unit of work, lets the domain decide, then writes
+the change and its events in ONE write (the unit of work puts them in the outbox). Input that
+breaks a rule raises ``BadUserInput`` (or ``NotFound`` for a missing thing) before anything is
+written; a stale ``expectedVersion`` raises ``Conflict``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 
 from crm_common.errors import BadUserInput, Conflict, Forbidden, NotFound
-from crm_common.events import CloudEvent
 from pipeline.domain import access
 from pipeline.domain.access import AccessDenied
 from pipeline.domain.errors import DomainError
@@ -29,7 +26,6 @@ from pipeline.domain.model import (
     Opportunity,
     OpportunityChanges,
     Pipeline,
-    Priority,
     Stage,
     StageKind,
     StageSpec,
@@ -39,16 +35,24 @@ from pipeline.domain.model import (
 )
 from pipeline.domain.money import Money
 from pipeline.domain.ranking import rank_between
-from pipeline.service_layer.messages import to_cloud_event
+from pipeline.service_layer.commands import (
+    AddStage,
+    ChangePipeline,
+    CreateOpportunity,
+    CreatePipeline,
+    LoseOpportunity,
+    MoveOpportunity,
+    ReopenOpportunity,
+    UpdateOpportunity,
+    WinOpportunity,
+)
 from pipeline.service_layer.ports import (
     Actor,
-    CustomerFacts,
     KnownCustomers,
     OpportunityRepository,
-    OutboxNotifier,
     PipelineRepository,
-    ProcessedEvents,
 )
+from pipeline.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -91,43 +95,24 @@ async def seed_default_pipeline(pipelines: PipelineRepository) -> Pipeline:
     return pipeline
 
 
-@dataclass(frozen=True, slots=True)
-class CreatePipeline:
-    name: str
-    stages: list[StageSpec]
-
-
 async def create_pipeline(
-    cmd: CreatePipeline,
-    *,
-    actor: Actor,
-    pipelines: PipelineRepository,
-    make_id: IdFactory = new_id,
+    cmd: CreatePipeline, uow: UnitOfWork, *, make_id: IdFactory = new_id
 ) -> Pipeline:
     pipeline_id = make_id()
     with user_input():
-        access.require_pipeline_admin(actor.viewer)
+        access.require_pipeline_admin(cmd.actor.viewer)
         pipeline = Pipeline.define(id=pipeline_id, name=cmd.name, specs=cmd.stages)
-    await pipelines.add(pipeline)
+    await uow.pipelines.add(pipeline)
     return pipeline
 
 
-PipelineChange = Callable[[Pipeline], Pipeline]
-
-
-async def change_pipeline(
-    pipeline_id: str,
-    change: PipelineChange,
-    *,
-    actor: Actor,
-    pipelines: PipelineRepository,
-    expected_version: int | None = None,
-) -> Pipeline:
-    """Load a pipeline, apply ``change`` (a rule of ``Pipeline``), save it if nobody wrote
+async def change_pipeline(cmd: ChangePipeline, uow: UnitOfWork) -> Pipeline:
+    """Load a pipeline, apply ``cmd.change`` (a rule of ``Pipeline``), save it if nobody wrote
     meanwhile. Stage changes never rewrite opportunities: a deal names its stage by id, so a
     renamed stage reads under its new name and a retired one stays readable."""
+    pipeline_id, expected_version, pipelines = cmd.pipeline_id, cmd.expected_version, uow.pipelines
     with user_input():
-        access.require_pipeline_admin(actor.viewer)
+        access.require_pipeline_admin(cmd.actor.viewer)
     for _ in range(MAX_WRITE_ATTEMPTS):
         pipeline = await _pipeline(pipelines, pipeline_id)
         if expected_version is not None and pipeline.version != expected_version:
@@ -137,7 +122,7 @@ async def change_pipeline(
                 currentVersion=pipeline.version,
             )
         with user_input():
-            changed = change(pipeline)
+            changed = cmd.change(pipeline)
         if await pipelines.save(changed, pipeline.version):
             return changed
         if expected_version is not None:
@@ -155,24 +140,16 @@ def stage_spec(
     return StageSpec(name=name, probability=probability, kind=kind, rotting_days=rotting_days)
 
 
-async def add_stage(
-    pipeline_id: str,
-    spec: StageSpec,
-    position: int | None,
-    *,
-    actor: Actor,
-    pipelines: PipelineRepository,
-    expected_version: int | None = None,
-) -> tuple[Pipeline, Stage]:
+async def add_stage(cmd: AddStage, uow: UnitOfWork) -> tuple[Pipeline, Stage]:
     added: list[Stage] = []
 
     def change(pipeline: Pipeline) -> Pipeline:
-        updated, stage = pipeline.add_stage(spec, position)
+        updated, stage = pipeline.add_stage(cmd.spec, cmd.position)
         added[:] = [stage]
         return updated
 
     pipeline = await change_pipeline(
-        pipeline_id, change, actor=actor, pipelines=pipelines, expected_version=expected_version
+        ChangePipeline(cmd.pipeline_id, change, cmd.expected_version, actor=cmd.actor), uow
     )
     return pipeline, added[0]
 
@@ -185,21 +162,6 @@ async def _pipeline(pipelines: PipelineRepository, pipeline_id: str) -> Pipeline
 
 
 # -- opportunities -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CreateOpportunity:
-    title: str
-    customer_id: str
-    amount: Decimal | str
-    currency: str
-    pipeline_id: str | None = None
-    stage_id: str | None = None  # default: the pipeline's first stage
-    owner_id: str | None = None  # default: the caller
-    expected_close_date: date | None = None
-    priority: Priority = Priority.MEDIUM
-    next_step: str | None = None
-    team: str | None = None  # an admin may name the team; otherwise the caller's
 
 
 async def wait_for_customer(
@@ -226,22 +188,19 @@ async def wait_for_customer(
 
 async def create_opportunity(
     cmd: CreateOpportunity,
+    uow: UnitOfWork,
     *,
-    actor: Actor,
-    pipelines: PipelineRepository,
-    opportunities: OpportunityRepository,
-    customers: KnownCustomers,
-    notify_outbox: OutboxNotifier,
     customer_wait_seconds: float = 2.0,
     clock: Clock = now,
     make_id: IdFactory = new_id,
 ) -> Opportunity:
+    actor, opportunities, customers = cmd.actor, uow.opportunities, uow.customers
     with user_input():
         amount = Money.of(cmd.amount, cmd.currency)
         customer_id = check_id_shape(cmd.customer_id, "customer id")
         owner_id = check_id_shape(cmd.owner_id or actor.user_id, "owner id")
         team = access.assignment(actor.viewer, owner_id, None, explicit_team=cmd.team)
-    pipeline = await _pipeline(pipelines, cmd.pipeline_id or DEFAULT_PIPELINE_ID)
+    pipeline = await _pipeline(uow.pipelines, cmd.pipeline_id or DEFAULT_PIPELINE_ID)
     with user_input():
         stage = pipeline.require_stage(cmd.stage_id) if cmd.stage_id else pipeline.first_stage
     opportunity_id = make_id()
@@ -279,9 +238,7 @@ async def create_opportunity(
         # survivor, as every older deal of the merged customer did.
         customer_id = survivor
         opportunity = await build()
-    events = _cloud_events(opportunity, actor)
-    await opportunities.add(opportunity, events)
-    notify_outbox()
+    await uow.add(opportunity, by=actor)
     return opportunity
 
 
@@ -294,29 +251,27 @@ async def change_opportunity(
     opportunity_id: str,
     expected_version: int | None,
     change: Change,
+    uow: UnitOfWork,
     *,
     actor: Actor,
-    pipelines: PipelineRepository,
-    opportunities: OpportunityRepository,
-    notify_outbox: OutboxNotifier,
-    check_access: bool = True,
+    by_the_system: bool = False,
 ) -> Opportunity:
     """Load, check version and access, apply, write the state and its events in ONE write
     conditioned on the loaded version. Without ``expected_version`` a lost race is retried on
-    fresh state; with it, the caller gets ``CONFLICT`` and nothing is written."""
+    fresh state; with it, the caller gets ``CONFLICT`` and nothing is written.
+    ``by_the_system``: a consequence of another service's event (merge, transfer), which the
+    caller's own access rule does not govern."""
+    opportunities = uow.opportunities
     for _ in range(MAX_WRITE_ATTEMPTS):
         opportunity = await _opportunity(opportunities, opportunity_id)
-        if check_access:
+        if not by_the_system:
             _require_change(actor, opportunity)
         _check_version(opportunity, expected_version)
-        pipeline = await _pipeline(pipelines, opportunity.pipeline_id)
+        pipeline = await _pipeline(uow.pipelines, opportunity.pipeline_id)
         loaded_version = opportunity.version
         with user_input():
             await change(opportunity, pipeline)
-        events = _cloud_events(opportunity, actor)
-        if await opportunities.save(opportunity, loaded_version, events):
-            if events:
-                notify_outbox()
+        if await uow.save(opportunity, loaded_version, by=actor):
             return opportunity
         if expected_version is not None:
             # Someone wrote between our read and our write: the caller's view is stale.
@@ -334,24 +289,11 @@ def _require_change(actor: Actor, opportunity: Opportunity) -> None:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class MoveOpportunity:
-    opportunity_id: str
-    stage_id: str
-    before_id: str | None = None  # place the card just before this one (above it)
-    after_id: str | None = None  # place the card just after this one (below it)
-    expected_version: int | None = None
-
-
 async def move_opportunity(
-    cmd: MoveOpportunity,
-    *,
-    actor: Actor,
-    pipelines: PipelineRepository,
-    opportunities: OpportunityRepository,
-    notify_outbox: OutboxNotifier,
-    clock: Clock = now,
+    cmd: MoveOpportunity, uow: UnitOfWork, *, clock: Clock = now
 ) -> Opportunity:
+    actor = cmd.actor
+
     async def change(opportunity: Opportunity, pipeline: Pipeline) -> None:
         if opportunity.is_closed:
             raise BadUserInput(
@@ -361,7 +303,7 @@ async def move_opportunity(
             )
         if cmd.stage_id != opportunity.stage_id:
             pipeline.require_stage(cmd.stage_id)
-        position = await _position_for(opportunities, opportunity, cmd)
+        position = await _position_for(uow.opportunities, opportunity, cmd)
         opportunity.move(
             pipeline=pipeline,
             to_stage_id=cmd.stage_id,
@@ -371,13 +313,7 @@ async def move_opportunity(
         )
 
     return await change_opportunity(
-        cmd.opportunity_id,
-        cmd.expected_version,
-        change,
-        actor=actor,
-        pipelines=pipelines,
-        opportunities=opportunities,
-        notify_outbox=notify_outbox,
+        cmd.opportunity_id, cmd.expected_version, change, uow, actor=actor
     )
 
 
@@ -391,82 +327,53 @@ async def _end_of_column(
 
 
 async def win_opportunity(
-    opportunity_id: str,
-    expected_version: int | None,
-    *,
-    actor: Actor,
-    pipelines: PipelineRepository,
-    opportunities: OpportunityRepository,
-    notify_outbox: OutboxNotifier,
-    clock: Clock = now,
+    cmd: WinOpportunity, uow: UnitOfWork, *, clock: Clock = now
 ) -> Opportunity:
+    actor = cmd.actor
+
     async def change(opportunity: Opportunity, pipeline: Pipeline) -> None:
         opportunity.require_open("won")
         won = pipeline.stage_of_kind(StageKind.WON)
-        position = await _end_of_column(opportunities, opportunity, won.id)
+        position = await _end_of_column(uow.opportunities, opportunity, won.id)
         opportunity.win(pipeline=pipeline, position=position, actor_id=actor.user_id, at=clock())
 
     return await change_opportunity(
-        opportunity_id,
-        expected_version,
-        change,
-        actor=actor,
-        pipelines=pipelines,
-        opportunities=opportunities,
-        notify_outbox=notify_outbox,
+        cmd.opportunity_id, cmd.expected_version, change, uow, actor=actor
     )
 
 
 async def lose_opportunity(
-    opportunity_id: str,
-    reason: str,
-    expected_version: int | None,
-    *,
-    actor: Actor,
-    pipelines: PipelineRepository,
-    opportunities: OpportunityRepository,
-    notify_outbox: OutboxNotifier,
-    clock: Clock = now,
+    cmd: LoseOpportunity, uow: UnitOfWork, *, clock: Clock = now
 ) -> Opportunity:
+    actor = cmd.actor
+
     async def change(opportunity: Opportunity, pipeline: Pipeline) -> None:
         opportunity.require_open("lost")
         lost = pipeline.stage_of_kind(StageKind.LOST)
-        position = await _end_of_column(opportunities, opportunity, lost.id)
+        position = await _end_of_column(uow.opportunities, opportunity, lost.id)
         opportunity.lose(
             pipeline=pipeline,
-            reason=reason,
+            reason=cmd.reason,
             position=position,
             actor_id=actor.user_id,
             at=clock(),
         )
 
     return await change_opportunity(
-        opportunity_id,
-        expected_version,
-        change,
-        actor=actor,
-        pipelines=pipelines,
-        opportunities=opportunities,
-        notify_outbox=notify_outbox,
+        cmd.opportunity_id, cmd.expected_version, change, uow, actor=actor
     )
 
 
 async def reopen_opportunity(
-    opportunity_id: str,
-    stage_id: str,
-    expected_version: int | None,
-    *,
-    actor: Actor,
-    pipelines: PipelineRepository,
-    opportunities: OpportunityRepository,
-    notify_outbox: OutboxNotifier,
-    clock: Clock = now,
+    cmd: ReopenOpportunity, uow: UnitOfWork, *, clock: Clock = now
 ) -> Opportunity:
+    actor = cmd.actor
+
     async def change(opportunity: Opportunity, pipeline: Pipeline) -> None:
         if not opportunity.is_closed:
             raise BadUserInput(f"opportunity {opportunity.id} is OPEN: only a closed deal reopens")
-        stage = pipeline.require_stage(stage_id)
-        position = await _end_of_column(opportunities, opportunity, stage.id)
+        stage = pipeline.require_stage(cmd.stage_id)
+        position = await _end_of_column(uow.opportunities, opportunity, stage.id)
         opportunity.reopen(
             pipeline=pipeline,
             to_stage_id=stage.id,
@@ -476,38 +383,14 @@ async def reopen_opportunity(
         )
 
     return await change_opportunity(
-        opportunity_id,
-        expected_version,
-        change,
-        actor=actor,
-        pipelines=pipelines,
-        opportunities=opportunities,
-        notify_outbox=notify_outbox,
+        cmd.opportunity_id, cmd.expected_version, change, uow, actor=actor
     )
 
 
-@dataclass(frozen=True, slots=True)
-class UpdateOpportunity:
-    opportunity_id: str
-    title: str | Unset = UNSET
-    amount: tuple[Decimal | str, str] | Unset = UNSET  # (amount, currency)
-    owner_id: str | Unset = UNSET
-    team: str | Unset | None = UNSET
-    expected_close_date: date | Unset | None = UNSET
-    priority: Priority | Unset = UNSET
-    next_step: str | Unset | None = UNSET
-    expected_version: int | None = None
-
-
 async def update_opportunity(
-    cmd: UpdateOpportunity,
-    *,
-    actor: Actor,
-    pipelines: PipelineRepository,
-    opportunities: OpportunityRepository,
-    notify_outbox: OutboxNotifier,
-    clock: Clock = now,
+    cmd: UpdateOpportunity, uow: UnitOfWork, *, clock: Clock = now
 ) -> Opportunity:
+    actor = cmd.actor
     with user_input():
         amount = UNSET if isinstance(cmd.amount, Unset) else Money.of(*cmd.amount)
 
@@ -536,13 +419,7 @@ async def update_opportunity(
         )
 
     return await change_opportunity(
-        cmd.opportunity_id,
-        cmd.expected_version,
-        change,
-        actor=actor,
-        pipelines=pipelines,
-        opportunities=opportunities,
-        notify_outbox=notify_outbox,
+        cmd.opportunity_id, cmd.expected_version, change, uow, actor=actor
     )
 
 
@@ -614,148 +491,3 @@ async def _position_for(
         # card goes right below both.
         return rank_between(low, None)
     return rank_between(low, high)
-
-
-def _cloud_events(opportunity: Opportunity, actor: Actor) -> list[CloudEvent]:
-    events = [
-        to_cloud_event(e, actor_name=actor.name, traceparent=actor.traceparent)
-        for e in opportunity.events
-    ]
-    opportunity.events.clear()
-    return events
-
-
-# -- customer events -----------------------------------------------------------------------
-
-CUSTOMER_CREATED = "customers.customer.created"
-CUSTOMER_MERGED = "customers.customer.merged"
-OWNERSHIP_TRANSFERRED = "customers.ownership.transferred"
-
-
-class InvalidEvent(ValueError):
-    """An event no retry can make valid (the consumer dead-letters it)."""
-
-
-def _event_id_field(data: dict[str, object], key: str) -> str:
-    value = data.get(key)
-    try:
-        return check_id_shape(value, key)  # type: ignore[arg-type]
-    except DomainError as exc:
-        raise InvalidEvent(exc.message) from exc
-
-
-def _event_id_list(data: dict[str, object], key: str) -> list[str]:
-    values = data.get(key)
-    if not isinstance(values, list):
-        raise InvalidEvent(f"{key} must be a list of ids")
-    ids = []
-    for value in values:
-        try:
-            ids.append(check_id_shape(value, key))
-        except DomainError as exc:
-            raise InvalidEvent(exc.message) from exc
-    return ids
-
-
-async def handle_customer_event(
-    event: CloudEvent,
-    *,
-    customers: KnownCustomers,
-    pipelines: PipelineRepository | None = None,
-    opportunities: OpportunityRepository | None = None,
-    processed: ProcessedEvents | None = None,
-    notify_outbox: OutboxNotifier = lambda: None,
-) -> None:
-    """React to the customers service's events, idempotently:
-
-    - ``created``: remember the customer (``known_customers``);
-    - ``merged``: re-point the merged customers' opportunities to the survivor;
-    - ``ownership.transferred`` with ``includeOpenOpportunities``: give the previous owner's
-      OPEN opportunities of those customers to the new owner.
-
-    Each opportunity is changed through the domain (new version, an ``updated`` event with
-    the previous value), so a redelivery finds nothing left to change; the event id is also
-    remembered once every effect is written.
-    """
-    if event.type == CUSTOMER_CREATED:
-        await _remember_customer(event, customers)
-        return
-    if event.type not in (CUSTOMER_MERGED, OWNERSHIP_TRANSFERRED):
-        log.debug("customer event ignored", extra={"type": event.type, "event_id": event.id})
-        return
-    assert pipelines is not None
-    assert opportunities is not None
-    assert processed is not None
-    if await processed.seen(event.id):
-        return
-    data = event.data
-    actor = Actor(user_id=event.actorid or "system", name=event.actorname, roles=frozenset())
-    if event.type == CUSTOMER_MERGED:
-        survivor = _event_id_field(data, "survivorId")
-        merged = [m for m in _event_id_list(data, "mergedIds") if m != survivor]
-        await customers.merged(survivor, merged)  # later creates for them go to the survivor
-        ids = await opportunities.ids_of_customers(merged) if merged else []
-        changes = OpportunityChanges(customer_id=survivor)
-    else:
-        from_owner = _event_id_field(data, "fromOwnerId")
-        to_owner = _event_id_field(data, "toOwnerId")
-        customer_ids = _event_id_list(data, "customerIds")
-        include = data.get("includeOpenOpportunities", True)
-        if not isinstance(include, bool):
-            raise InvalidEvent("includeOpenOpportunities must be a boolean")
-        ids = []
-        if include and customer_ids and from_owner != to_owner:
-            ids = await opportunities.ids_of_customers(
-                customer_ids, owner_id=from_owner, open_only=True
-            )
-        changes = OpportunityChanges(owner_id=to_owner)
-
-    for opportunity_id in ids:
-
-        async def change(
-            opportunity: Opportunity, pipeline: Pipeline, changes: OpportunityChanges = changes
-        ) -> None:
-            if event.type == OWNERSHIP_TRANSFERRED and (
-                opportunity.is_closed or opportunity.owner_id != data.get("fromOwnerId")
-            ):
-                return  # changed meanwhile: not ours to move any more
-            opportunity.update(changes, pipeline=pipeline, actor_id=actor.user_id, at=now())
-
-        try:
-            await change_opportunity(
-                opportunity_id,
-                None,
-                change,
-                actor=actor,
-                pipelines=pipelines,
-                opportunities=opportunities,
-                notify_outbox=notify_outbox,
-                check_access=False,
-            )
-        except NotFound:
-            continue
-    await processed.mark(event.id, event.type)
-
-
-async def _remember_customer(event: CloudEvent, customers: KnownCustomers) -> None:
-    data = event.data
-    customer_id = data.get("customerId", event.subject)
-    try:
-        check_id_shape(customer_id, "customerId")
-    except DomainError as exc:
-        raise InvalidEvent(exc.message) from exc
-
-    def text(key: str) -> str | None:
-        value = data.get(key)
-        return value if isinstance(value, str) else None
-
-    await customers.remember(
-        CustomerFacts(
-            customer_id=customer_id,
-            name=text("name"),
-            kind=text("kind"),
-            owner_id=text("ownerId"),
-            lifecycle=text("lifecycle"),
-            event_id=event.id,
-        )
-    )

@@ -1,5 +1,6 @@
-"""Domain events to CloudEvents: the integration contract (docs/CONVENTIONS.md, payloads;
-contracts/events/*.schema.json)."""
+"""Outbound: domain events to CloudEvents, the integration contract (docs/CONVENTIONS.md,
+payloads; contracts/events/*.schema.json). The one place where the pipeline's events take their
+wire shape; inbound customer events are parsed in ``entrypoints/messages.py``."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 
 from crm_common.events import CloudEvent, iso, new_event
 from pipeline.domain.events import OpportunityEvent
-from pipeline.domain.model import Stage
+from pipeline.domain.model import Opportunity, Stage
 from pipeline.domain.money import Money
+from pipeline.service_layer.ports import Actor
 
 SOURCE = "crm/pipeline"
 TYPE_PREFIX = "pipeline.opportunity."
@@ -76,3 +78,14 @@ def to_cloud_event(
         traceparent=traceparent,
         at=event.at,
     )
+
+
+def outbox_events(opportunity: Opportunity, actor: Actor) -> list[CloudEvent]:
+    """The opportunity's recorded domain events as CloudEvents for its outbox, drained from the
+    aggregate so that a retried write never appends them twice."""
+    events = [
+        to_cloud_event(e, actor_name=actor.name, traceparent=actor.traceparent)
+        for e in opportunity.events
+    ]
+    opportunity.events.clear()
+    return events

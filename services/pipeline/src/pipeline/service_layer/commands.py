@@ -1,0 +1,138 @@
+"""The commands the use cases take: what a caller asks for, and who asks (``actor``, from the
+verified identity or, for a consumed event, the event's actor)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from pipeline.domain.model import UNSET, Pipeline, Priority, StageSpec, Unset
+from pipeline.service_layer.ports import Actor, CustomerFacts
+
+# A rule of ``Pipeline`` applied to the loaded pipeline (rename, reorder, retire a stage...).
+PipelineChange = Callable[[Pipeline], Pipeline]
+
+
+@dataclass(frozen=True, slots=True)
+class CreatePipeline:
+    name: str
+    stages: list[StageSpec]
+    actor: Actor = field(kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePipeline:
+    pipeline_id: str
+    change: PipelineChange
+    expected_version: int | None = None
+    actor: Actor = field(kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class AddStage:
+    pipeline_id: str
+    spec: StageSpec
+    position: int | None = None  # 1-based among the stages; default after the last OPEN one
+    expected_version: int | None = None
+    actor: Actor = field(kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateOpportunity:
+    title: str
+    customer_id: str
+    amount: Decimal | str
+    currency: str
+    pipeline_id: str | None = None
+    stage_id: str | None = None  # default: the pipeline's first stage
+    owner_id: str | None = None  # default: the caller
+    expected_close_date: date | None = None
+    priority: Priority = Priority.MEDIUM
+    next_step: str | None = None
+    team: str | None = None  # an admin may name the team; otherwise the caller's
+    actor: Actor = field(kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class MoveOpportunity:
+    opportunity_id: str
+    stage_id: str
+    before_id: str | None = None  # place the card just before this one (above it)
+    after_id: str | None = None  # place the card just after this one (below it)
+    expected_version: int | None = None
+    actor: Actor = field(kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class WinOpportunity:
+    opportunity_id: str
+    expected_version: int | None = None
+    actor: Actor = field(kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class LoseOpportunity:
+    opportunity_id: str
+    reason: str
+    expected_version: int | None = None
+    actor: Actor = field(kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ReopenOpportunity:
+    opportunity_id: str
+    stage_id: str
+    expected_version: int | None = None
+    actor: Actor = field(kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateOpportunity:
+    opportunity_id: str
+    title: str | Unset = UNSET
+    amount: tuple[Decimal | str, str] | Unset = UNSET  # (amount, currency)
+    owner_id: str | Unset = UNSET
+    team: str | Unset | None = UNSET
+    expected_close_date: date | Unset | None = UNSET
+    priority: Priority | Unset = UNSET
+    next_step: str | Unset | None = UNSET
+    expected_version: int | None = None
+    actor: Actor = field(kw_only=True)
+
+
+# -- from the customers service's events (parsed in entrypoints/messages.py) ----------------
+
+
+@dataclass(frozen=True, slots=True)
+class RememberCustomer:
+    """``customers.customer.created``: a customer deals may now be opened on."""
+
+    facts: CustomerFacts
+
+
+@dataclass(frozen=True, slots=True)
+class MergeCustomers:
+    """``customers.customer.merged``: the merged customers' deals move to the survivor."""
+
+    event_id: str
+    survivor_id: str
+    merged_ids: list[str]
+    actor: Actor = field(kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferOwnership:
+    """``customers.ownership.transferred``: with ``include_open_opportunities``, the previous
+    owner's OPEN deals of those customers go to the new owner."""
+
+    event_id: str
+    from_owner_id: str
+    to_owner_id: str
+    customer_ids: list[str]
+    include_open_opportunities: bool = True
+    actor: Actor = field(kw_only=True)
+
+
+CustomerEvent = RememberCustomer | MergeCustomers | TransferOwnership
