@@ -13,9 +13,10 @@ from aio_pika.abc import AbstractRobustConnection
 from event_contracts import problems
 from story import Story
 
+from analytics.adapters.notices import NOTIFY_TYPE
 from analytics.entrypoints.live import Listener, LiveFeed
 from analytics.entrypoints.messages import to_change
-from analytics.entrypoints.worker import NOTIFY_TYPE, Notifier
+from analytics.entrypoints.worker import Notifier
 from crm_common.amqp import EventPublisher, declare_exchange
 from crm_common.events import CloudEvent
 

@@ -19,14 +19,14 @@ from dataclasses import dataclass
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
+from analytics.adapters.notices import NOTIFY_TYPE
 from analytics.domain.model import InvalidEvent, OpportunityChange
-from analytics.entrypoints.messages import to_change
+from analytics.entrypoints.messages import notified_pipeline, to_change
 from crm_common.amqp import declare_exchange
 from crm_common.events import CloudEvent
 
 log = logging.getLogger(__name__)
 
-NOTIFY_TYPE = "analytics.projection.updated"
 ROUTING_KEYS = ("pipeline.opportunity.#", NOTIFY_TYPE)
 LISTENER_BUFFER = 1000
 
@@ -84,8 +84,8 @@ class LiveFeed:
 
     def dispatch(self, event: CloudEvent) -> None:
         if event.type == NOTIFY_TYPE:
-            pipeline_id = event.data.get("pipelineId")
-            if isinstance(pipeline_id, str):
+            pipeline_id = notified_pipeline(event)
+            if pipeline_id is not None:
                 self._fan_out(Signal(pipeline_id, None))
             return
         try:

@@ -189,3 +189,9 @@ def stored_change(envelope: Mapping[str, Any]) -> OpportunityChange | None:
         return to_change(CloudEvent.model_validate(fields))
     except (ValidationError, InvalidEvent):
         return None
+
+
+def notified_pipeline(event: CloudEvent) -> str | None:
+    """The pipeline an ``analytics.projection.updated`` notice names (None: unreadable)."""
+    pipeline_id = event.data.get("pipelineId")
+    return pipeline_id if isinstance(pipeline_id, str) else None

@@ -24,13 +24,14 @@ from pymongo import AsyncMongoClient
 from analytics.adapters.mongo.collections import ensure_indexes
 from analytics.adapters.mongo.deal_repository import MongoDealRepository
 from analytics.adapters.mongo.event_store import MongoEventStore
+from analytics.adapters.notices import projection_updated
 from analytics.domain.model import InvalidEvent, OpportunityChange
 from analytics.entrypoints.messages import stored_change, to_change
 from analytics.service_layer import services
 from analytics.service_layer.ports import DealRepository, EventStore
 from analytics.settings import Settings
 from crm_common.amqp import EventConsumer, EventHandler, EventPublisher, PoisonMessage, connect
-from crm_common.events import CloudEvent, iso, new_event, utcnow
+from crm_common.events import CloudEvent, iso, utcnow
 from crm_common.logging import configure_logging
 from crm_common.mongo import connect_mongo, ping
 from crm_common.topology import ANALYTICS_EVENTS
@@ -42,9 +43,6 @@ ROUTING_KEYS = ANALYTICS_EVENTS.routing_keys
 
 #: How long a stopping worker waits for deliveries already received to be handled and acked.
 DRAIN_SECONDS = 10.0
-
-
-NOTIFY_TYPE = "analytics.projection.updated"
 
 
 class Notifier:
@@ -93,15 +91,7 @@ class Notifier:
                 await self._deals.bump(pipeline_id)
             if self._publisher is None:
                 return
-            await self._publisher.publish(
-                new_event(
-                    source="crm/analytics",
-                    type=NOTIFY_TYPE,
-                    subject=pipeline_id,
-                    sequence=self._sequence,
-                    data={"pipelineId": pipeline_id},
-                )
-            )
+            await self._publisher.publish(projection_updated(pipeline_id, self._sequence))
         except Exception as exc:  # best effort, see the class docstring
             log.warning("notification failed", extra={"error": repr(exc)})
 

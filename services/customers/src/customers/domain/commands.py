@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from customers.domain.model import CustomerKind, LifecycleStage
@@ -28,14 +30,30 @@ class CreateCustomer:
     team: str | None = None  # only an admin names a team; otherwise the caller's
 
 
-@dataclass(frozen=True, slots=True)
-class PipelineEvent:
-    """A ``pipeline.opportunity.*`` event as the archive reads it (the envelope's facts)."""
+class StepKind(Enum):
+    OPENED = "OPENED"
+    MOVED = "MOVED"
+    WON = "WON"
+    LOST = "LOST"
+    REOPENED = "REOPENED"
 
-    id: str
-    type: str
-    sequence: int
-    time: str
-    data: dict[str, Any]
+
+@dataclass(frozen=True, slots=True)
+class DealStep:
+    """A step of a deal in the funnel, as the archive records it (parsed from a
+    ``pipeline.opportunity.*`` event in ``entrypoints/messages.py``)."""
+
+    kind: StepKind
+    event_type: str  # the event's type, kept in the timeline entry's details
+    opportunity_id: str
+    customer_id: str
+    sequence: int  # the deal's version: with its id, the key that makes a redelivery harmless
+    at: datetime
+    title: str
+    from_stage: dict[str, Any] | None = None  # {id, name, kind}
+    to_stage: dict[str, Any] | None = None
+    status: str | None = None
+    amount: dict[str, Any] | None = None
+    lost_reason: str | None = None
     actor_id: str | None = None
     actor_name: str | None = None

@@ -1,9 +1,9 @@
 """The consumer of the funnel's events, run inside the API process (its lifespan).
 
-``pipeline.opportunity.*`` events become timeline entries and lifecycle changes
-(``service_layer.services.handle_pipeline_event``). A malformed event, or one about a customer
-the archive does not know, is dead-lettered with the reason; other failures are retried by
-``crm_common.amqp.EventConsumer``.
+``pipeline.opportunity.*`` events become deal steps (``entrypoints/messages.py``), recorded as
+timeline entries and lifecycle changes (``service_layer/deal_steps.py``). A malformed event,
+or one about a customer the archive does not know, is dead-lettered with the reason; other
+failures are retried by ``crm_common.amqp.EventConsumer``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from crm_common.amqp import EventHandler, PoisonMessage
 from crm_common.errors import BadUserInput
 from crm_common.events import CloudEvent
 from crm_common.topology import CUSTOMERS_PIPELINE_EVENTS
-from customers.domain.commands import PipelineEvent
 from customers.domain.errors import InvalidValue
-from customers.service_layer import services
+from customers.entrypoints.messages import InvalidEvent, deal_step
+from customers.service_layer.deal_steps import UnknownCustomer, record_deal_step
 from customers.service_layer.ports import CustomerRepository, InteractionRepository
 
 PIPELINE_EVENT_KEYS = CUSTOMERS_PIPELINE_EVENTS.routing_keys
@@ -40,18 +40,11 @@ def pipeline_event_handler(
             await _handle(event)
 
     async def _handle(event: CloudEvent) -> None:
-        command = PipelineEvent(
-            id=event.id,
-            type=event.type,
-            sequence=event.sequence,
-            time=event.time,
-            data=event.data,
-            actor_id=event.actorid,
-            actor_name=event.actorname,
-        )
         try:
-            await services.handle_pipeline_event(command, customers, interactions)
-        except (BadUserInput, InvalidValue, services.UnknownCustomer) as exc:
+            step = deal_step(event)
+            if step is not None:
+                await record_deal_step(step, customers, interactions)
+        except (InvalidEvent, BadUserInput, InvalidValue, UnknownCustomer) as exc:
             raise PoisonMessage(exc.message) from exc
 
     return handle

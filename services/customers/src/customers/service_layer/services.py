@@ -21,14 +21,14 @@ from typing import Any
 
 from crm_common import access
 from crm_common.access import Kind
-from crm_common.errors import BadUserInput, Conflict, CrmError, Forbidden, NotFound
+from crm_common.errors import BadUserInput, Conflict, Forbidden, NotFound
 from crm_common.identity import Identity
 from crm_common.pagination import KeysetCursor, page_size
-from customers.domain.commands import CreateCustomer, PipelineEvent
+from customers.domain.commands import CreateCustomer
 from customers.domain.interactions import Interaction
-from customers.domain.model import AuditEntry, Customer, InteractionKind, LifecycleStage
+from customers.domain.model import AuditEntry, Customer, InteractionKind
 from customers.domain.search_terms import name_similarity
-from customers.domain.values import NAME_MAX, normalise_id, utcnow
+from customers.domain.values import NAME_MAX, normalise_id
 from customers.service_layer.ports import (
     AuditRepository,
     CustomerQuery,
@@ -397,163 +397,3 @@ AUDIT_CURSORS = KeysetCursor("audit")
 
 def audit_cursor(entry: AuditEntry) -> str:
     return AUDIT_CURSORS.encode(entry.at.astimezone(UTC).isoformat(), entry.id)
-
-
-# --- fed by the funnel ---------------------------------------------------------------------
-
-WON = "pipeline.opportunity.won"
-CREATED = "pipeline.opportunity.created"
-STAGE_CHANGED = "pipeline.opportunity.stage_changed"
-LOST = "pipeline.opportunity.lost"
-REOPENED = "pipeline.opportunity.reopened"
-
-
-def _stage_name(stage: Any) -> str:
-    return str(stage.get("name")) if isinstance(stage, dict) and stage.get("name") else "?"
-
-
-def _summary(event: PipelineEvent) -> str | None:
-    data = event.data
-    title = data.get("title") or data.get("opportunityId")
-    to_stage = _stage_name(data.get("toStage"))
-    from_stage = _stage_name(data.get("fromStage"))
-    status = data.get("status")
-    if event.type == CREATED:
-        return f"Deal “{title}” opened in {to_stage}"
-    if event.type == WON or (event.type == STAGE_CHANGED and status == "WON"):
-        return f"Deal “{title}” won ({from_stage} → {to_stage})"
-    if event.type == LOST or (event.type == STAGE_CHANGED and status == "LOST"):
-        reason = data.get("lostReason")
-        return f"Deal “{title}” lost ({from_stage} → {to_stage})" + (
-            f": {reason}" if reason else ""
-        )
-    if event.type == REOPENED:
-        return f"Deal “{title}” reopened in {to_stage}"
-    if event.type == STAGE_CHANGED:
-        return f"Deal “{title}” moved from {from_stage} to {to_stage}"
-    return None  # updated and others: not a timeline step
-
-
-def _when(event: PipelineEvent) -> datetime:
-    raw = event.data.get("changedAt") or event.time
-    try:
-        moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    except ValueError:
-        return utcnow()
-    return moment if moment.tzinfo else utcnow()
-
-
-class UnknownCustomer(CrmError):
-    code = "NOT_FOUND"
-
-
-async def handle_pipeline_event(
-    event: PipelineEvent,
-    customers: CustomerRepository,
-    interactions: InteractionRepository,
-    attempts: int = 8,
-) -> None:
-    """A ``pipeline.opportunity.*`` event: a timeline entry per stage step, and the lifecycle
-    it implies (created for a LEAD: PROSPECT; won: CUSTOMER). Idempotent: the entries have
-    ids derived from the opportunity and its version (``sequence``), which also makes a
-    ``stage_changed`` into WON and the ``won`` event of the same move one single step."""
-    summary = _summary(event)
-    if summary is None:
-        return
-    data = event.data
-    opportunity_id = str(data.get("opportunityId") or "")
-    customer_ref = str(data.get("customerId") or "")
-    if not opportunity_id or not customer_ref:
-        raise BadUserInput("event without opportunityId or customerId")
-    customer = (await customers.resolve_many([customer_ref])).get(customer_ref)
-    if customer is None:
-        raise UnknownCustomer(f"customer {customer_ref} unknown")
-    key = f"opp:{opportunity_id}:{event.sequence}"
-    status = data.get("status")
-    details = {
-        "opportunityId": opportunity_id,
-        "eventType": event.type,
-        "fromStage": data.get("fromStage"),
-        "toStage": data.get("toStage"),
-        "status": status,
-        "amount": data.get("amount"),
-    }
-    details = {k: v for k, v in details.items() if v is not None}
-    for stage in ("fromStage", "toStage"):
-        value = details.get(stage)
-        if isinstance(value, dict):
-            details[stage] = {k: v for k, v in value.items() if k in ("id", "name", "kind")}
-    moment = _when(event)
-    await interactions.add(
-        Interaction.log(
-            customer_id=customer.id,
-            kind=InteractionKind.STAGE_CHANGE,
-            summary=summary,
-            details=details,
-            occurred_at=moment,
-            actor_id=event.actor_id,
-            actor_name=event.actor_name,
-            opportunity_id=opportunity_id,
-            interaction_id=key,
-        )
-    )
-    target: LifecycleStage | None = None
-    title = data.get("title") or opportunity_id
-    if event.type == WON or (event.type == STAGE_CHANGED and status == "WON"):
-        target, reason, cause_type = LifecycleStage.CUSTOMER, f"deal won: {title}", WON
-    elif event.type == CREATED:
-        target, reason, cause_type = LifecycleStage.PROSPECT, f"deal opened: {title}", CREATED
-    if target is None:
-        return
-    cause = {"type": cause_type, "opportunityId": opportunity_id, "key": key}
-    cause["from"] = customer.lifecycle.value
-    for _ in range(attempts):
-        version = customer.version
-        before = customer.lifecycle
-        if customer.advance_lifecycle(
-            target,
-            reason=reason,
-            cause=cause,
-            actor_id=event.actor_id,
-            actor_name=event.actor_name,
-            now=moment if moment <= utcnow() else None,
-        ):
-            try:
-                await customers.save(customer, version)
-            except Conflict:
-                reloaded = await customers.get(customer.id)
-                if reloaded is None:
-                    raise
-                customer = reloaded
-                continue
-            await _lifecycle_entry(customer, before, key, moment, event, interactions)
-            return
-        # Nothing to change: a redelivery after a crash may still owe the timeline entry.
-        if (customer.lifecycle_cause or {}).get("key") == key:
-            await _lifecycle_entry(customer, None, key, moment, event, interactions)
-        return
-    raise Conflict(f"customer {customer.id} kept changing; will retry")
-
-
-async def _lifecycle_entry(
-    customer: Customer,
-    before: LifecycleStage | None,
-    key: str,
-    moment: datetime,
-    event: PipelineEvent,
-    interactions: InteractionRepository,
-) -> None:
-    origin = before.value if before is not None else (customer.lifecycle_cause or {}).get("from")
-    await interactions.add(
-        Interaction.log(
-            customer_id=customer.id,
-            kind=InteractionKind.LIFECYCLE_CHANGE,
-            summary=f"{origin} → {customer.lifecycle.value}: {customer.lifecycle_reason}",
-            details={"to": customer.lifecycle.value, "cause": customer.lifecycle_cause},
-            occurred_at=moment,
-            actor_id=event.actor_id,
-            actor_name=event.actor_name,
-            opportunity_id=str(event.data.get("opportunityId")),
-            interaction_id=f"{key}:lifecycle",
-        )
-    )
