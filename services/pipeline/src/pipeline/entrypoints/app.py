@@ -29,11 +29,8 @@ from pipeline.adapters.mongo import (
 )
 from pipeline.entrypoints.context import PipelineContext, Services
 from pipeline.entrypoints.schema import schema
-from pipeline.service_layer.services import (
-    InvalidEvent,
-    handle_customer_event,
-    seed_default_pipeline,
-)
+from pipeline.service_layer.customer_events import InvalidEvent, handle_customer_event
+from pipeline.service_layer.services import seed_default_pipeline
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)

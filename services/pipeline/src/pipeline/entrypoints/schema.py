@@ -737,6 +737,7 @@ class Mutation:
             actor=info.context.actor,
             pipelines=svc.pipelines,
             opportunities=svc.opportunities,
+            customers=svc.customers,
             notify_outbox=svc.notify_outbox,
         )
         return Opportunity.of(opportunity)
@@ -766,6 +767,7 @@ class Mutation:
             actor=info.context.actor,
             pipelines=svc.pipelines,
             opportunities=svc.opportunities,
+            customers=svc.customers,
             notify_outbox=svc.notify_outbox,
         )
         return Opportunity.of(opportunity)
@@ -781,6 +783,7 @@ class Mutation:
             actor=info.context.actor,
             pipelines=svc.pipelines,
             opportunities=svc.opportunities,
+            customers=svc.customers,
             notify_outbox=svc.notify_outbox,
         )
         return Opportunity.of(opportunity)
@@ -797,6 +800,7 @@ class Mutation:
             actor=info.context.actor,
             pipelines=svc.pipelines,
             opportunities=svc.opportunities,
+            customers=svc.customers,
             notify_outbox=svc.notify_outbox,
         )
         return Opportunity.of(opportunity)
@@ -817,6 +821,7 @@ class Mutation:
             actor=info.context.actor,
             pipelines=svc.pipelines,
             opportunities=svc.opportunities,
+            customers=svc.customers,
             notify_outbox=svc.notify_outbox,
         )
         return Opportunity.of(opportunity)

@@ -42,12 +42,10 @@ from pipeline.domain.ranking import rank_between
 from pipeline.service_layer.messages import to_cloud_event
 from pipeline.service_layer.ports import (
     Actor,
-    CustomerFacts,
     KnownCustomers,
     OpportunityRepository,
     OutboxNotifier,
     PipelineRepository,
-    ProcessedEvents,
 )
 
 log = logging.getLogger(__name__)
@@ -279,6 +277,7 @@ async def create_opportunity(
         # survivor, as every older deal of the merged customer did.
         customer_id = survivor
         opportunity = await build()
+    await require_customer_visible(customers, actor, customer_id)
     events = _cloud_events(opportunity, actor)
     await opportunities.add(opportunity, events)
     notify_outbox()
@@ -298,6 +297,7 @@ async def change_opportunity(
     actor: Actor,
     pipelines: PipelineRepository,
     opportunities: OpportunityRepository,
+    customers: KnownCustomers | None,
     notify_outbox: OutboxNotifier,
     check_access: bool = True,
 ) -> Opportunity:
@@ -308,6 +308,9 @@ async def change_opportunity(
         opportunity = await _opportunity(opportunities, opportunity_id)
         if check_access:
             _require_change(actor, opportunity)
+            if customers is None:
+                raise TypeError("a checked change needs the known customers")
+            await require_customer_visible(customers, actor, opportunity.customer_id)
         _check_version(opportunity, expected_version)
         pipeline = await _pipeline(pipelines, opportunity.pipeline_id)
         loaded_version = opportunity.version
@@ -325,6 +328,21 @@ async def change_opportunity(
     raise Conflict(
         f"opportunity {opportunity_id} keeps changing under concurrent writes; try again"
     )
+
+
+async def require_customer_visible(
+    customers: KnownCustomers, actor: Actor, customer_id: str
+) -> None:
+    """A caller opens, moves or closes a deal only on a customer they may see, by the suite's
+    one rule (``crm_common.access``) over the owner and team the customer events announced.
+    A customer of no known owner is seen by those who see everything (admins) only."""
+    owner = await customers.owner_of(customer_id)
+    if not access.can_see_customer(
+        actor.viewer, owner.owner_id if owner else None, owner.team if owner else None
+    ):
+        raise Forbidden(
+            f"you may not open or change deals of customer {customer_id}", customerId=customer_id
+        )
 
 
 def _require_change(actor: Actor, opportunity: Opportunity) -> None:
@@ -349,6 +367,7 @@ async def move_opportunity(
     actor: Actor,
     pipelines: PipelineRepository,
     opportunities: OpportunityRepository,
+    customers: KnownCustomers,
     notify_outbox: OutboxNotifier,
     clock: Clock = now,
 ) -> Opportunity:
@@ -377,6 +396,7 @@ async def move_opportunity(
         actor=actor,
         pipelines=pipelines,
         opportunities=opportunities,
+        customers=customers,
         notify_outbox=notify_outbox,
     )
 
@@ -397,6 +417,7 @@ async def win_opportunity(
     actor: Actor,
     pipelines: PipelineRepository,
     opportunities: OpportunityRepository,
+    customers: KnownCustomers,
     notify_outbox: OutboxNotifier,
     clock: Clock = now,
 ) -> Opportunity:
@@ -413,6 +434,7 @@ async def win_opportunity(
         actor=actor,
         pipelines=pipelines,
         opportunities=opportunities,
+        customers=customers,
         notify_outbox=notify_outbox,
     )
 
@@ -425,6 +447,7 @@ async def lose_opportunity(
     actor: Actor,
     pipelines: PipelineRepository,
     opportunities: OpportunityRepository,
+    customers: KnownCustomers,
     notify_outbox: OutboxNotifier,
     clock: Clock = now,
 ) -> Opportunity:
@@ -447,6 +470,7 @@ async def lose_opportunity(
         actor=actor,
         pipelines=pipelines,
         opportunities=opportunities,
+        customers=customers,
         notify_outbox=notify_outbox,
     )
 
@@ -459,6 +483,7 @@ async def reopen_opportunity(
     actor: Actor,
     pipelines: PipelineRepository,
     opportunities: OpportunityRepository,
+    customers: KnownCustomers,
     notify_outbox: OutboxNotifier,
     clock: Clock = now,
 ) -> Opportunity:
@@ -482,6 +507,7 @@ async def reopen_opportunity(
         actor=actor,
         pipelines=pipelines,
         opportunities=opportunities,
+        customers=customers,
         notify_outbox=notify_outbox,
     )
 
@@ -505,6 +531,7 @@ async def update_opportunity(
     actor: Actor,
     pipelines: PipelineRepository,
     opportunities: OpportunityRepository,
+    customers: KnownCustomers,
     notify_outbox: OutboxNotifier,
     clock: Clock = now,
 ) -> Opportunity:
@@ -542,6 +569,7 @@ async def update_opportunity(
         actor=actor,
         pipelines=pipelines,
         opportunities=opportunities,
+        customers=customers,
         notify_outbox=notify_outbox,
     )
 
@@ -623,139 +651,3 @@ def _cloud_events(opportunity: Opportunity, actor: Actor) -> list[CloudEvent]:
     ]
     opportunity.events.clear()
     return events
-
-
-# -- customer events -----------------------------------------------------------------------
-
-CUSTOMER_CREATED = "customers.customer.created"
-CUSTOMER_MERGED = "customers.customer.merged"
-OWNERSHIP_TRANSFERRED = "customers.ownership.transferred"
-
-
-class InvalidEvent(ValueError):
-    """An event no retry can make valid (the consumer dead-letters it)."""
-
-
-def _event_id_field(data: dict[str, object], key: str) -> str:
-    value = data.get(key)
-    try:
-        return check_id_shape(value, key)  # type: ignore[arg-type]
-    except DomainError as exc:
-        raise InvalidEvent(exc.message) from exc
-
-
-def _event_id_list(data: dict[str, object], key: str) -> list[str]:
-    values = data.get(key)
-    if not isinstance(values, list):
-        raise InvalidEvent(f"{key} must be a list of ids")
-    ids = []
-    for value in values:
-        try:
-            ids.append(check_id_shape(value, key))
-        except DomainError as exc:
-            raise InvalidEvent(exc.message) from exc
-    return ids
-
-
-async def handle_customer_event(
-    event: CloudEvent,
-    *,
-    customers: KnownCustomers,
-    pipelines: PipelineRepository | None = None,
-    opportunities: OpportunityRepository | None = None,
-    processed: ProcessedEvents | None = None,
-    notify_outbox: OutboxNotifier = lambda: None,
-) -> None:
-    """React to the customers service's events, idempotently:
-
-    - ``created``: remember the customer (``known_customers``);
-    - ``merged``: re-point the merged customers' opportunities to the survivor;
-    - ``ownership.transferred`` with ``includeOpenOpportunities``: give the previous owner's
-      OPEN opportunities of those customers to the new owner.
-
-    Each opportunity is changed through the domain (new version, an ``updated`` event with
-    the previous value), so a redelivery finds nothing left to change; the event id is also
-    remembered once every effect is written.
-    """
-    if event.type == CUSTOMER_CREATED:
-        await _remember_customer(event, customers)
-        return
-    if event.type not in (CUSTOMER_MERGED, OWNERSHIP_TRANSFERRED):
-        log.debug("customer event ignored", extra={"type": event.type, "event_id": event.id})
-        return
-    assert pipelines is not None
-    assert opportunities is not None
-    assert processed is not None
-    if await processed.seen(event.id):
-        return
-    data = event.data
-    actor = Actor(user_id=event.actorid or "system", name=event.actorname, roles=frozenset())
-    if event.type == CUSTOMER_MERGED:
-        survivor = _event_id_field(data, "survivorId")
-        merged = [m for m in _event_id_list(data, "mergedIds") if m != survivor]
-        await customers.merged(survivor, merged)  # later creates for them go to the survivor
-        ids = await opportunities.ids_of_customers(merged) if merged else []
-        changes = OpportunityChanges(customer_id=survivor)
-    else:
-        from_owner = _event_id_field(data, "fromOwnerId")
-        to_owner = _event_id_field(data, "toOwnerId")
-        customer_ids = _event_id_list(data, "customerIds")
-        include = data.get("includeOpenOpportunities", True)
-        if not isinstance(include, bool):
-            raise InvalidEvent("includeOpenOpportunities must be a boolean")
-        ids = []
-        if include and customer_ids and from_owner != to_owner:
-            ids = await opportunities.ids_of_customers(
-                customer_ids, owner_id=from_owner, open_only=True
-            )
-        changes = OpportunityChanges(owner_id=to_owner)
-
-    for opportunity_id in ids:
-
-        async def change(
-            opportunity: Opportunity, pipeline: Pipeline, changes: OpportunityChanges = changes
-        ) -> None:
-            if event.type == OWNERSHIP_TRANSFERRED and (
-                opportunity.is_closed or opportunity.owner_id != data.get("fromOwnerId")
-            ):
-                return  # changed meanwhile: not ours to move any more
-            opportunity.update(changes, pipeline=pipeline, actor_id=actor.user_id, at=now())
-
-        try:
-            await change_opportunity(
-                opportunity_id,
-                None,
-                change,
-                actor=actor,
-                pipelines=pipelines,
-                opportunities=opportunities,
-                notify_outbox=notify_outbox,
-                check_access=False,
-            )
-        except NotFound:
-            continue
-    await processed.mark(event.id, event.type)
-
-
-async def _remember_customer(event: CloudEvent, customers: KnownCustomers) -> None:
-    data = event.data
-    customer_id = data.get("customerId", event.subject)
-    try:
-        check_id_shape(customer_id, "customerId")
-    except DomainError as exc:
-        raise InvalidEvent(exc.message) from exc
-
-    def text(key: str) -> str | None:
-        value = data.get(key)
-        return value if isinstance(value, str) else None
-
-    await customers.remember(
-        CustomerFacts(
-            customer_id=customer_id,
-            name=text("name"),
-            kind=text("kind"),
-            owner_id=text("ownerId"),
-            lifecycle=text("lifecycle"),
-            event_id=event.id,
-        )
-    )
