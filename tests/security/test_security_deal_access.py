@@ -144,3 +144,60 @@ async def test_a_deal_whose_customer_went_to_another_owner_is_no_longer_changed(
     # Whoever sees the customer (an admin) still may.
     moved = await data(suite.gateway_url, MOVE, {"id": deal["id"]}, token=admin)
     assert moved["moveOpportunity"]["version"] == 2
+
+
+LIST = """{ opportunities { totalCount edges { node { id title customer { id name } } } } }"""
+# The deal's own reference to its customer: the id alone, answered without the archive.
+LIST_IDS = """{ opportunities { edges { node { id customer { id } } } } }"""
+BOARD = """{ board(pipelineId: "default") { columns { count opportunities {
+  edges { node { id customer { id name } } } } } } }"""
+
+
+async def test_own_deal_on_another_owners_customer_nulls_only_that_customer(
+    suite: Suite, token: Any, mongo: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    """docs/API.md, "A deal of yours on a customer you may not see": the deal stays in the
+    rep's list and board; its ``customer`` alone is null with one FORBIDDEN error."""
+    admin = token("admin")
+    tag = uuid.uuid4().hex[:6]
+    rep_a, rep_b = f"rep-a-{tag}", f"rep-b-{tag}"
+    theirs = await new_customer(suite, admin, rep_b, "team-2")
+    mine = await new_customer(suite, admin, rep_a, "team-1")
+    await known_owner(mongo, suite, theirs, rep_b)
+    await known_owner(mongo, suite, mine, rep_a)
+    deals = {}
+    for customer in (theirs, mine):
+        created = await data(
+            suite.gateway_url,
+            CREATE_DEAL,
+            {"input": deal_input(customer, ownerId=rep_a, team="team-1")},
+            token=admin,
+        )
+        deals[customer] = created["createOpportunity"]["id"]
+    as_a = token("rep", rep_a, "team-1")
+
+    body = await gql(suite.gateway_url, LIST, token=as_a)
+    assert "data" in body, body
+    edges = body["data"]["opportunities"]["edges"]
+    assert body["data"]["opportunities"]["totalCount"] == 2
+    by_id = {edge["node"]["id"]: (index, edge["node"]) for index, edge in enumerate(edges)}
+    index, hidden = by_id[deals[theirs]]
+    assert hidden["customer"] is None
+    assert by_id[deals[mine]][1]["customer"]["name"] == f"Co {rep_a}"
+    assert [(e["extensions"]["code"], e["path"]) for e in body["errors"]] == [
+        ("FORBIDDEN", ["opportunities", "edges", index, "node", "customer"])
+    ]
+    assert "Co " not in body["errors"][0]["message"]  # nothing of the customer itself
+    ids = await data(suite.gateway_url, LIST_IDS, token=as_a)
+    assert {e["node"]["customer"]["id"] for e in ids["opportunities"]["edges"]} == {theirs, mine}
+
+    board = await gql(suite.gateway_url, BOARD, token=as_a)
+    column = board["data"]["board"]["columns"][0]
+    assert column["count"] == 2
+    nodes = [edge["node"] for edge in column["opportunities"]["edges"]]
+    assert {node["id"]: node["customer"] is None for node in nodes} == {
+        deals[theirs]: True,
+        deals[mine]: False,
+    }
+    assert error_codes(board) == ["FORBIDDEN"]
+    assert board["errors"][0]["path"][-1] == "customer"
