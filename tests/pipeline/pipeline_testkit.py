@@ -243,9 +243,15 @@ class EventTap:
 
 
 async def publish_customer_created(
-    connection: AbstractRobustConnection, customer_id: str | None = None, name: str = "ACME"
+    connection: AbstractRobustConnection,
+    customer_id: str | None = None,
+    name: str = "ACME",
+    *,
+    owner_id: str = "rep-1",
+    team: str | None = None,
 ) -> str:
-    """What the customers service publishes when a customer is created."""
+    """What the customers service publishes when a customer is created (owned by
+    ``owner_id``, of ``team``: who may open deals on it)."""
     customer_id = customer_id or str(uuid.uuid4())
     publisher = EventPublisher(connection)
     try:
@@ -259,10 +265,11 @@ async def publish_customer_created(
                     "customerId": customer_id,
                     "name": name,
                     "kind": "COMPANY",
-                    "ownerId": "rep-1",
+                    "ownerId": owner_id,
                     "lifecycle": "PROSPECT",
+                    **({"team": team} if team else {}),
                 },
-                actor_id="rep-1",
+                actor_id=owner_id,
             )
         )
     finally:

@@ -19,6 +19,9 @@ from pipeline_testkit import (
 )
 from pymongo.asynchronous.database import AsyncDatabase
 
+from crm_common.amqp import EventPublisher
+from crm_common.events import new_event
+
 CREATE = """
 mutation Create($input: CreateOpportunityInput!) {
   createOpportunity(input: $input) {
@@ -54,9 +57,16 @@ DEFAULT_STAGES = [
 ]
 
 
-async def known_customer(amqp: AbstractRobustConnection, db: AsyncDatabase[dict[str, Any]]) -> str:
-    """A customer the pipeline has heard of (its created event was consumed)."""
-    customer_id = await publish_customer_created(amqp)
+async def known_customer(
+    amqp: AbstractRobustConnection,
+    db: AsyncDatabase[dict[str, Any]],
+    *,
+    owner_id: str = "rep-1",
+    team: str | None = "team-1",
+) -> str:
+    """A customer the pipeline has heard of (its created event was consumed): by default
+    ``rep-1``'s, of ``team-1`` (so that the fixtures' rep, manager and admin all see it)."""
+    customer_id = await publish_customer_created(amqp, owner_id=owner_id, team=team)
     for _ in range(200):
         if await db.known_customers.find_one({"_id": customer_id}):
             return customer_id
@@ -316,6 +326,38 @@ async def test_invalid_input_is_rejected_and_writes_nothing(
     doc = await db.opportunities.find_one({"_id": opportunity["id"]})
     assert doc is not None
     assert (doc["version"], doc["stage_id"]) == (1, "default-initial-contact")
+
+
+async def test_owner_and_team_follow_the_customer_events_in_version_order(
+    amqp: AbstractRobustConnection, db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    customer_id = str(uuid.uuid4())
+    publisher = EventPublisher(amqp)
+    try:
+        await publisher.publish(
+            new_event(
+                source="crm/customers",
+                type="customers.customer.updated",
+                subject=customer_id,
+                sequence=3,
+                data={"customerId": customer_id, "ownerId": "rep-9", "team": "south"},
+            )
+        )
+    finally:
+        await publisher.close()
+    await publish_customer_created(amqp, customer_id, owner_id="rep-1", team="north")
+
+    async def known() -> dict[str, Any] | None:
+        return await db.known_customers.find_one({"_id": customer_id})
+
+    for _ in range(200):
+        doc = await known()
+        if doc and doc.get("name"):
+            break
+        await asyncio.sleep(0.02)
+    # The late created (version 1) took nothing back from the update (version 3).
+    assert doc is not None
+    assert (doc["name"], doc["owner_id"], doc["team"]) == ("ACME", "rep-9", "south")
 
 
 async def test_a_customer_created_moments_ago_is_awaited(

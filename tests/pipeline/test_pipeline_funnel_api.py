@@ -331,9 +331,8 @@ async def test_the_board_sums_per_currency_keeps_card_order_and_filters(
     )
     b = await create(gql, customer_id, pipelineId=pid, amount={"amount": "200", "currency": "EUR"})
     c = await create(gql, customer_id, pipelineId=pid, amount={"amount": "3", "currency": "USD"})
-    d = await create(
-        team_gql, customer_id, pipelineId=pid, amount={"amount": "1000", "currency": "JPY"}
-    )
+    theirs = await known_customer(amqp, db, owner_id="rep-b", team="team-board")
+    d = await create(team_gql, theirs, pipelineId=pid, amount={"amount": "1000", "currency": "JPY"})
     e = await create(gql, customer_id, pipelineId=pid, stageId=offer)
     won = await create(gql, customer_id, pipelineId=pid)
     await gql.data(WIN, {"id": won["id"]})
@@ -419,7 +418,7 @@ async def test_visibility_rep_manager_admin(
     rep_a, rep_b = client("vis-rep-a", "rep", team), client("vis-rep-b", "rep", team)
     manager, outsider = client("vis-m", "manager", team), client("vis-m2", "manager", "elsewhere")
     service = client("reporting", "service", None)
-    customer_id = await known_customer(amqp, db)
+    customer_id = await known_customer(amqp, db, owner_id="vis-rep-a", team=team)
     deal = (await rep_a.data(CREATE_FULL, {"input": _input(customer_id)}))["createOpportunity"]
     assert deal["team"] == team
 

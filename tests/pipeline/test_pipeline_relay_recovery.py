@@ -32,7 +32,7 @@ async def write_without_relay(
     api = PipelineApi(config, name=name, PIPELINE_RELAY_ENABLED="false")
     await api.start_and_wait()
     gql = GraphQLClient(api.url, config.token("rep-7"))
-    customer_id = await publish_customer_created(amqp)
+    customer_id = await publish_customer_created(amqp, owner_id="rep-7")
     created = await gql.data(CREATE, {"input": opportunity_input(customer_id)})
     opportunity_id: str = created["createOpportunity"]["id"]
     await gql.data(

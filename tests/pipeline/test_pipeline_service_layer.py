@@ -26,7 +26,7 @@ from pipeline.service_layer.commands import (
     WinOpportunity,
 )
 from pipeline.service_layer.customer_events import handle_customer_event
-from pipeline.service_layer.ports import Actor, CustomerFacts
+from pipeline.service_layer.ports import Actor, CustomerFacts, CustomerOwner
 from pipeline.service_layer.services import (
     change_pipeline,
     create_opportunity,
@@ -133,17 +133,41 @@ class FakeOpportunities:
 
 
 class FakeCustomers:
+    """Known customers; each belongs to ``rep-1`` of team ``t1`` unless ``owners`` says."""
+
     def __init__(self, *known: str) -> None:
         self.known = set(known)
         self.facts: list[CustomerFacts] = []
         self.survivors: dict[str, str] = {}
+        self.owners: dict[str, tuple[CustomerOwner, int]] = {}
 
     async def exists(self, customer_id: str) -> bool:
         return customer_id in self.known
 
+    async def owner_of(self, customer_id: str) -> CustomerOwner | None:
+        if customer_id not in self.known:
+            return None
+        return self.owners.get(customer_id, (CustomerOwner("rep-1", "t1"), 0))[0]
+
     async def remember(self, customer: CustomerFacts) -> None:
         self.known.add(customer.customer_id)
         self.facts.append(customer)
+        owner = CustomerOwner(customer.owner_id, customer.team)
+        await self.belongs_to(customer.customer_id, owner, customer.version)
+
+    async def belongs_to(self, customer_id: str, owner: CustomerOwner, version: int) -> None:
+        self.known.add(customer_id)
+        if customer_id not in self.owners or self.owners[customer_id][1] < version:
+            self.owners[customer_id] = (owner, version)
+
+    async def transferred(
+        self, customer_ids: Sequence[str], from_owner: str, to_owner: str
+    ) -> None:
+        for customer_id in customer_ids:
+            owner = await self.owner_of(customer_id)
+            if owner is not None and owner.owner_id == from_owner:
+                version = self.owners.get(customer_id, (owner, 0))[1]
+                self.owners[customer_id] = (CustomerOwner(to_owner, owner.team), version)
 
     async def merged(self, survivor_id: str, merged_ids: Sequence[str]) -> None:
         for merged_id in merged_ids:
@@ -525,3 +549,98 @@ async def test_transfer_reassigns_open_opportunities_when_asked(world: World) ->
     assert (items[open_deal.id].owner_id, items[open_deal.id].version) == ("rep-2", 2)
     assert items[closed.id].owner_id == "rep-1"  # closed deals keep their owner
     assert items[open_deal.id].stage_history[-1].owner_id == "rep-1"  # history unchanged
+
+
+# -- deals only on customers the caller may see ---------------------------------------------
+
+
+async def test_deals_only_on_customers_the_caller_may_see(world: World) -> None:
+    mine = await world.create()
+    world.customers.known.add("cust-other")
+    world.customers.owners["cust-other"] = (CustomerOwner("rep-2", "t2"), 1)
+    outbox = len(world.opportunities.outbox)
+    with pytest.raises(Forbidden, match="customer cust-other"):
+        await world.create(customer_id="cust-other")
+    assert len(world.opportunities.items) == 1
+    # A deal of the caller on a customer that went to another owner: no move, no close.
+    world.customers.owners["cust-1"] = (CustomerOwner("rep-2", "t2"), 2)
+    for attempt in (
+        world.move(mine.id, "default-proposal"),
+        win_opportunity(WinOpportunity(mine.id, None, actor=world.actor), world.uow),
+        lose_opportunity(LoseOpportunity(mine.id, "no", None, actor=world.actor), world.uow),
+    ):
+        with pytest.raises(Forbidden):
+            await attempt
+    assert world.opportunities.items[mine.id].version == 1
+    assert len(world.opportunities.outbox) == outbox
+    # The deal's manager (team t1) may change the deal but not see the customer (team t2).
+    world.actor = Actor(user_id="boss", roles=frozenset({"manager"}), team="t1")
+    with pytest.raises(Forbidden, match="customer cust-1"):
+        await world.move(mine.id, "default-proposal")
+    world.actor = Actor(user_id="root", roles=frozenset({"admin"}))
+    assert (await world.move(mine.id, "default-proposal")).stage_id == "default-proposal"
+
+
+async def test_customer_events_keep_owner_and_team_current(world: World) -> None:
+    def event(type_: str, sequence: int, data: dict[str, object]) -> CloudEvent:
+        return new_event(
+            source="crm/customers", type=type_, subject="c-7", sequence=sequence, data=data
+        )
+
+    created = event(
+        "customers.customer.created",
+        1,
+        {
+            "customerId": "c-7",
+            "name": "N",
+            "kind": "PERSON",
+            "ownerId": "a",
+            "lifecycle": "LEAD",
+            "team": "north",
+        },
+    )
+    updated = event(
+        "customers.customer.updated", 3, {"customerId": "c-7", "ownerId": "b", "team": None}
+    )
+    await consume(world, updated)
+    await consume(world, created)  # late: does not take back the newer owner
+    assert await world.customers.owner_of("c-7") == CustomerOwner("b", None)
+    await consume(
+        world,
+        event(
+            "customers.ownership.transferred",
+            1,
+            {
+                "transferId": "t",
+                "fromOwnerId": "b",
+                "toOwnerId": "c",
+                "includeOpenOpportunities": False,
+                "customerIds": ["c-7"],
+            },
+        ),
+    )
+    assert await world.customers.owner_of("c-7") == CustomerOwner("c", None)
+    await consume(
+        world,
+        event(
+            "customers.customer.merged",
+            5,
+            {
+                "survivorId": "c-7",
+                "mergedIds": ["c-8"],
+                "mergedAt": "2026-12-03T10:00:00.000Z",
+                "survivorOwnerId": "d",
+                "survivorTeam": "south",
+            },
+        ),
+    )
+    assert await world.customers.owner_of("c-7") == CustomerOwner("d", "south")
+    with pytest.raises(InvalidEvent):
+        await consume(
+            world,
+            event(
+                "customers.customer.updated",
+                6,
+                {"customerId": "c-7", "ownerId": "d", "team": {"$ne": None}},
+            ),
+        )

@@ -13,6 +13,7 @@ from crm_common.events import CloudEvent, iso, new_event
 from customers.domain.events import (
     CustomerCreated,
     CustomersMerged,
+    CustomerUpdated,
     DomainEvent,
     LifecycleChanged,
     OwnershipTransferred,
@@ -20,6 +21,7 @@ from customers.domain.events import (
 
 SOURCE = "crm/customers"
 CUSTOMER_CREATED = "customers.customer.created"
+CUSTOMER_UPDATED = "customers.customer.updated"
 LIFECYCLE_CHANGED = "customers.customer.lifecycle_changed"
 CUSTOMER_MERGED = "customers.customer.merged"
 OWNERSHIP_TRANSFERRED = "customers.ownership.transferred"
@@ -38,7 +40,15 @@ def _type_subject_and_data(event: DomainEvent) -> tuple[str, str, dict[str, Any]
                     "kind": event.kind,
                     "ownerId": event.owner_id,
                     "lifecycle": event.lifecycle,
+                    # The pipeline decides from owner and team who may open deals on it.
+                    **({"team": event.team} if event.team is not None else {}),
                 },
+            )
+        case CustomerUpdated():
+            return (
+                CUSTOMER_UPDATED,
+                event.customer_id,
+                {"customerId": event.customer_id, "ownerId": event.owner_id, "team": event.team},
             )
         case LifecycleChanged():
             return (
@@ -60,6 +70,8 @@ def _type_subject_and_data(event: DomainEvent) -> tuple[str, str, dict[str, Any]
                     "survivorId": event.survivor_id,
                     "mergedIds": list(event.merged_ids),
                     "mergedAt": iso(event.occurred_at),
+                    "survivorOwnerId": event.survivor_owner_id,
+                    "survivorTeam": event.survivor_team,
                 },
             )
         case OwnershipTransferred():

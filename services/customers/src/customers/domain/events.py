@@ -18,6 +18,21 @@ class CustomerCreated:
     occurred_at: datetime
     actor_id: str | None = None
     actor_name: str | None = None
+    team: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerUpdated:
+    """Who the customer belongs to changed (its owner or its team): other services that
+    decide who may see the customer (the pipeline) keep their copy current."""
+
+    customer_id: str
+    owner_id: str
+    team: str | None
+    version: int
+    occurred_at: datetime
+    actor_id: str | None = None
+    actor_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +56,8 @@ class CustomersMerged:
     occurred_at: datetime
     actor_id: str | None = None
     actor_name: str | None = None
+    survivor_owner_id: str | None = None
+    survivor_team: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,4 +74,6 @@ class OwnershipTransferred:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-DomainEvent = CustomerCreated | LifecycleChanged | CustomersMerged | OwnershipTransferred
+DomainEvent = (
+    CustomerCreated | CustomerUpdated | LifecycleChanged | CustomersMerged | OwnershipTransferred
+)

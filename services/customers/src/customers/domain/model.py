@@ -17,6 +17,7 @@ from typing import Any
 from customers.domain.events import (
     CustomerCreated,
     CustomersMerged,
+    CustomerUpdated,
     DomainEvent,
     LifecycleChanged,
 )
@@ -245,6 +246,7 @@ class Customer:
                 occurred_at=moment,
                 actor_id=actor_id,
                 actor_name=actor_name,
+                team=customer.team,
             )
         )
         customer.audit.append(
@@ -316,6 +318,19 @@ class Customer:
                     note=note,
                 )
             )
+            if any(change.field in ("ownerId", "team") for change in changes):
+                # Who may see the customer changed: the pipeline's copy must follow.
+                self.events.append(
+                    CustomerUpdated(
+                        customer_id=self.id,
+                        owner_id=self.owner_id,
+                        team=self.team,
+                        version=self.version,
+                        occurred_at=now,
+                        actor_id=actor_id,
+                        actor_name=actor_name,
+                    )
+                )
             # Events carry the version after the change.
             self.events[:] = [
                 e if not isinstance(e, LifecycleChanged) or e.version else _with_version(e, self)
@@ -551,6 +566,8 @@ class Customer:
                 occurred_at=moment,
                 actor_id=actor_id,
                 actor_name=actor_name,
+                survivor_owner_id=self.owner_id,
+                survivor_team=self.team,
             )
         )
         return changes

@@ -14,6 +14,7 @@ Collections:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -23,6 +24,7 @@ from bson.decimal128 import Decimal128
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from crm_common.errors import BadUserInput
 from crm_common.events import CloudEvent
@@ -47,7 +49,12 @@ from pipeline.domain.model import (
     StageTransition,
 )
 from pipeline.domain.money import Money
-from pipeline.service_layer.ports import CustomerFacts, OpportunityFilter, OpportunityPage
+from pipeline.service_layer.ports import (
+    CustomerFacts,
+    CustomerOwner,
+    OpportunityFilter,
+    OpportunityPage,
+)
 
 Document = dict[str, Any]
 
@@ -554,6 +561,16 @@ class MongoKnownCustomers:
     async def exists(self, customer_id: str) -> bool:
         return await self._customers.find_one({"_id": customer_id}, {"_id": 1}) is not None
 
+    async def owner_of(self, customer_id: str) -> CustomerOwner | None:
+        doc = await self._customers.find_one({"_id": customer_id}, {"owner_id": 1, "team": 1})
+        if doc is None:
+            return None
+        owner, team = doc.get("owner_id"), doc.get("team")
+        return CustomerOwner(
+            owner_id=owner if isinstance(owner, str) else None,
+            team=team if isinstance(team, str) else None,
+        )
+
     async def remember(self, customer: CustomerFacts) -> None:
         await self._customers.update_one(
             {"_id": customer.customer_id},
@@ -561,13 +578,50 @@ class MongoKnownCustomers:
                 "$set": {
                     "name": customer.name,
                     "kind": customer.kind,
-                    "owner_id": customer.owner_id,
                     "lifecycle": customer.lifecycle,
                     "last_event_id": customer.event_id,
                 }
             },
             upsert=True,
         )
+        if customer.owner_id is not None:
+            await self.belongs_to(
+                customer.customer_id,
+                CustomerOwner(customer.owner_id, customer.team),
+                customer.version,
+            )
+
+    async def belongs_to(self, customer_id: str, owner: CustomerOwner, version: int) -> None:
+        # Only over an older version (or none): a late ``created`` or a redelivered
+        # ``updated`` never takes back a newer owner. A customer heard of before its
+        # ``created`` event is inserted; one of a newer version fails the upsert's insert.
+        with contextlib.suppress(DuplicateKeyError):
+            await self._customers.update_one(
+                {
+                    "_id": customer_id,
+                    "$or": [
+                        {"owner_version": {"$exists": False}},
+                        {"owner_version": {"$lt": version}},
+                    ],
+                },
+                {
+                    "$set": {
+                        "owner_id": owner.owner_id,
+                        "team": owner.team,
+                        "owner_version": version,
+                    }
+                },
+                upsert=True,
+            )
+
+    async def transferred(
+        self, customer_ids: Sequence[str], from_owner: str, to_owner: str
+    ) -> None:
+        if customer_ids:
+            await self._customers.update_many(
+                {"_id": {"$in": list(customer_ids)}, "owner_id": from_owner},
+                {"$set": {"owner_id": to_owner}},
+            )
 
     async def merged(self, survivor_id: str, merged_ids: Sequence[str]) -> None:
         for merged_id in merged_ids:

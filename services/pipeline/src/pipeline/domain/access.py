@@ -10,7 +10,16 @@ from crm_common import access
 from crm_common.access import ALL, Caller, Kind, Reach, Scope, Viewer
 from pipeline.domain.errors import DomainError
 
-__all__ = ["ALL", "AccessDenied", "Scope", "Viewer", "assignment", "can_change", "can_read"]
+__all__ = [
+    "ALL",
+    "AccessDenied",
+    "Scope",
+    "Viewer",
+    "assignment",
+    "can_change",
+    "can_read",
+    "can_see_customer",
+]
 
 #: Roles that change pipelines (their stages) rather than deals.
 PIPELINE_ADMIN_ROLES = frozenset({"admin", "manager"})
@@ -30,6 +39,12 @@ def can_read(viewer: Caller, owner_id: str, team: str | None) -> bool:
 
 def can_change(viewer: Caller, owner_id: str, team: str | None) -> bool:
     return access.can_change(viewer, Kind.DEAL, owner_id, team)
+
+
+def can_see_customer(viewer: Caller, owner_id: str | None, team: str | None) -> bool:
+    """Whether ``viewer`` may see a customer of this owner and team: the archive's own rule,
+    which decides who may open, move or close deals on it."""
+    return access.can_read(viewer, Kind.CUSTOMER, owner_id, team)
 
 
 def require_change(viewer: Caller, owner_id: str, team: str | None, what: str) -> None:

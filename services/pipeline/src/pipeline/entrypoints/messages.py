@@ -11,16 +11,18 @@ from crm_common.events import CloudEvent
 from pipeline.domain.errors import DomainError
 from pipeline.domain.model import check_id_shape
 from pipeline.service_layer.commands import (
+    ChangeCustomerOwner,
     CustomerEvent,
     MergeCustomers,
     RememberCustomer,
     TransferOwnership,
 )
-from pipeline.service_layer.ports import Actor, CustomerFacts
+from pipeline.service_layer.ports import Actor, CustomerFacts, CustomerOwner
 
 log = logging.getLogger(__name__)
 
 CUSTOMER_CREATED = "customers.customer.created"
+CUSTOMER_UPDATED = "customers.customer.updated"
 CUSTOMER_MERGED = "customers.customer.merged"
 OWNERSHIP_TRANSFERRED = "customers.ownership.transferred"
 
@@ -34,12 +36,23 @@ def customer_command(event: CloudEvent) -> CustomerEvent | None:
     data = event.data
     if event.type == CUSTOMER_CREATED:
         return RememberCustomer(_customer_facts(event))
+    if event.type == CUSTOMER_UPDATED:
+        # The customer's version is the event's CloudEvents ``sequence``.
+        return ChangeCustomerOwner(
+            _id_field(data, "customerId"), _owner(data), version=event.sequence
+        )
     actor = Actor(user_id=event.actorid or "system", name=event.actorname, roles=frozenset())
     if event.type == CUSTOMER_MERGED:
         return MergeCustomers(
             event_id=event.id,
             survivor_id=_id_field(data, "survivorId"),
             merged_ids=_id_list(data, "mergedIds"),
+            survivor_owner=(
+                _owner(data, owner_key="survivorOwnerId", team_key="survivorTeam")
+                if data.get("survivorOwnerId") is not None
+                else None
+            ),
+            version=event.sequence,
             actor=actor,
         )
     if event.type == OWNERSHIP_TRANSFERRED:
@@ -74,6 +87,8 @@ def _customer_facts(event: CloudEvent) -> CustomerFacts:
         owner_id=text("ownerId"),
         lifecycle=text("lifecycle"),
         event_id=event.id,
+        team=text("team"),
+        version=event.sequence,
     )
 
 
@@ -93,3 +108,13 @@ def _id_list(data: dict[str, object], key: str) -> list[str]:
     if not isinstance(values, list):
         raise InvalidEvent(f"{key} must be a list of ids")
     return [_checked_id(value, key) for value in values]
+
+
+def _owner(
+    data: dict[str, object], *, owner_key: str = "ownerId", team_key: str = "team"
+) -> CustomerOwner:
+    owner = _id_field(data, owner_key)
+    team = data.get(team_key)
+    if team is not None and not isinstance(team, str):
+        raise InvalidEvent(f"{team_key} must be a string or null")
+    return CustomerOwner(owner_id=owner, team=team or None)

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from pipeline.domain.model import UNSET, Pipeline, Priority, StageSpec, Unset
-from pipeline.service_layer.ports import Actor, CustomerFacts
+from pipeline.service_layer.ports import Actor, CustomerFacts, CustomerOwner
 
 # A rule of ``Pipeline`` applied to the loaded pipeline (rename, reorder, retire a stage...).
 PipelineChange = Callable[[Pipeline], Pipeline]
@@ -113,19 +113,33 @@ class RememberCustomer:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeCustomerOwner:
+    """``customers.customer.updated``: whom the customer belongs to now, as of its
+    ``version`` (an older announcement is ignored: events may arrive out of order)."""
+
+    customer_id: str
+    owner: CustomerOwner
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
 class MergeCustomers:
-    """``customers.customer.merged``: the merged customers' deals move to the survivor."""
+    """``customers.customer.merged``: the merged customers' deals move to the survivor, whose
+    owner and team (as of ``version``) the event carries."""
 
     event_id: str
     survivor_id: str
     merged_ids: list[str]
+    survivor_owner: CustomerOwner | None = None
+    version: int = 0
     actor: Actor = field(kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
 class TransferOwnership:
-    """``customers.ownership.transferred``: with ``include_open_opportunities``, the previous
-    owner's OPEN deals of those customers go to the new owner."""
+    """``customers.ownership.transferred``: the customers belong to the new owner; with
+    ``include_open_opportunities``, the previous owner's OPEN deals of those customers go to
+    the new owner."""
 
     event_id: str
     from_owner_id: str
@@ -135,4 +149,4 @@ class TransferOwnership:
     actor: Actor = field(kw_only=True)
 
 
-CustomerEvent = RememberCustomer | MergeCustomers | TransferOwnership
+CustomerEvent = RememberCustomer | ChangeCustomerOwner | MergeCustomers | TransferOwnership

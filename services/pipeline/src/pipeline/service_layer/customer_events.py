@@ -1,10 +1,11 @@
 """What the pipeline does when the customers service announces something (commands parsed
 from its events in ``entrypoints/messages.py``), idempotently:
 
-- a created customer is remembered (deals may be opened on it);
-- a merge re-points the merged customers' deals to the survivor;
-- a transfer with ``includeOpenOpportunities`` gives the previous owner's OPEN deals of those
-  customers to the new owner.
+- a created customer is remembered with whom it belongs to (who may see it decides who may
+  open or move deals on it), and so is each later change of its owner or team;
+- a merge re-points the merged customers' deals to the survivor (and learns its owner);
+- a transfer gives the customers to the new owner and, with ``includeOpenOpportunities``,
+  the previous owner's OPEN deals of those customers too.
 
 Each deal is changed through the domain (new version, an ``updated`` event with the previous
 value), so a redelivery finds nothing left to change; the event id is also remembered once
@@ -16,6 +17,7 @@ from __future__ import annotations
 from crm_common.errors import NotFound
 from pipeline.domain.model import Opportunity, OpportunityChanges, Pipeline
 from pipeline.service_layer.commands import (
+    ChangeCustomerOwner,
     CustomerEvent,
     MergeCustomers,
     RememberCustomer,
@@ -29,6 +31,8 @@ from pipeline.service_layer.unit_of_work import UnitOfWork
 async def handle_customer_event(cmd: CustomerEvent, uow: UnitOfWork) -> None:
     if isinstance(cmd, RememberCustomer):
         await uow.customers.remember(cmd.facts)
+    elif isinstance(cmd, ChangeCustomerOwner):
+        await uow.customers.belongs_to(cmd.customer_id, cmd.owner, cmd.version)
     elif isinstance(cmd, MergeCustomers):
         await merge_customers(cmd, uow)
     else:
@@ -40,6 +44,8 @@ async def merge_customers(cmd: MergeCustomers, uow: UnitOfWork) -> None:
         return
     merged = [m for m in cmd.merged_ids if m != cmd.survivor_id]
     await uow.customers.merged(cmd.survivor_id, merged)  # later creates go to the survivor
+    if cmd.survivor_owner is not None:
+        await uow.customers.belongs_to(cmd.survivor_id, cmd.survivor_owner, cmd.version)
     ids = await uow.opportunities.ids_of_customers(merged) if merged else []
     changes = OpportunityChanges(customer_id=cmd.survivor_id)
 
@@ -53,6 +59,7 @@ async def merge_customers(cmd: MergeCustomers, uow: UnitOfWork) -> None:
 async def transfer_ownership(cmd: TransferOwnership, uow: UnitOfWork) -> None:
     if await uow.processed.seen(cmd.event_id):
         return
+    await uow.customers.transferred(cmd.customer_ids, cmd.from_owner_id, cmd.to_owner_id)
     ids: list[str] = []
     if cmd.include_open_opportunities and cmd.customer_ids and cmd.from_owner_id != cmd.to_owner_id:
         ids = await uow.opportunities.ids_of_customers(

@@ -66,17 +66,39 @@ class ProcessedEvents(Protocol):
 
 
 class KnownCustomers(Protocol):
-    """The customers this service has heard of through ``customers.customer.*`` events."""
+    """The customers this service has heard of through ``customers.customer.*`` events, with
+    whom each belongs to (who may see it decides who may open or move deals on it)."""
 
     async def exists(self, customer_id: str) -> bool: ...
 
-    async def remember(self, customer: CustomerFacts) -> None: ...
+    async def owner_of(self, customer_id: str) -> CustomerOwner | None:
+        """The customer's owner and team as last announced; None for an unknown customer."""
+
+    async def remember(self, customer: CustomerFacts) -> None:
+        """A created customer; its owner and team only if no newer ones (by ``version``)
+        are known (events may arrive out of order)."""
+
+    async def belongs_to(self, customer_id: str, owner: CustomerOwner, version: int) -> None:
+        """The customer's owner and team changed at its ``version``; an older one is ignored."""
+
+    async def transferred(
+        self, customer_ids: Sequence[str], from_owner: str, to_owner: str
+    ) -> None:
+        """The customers still owned by ``from_owner`` now belong to ``to_owner``."""
 
     async def merged(self, survivor_id: str, merged_ids: Sequence[str]) -> None:
         """Record that ``merged_ids`` now live on as ``survivor_id``."""
 
     async def survivor_of(self, customer_id: str) -> str | None:
         """The customer a merged customer lives on as; None when it was not merged."""
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerOwner:
+    """Whom a customer belongs to: what ``crm_common.access`` decides its visibility by."""
+
+    owner_id: str | None
+    team: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +109,8 @@ class CustomerFacts:
     owner_id: str | None
     lifecycle: str | None
     event_id: str
+    team: str | None = None
+    version: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -238,6 +238,7 @@ async def create_opportunity(
         # survivor, as every older deal of the merged customer did.
         customer_id = survivor
         opportunity = await build()
+    await require_customer_visible(customers, actor, customer_id)
     await uow.add(opportunity, by=actor)
     return opportunity
 
@@ -266,6 +267,7 @@ async def change_opportunity(
         opportunity = await _opportunity(opportunities, opportunity_id)
         if not by_the_system:
             _require_change(actor, opportunity)
+            await require_customer_visible(uow.customers, actor, opportunity.customer_id)
         _check_version(opportunity, expected_version)
         pipeline = await _pipeline(uow.pipelines, opportunity.pipeline_id)
         loaded_version = opportunity.version
@@ -280,6 +282,21 @@ async def change_opportunity(
     raise Conflict(
         f"opportunity {opportunity_id} keeps changing under concurrent writes; try again"
     )
+
+
+async def require_customer_visible(
+    customers: KnownCustomers, actor: Actor, customer_id: str
+) -> None:
+    """A caller opens, moves or closes a deal only on a customer they may see, by the suite's
+    one rule (``crm_common.access``) over the owner and team the customer events announced.
+    A customer of no known owner is seen by those who see everything (admins) only."""
+    owner = await customers.owner_of(customer_id)
+    if not access.can_see_customer(
+        actor.viewer, owner.owner_id if owner else None, owner.team if owner else None
+    ):
+        raise Forbidden(
+            f"you may not open or change deals of customer {customer_id}", customerId=customer_id
+        )
 
 
 def _require_change(actor: Actor, opportunity: Opportunity) -> None:
