@@ -2,6 +2,7 @@
 
 from corpus import (
     cases_federation,
+    cases_keyless,
     cases_operations,
     cases_provides,
     cases_requires,
@@ -14,4 +15,5 @@ CORPORA = [
     *cases_requires.CORPORA,
     *cases_provides.CORPORA,
     *cases_values.CORPORA,
+    *cases_keyless.CORPORA,
 ]
