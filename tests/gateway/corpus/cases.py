@@ -3,6 +3,7 @@
 from corpus import (
     cases_federation,
     cases_keyless,
+    cases_keys,
     cases_operations,
     cases_provides,
     cases_requires,
@@ -16,4 +17,5 @@ CORPORA = [
     *cases_provides.CORPORA,
     *cases_values.CORPORA,
     *cases_keyless.CORPORA,
+    *cases_keys.CORPORA,
 ]

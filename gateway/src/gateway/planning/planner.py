@@ -56,6 +56,7 @@ from gateway.planning.conditions import conditional, group_conditions
 from gateway.planning.errors import PlanningError
 from gateway.planning.fetch_groups import FetchGroup
 from gateway.planning.field_sets import copy_fields, field_set, requirement, top_fields
+from gateway.planning.keys import assemble_key
 from gateway.planning.plan import (
     LIST_STEP,
     Fetch,
@@ -168,6 +169,8 @@ class _Planner:
         # While @requires inputs are planned: every entity fetch they use (see requires.py).
         self.touched: list[FetchGroup] | None = None
         self.roots: list[FetchGroup] = []
+        # (entity type, subgraph) whose key is being gathered from several subgraphs (keys.py)
+        self.assembling: set[tuple[str, str]] = set()
         self.levels = Levels("Query")
 
     # -- the walk -------------------------------------------------------------------------
@@ -586,6 +589,10 @@ class _Planner:
                 if self.touched is not None:
                     self.touched.append(hop)
                 return hop
+            if object_type is None:
+                assembled = assemble_key(self, group, type_name, graphs, path, level_out)
+                if assembled is not None:
+                    return assembled
             raise PlanningError(
                 f"cannot plan {type_name}.{field_name}: it is resolved by "
                 f"{', '.join(graphs) or 'no subgraph'}, which {group.graph} cannot reach "
