@@ -2,6 +2,7 @@
 
 from corpus import (
     cases_federation,
+    cases_interface_objects,
     cases_keyless,
     cases_keys,
     cases_operations,
@@ -18,4 +19,5 @@ CORPORA = [
     *cases_values.CORPORA,
     *cases_keyless.CORPORA,
     *cases_keys.CORPORA,
+    *cases_interface_objects.CORPORA,
 ]

@@ -387,7 +387,11 @@ class _Planner:
                     out.append(self.plan_field(group, type_name, selection, path, sub))
                     continue
                 if abstract:
-                    graphs = self._interface_owners(type_name)
+                    # Another interface-object subgraph's field goes there; the interface's
+                    # owner answers the rest (its fields, the concrete __typename).
+                    graphs = [g for g in graphs if g != group.graph] or self._interface_owners(
+                        type_name
+                    )
                 elif not graphs:
                     self._via_interface_object(
                         group, type_name, selection, path, level_out, conditions
@@ -681,6 +685,14 @@ class _Planner:
         possible = self.schema.get_possible_types(condition)  # type: ignore[arg-type]
         return any(t.name == object_type for t in possible)
 
+    def _implementations_of_interface_object(self, type_name: str) -> tuple[str, ...]:
+        """The object types of an interface that some subgraph knows as an @interfaceObject
+        (none for any other type)."""
+        ownership = self.supergraph.types.get(type_name)
+        if ownership is None or not ownership.interface_object_graphs:
+            return ()
+        return tuple(t for t in self._possible_types(type_name) if t != type_name)
+
     def _possible_types(self, type_condition: str) -> tuple[str, ...]:
         condition = self.schema.get_type(type_condition)
         if condition is None or is_object_type(condition):
@@ -787,6 +799,16 @@ class _Planner:
         typename_as: dict[str, str] = {}
         for member in cluster:
             typename_as.update(member.typename_as)
+        for type_name in list(requirements):
+            for object_type in self._implementations_of_interface_object(type_name):
+                # Objects an @interfaceObject subgraph returned carry the interface's name
+                # until a fetch from its owner gives their concrete type: whichever they
+                # carry when this fetch runs, they are sent (as the interface to an
+                # interface-object subgraph).
+                if object_type not in requirements:
+                    requirements[object_type] = requirements[type_name]
+                    if self.supergraph.is_interface_object(type_name, group.graph):
+                        typename_as[object_type] = type_name
         requires = tuple(
             TypeRequirement(
                 type_name,
