@@ -25,6 +25,8 @@ from gateway.transport import SubgraphTransport
 from gateway.transport.http import new_session
 
 PLANS = Path(__file__).resolve().parent / "corpus" / "plans"
+SUPERGRAPHS = Path(__file__).resolve().parent / "corpus" / "supergraphs"
+COMMITTED_BASE = "http://corpus.invalid"
 UPDATE = os.environ.get("GATEWAY_UPDATE_PLANS") == "1"
 
 CASES = [
@@ -96,6 +98,22 @@ def _ordered(value: Any) -> Any:
 def test_every_corpus_composes(peers: Peers) -> None:
     assert peers.composition_errors == {}
     assert len(peers.supergraphs) >= 25
+
+
+def test_committed_supergraphs_are_the_composed_ones(peers: Peers) -> None:
+    """corpus/supergraphs/<corpus>.graphql is what @apollo/composition composes now, so
+    that the plan snapshots run without Node (test_gateway_plan_snapshots.py). The subgraph
+    URLs are written with a placeholder host: the corpus server's port changes every run."""
+    composed = {
+        name: sdl.replace(peers.subgraph_base, COMMITTED_BASE)
+        for name, sdl in peers.supergraphs.items()
+    }
+    if UPDATE:
+        SUPERGRAPHS.mkdir(exist_ok=True)
+        for name, sdl in composed.items():
+            (SUPERGRAPHS / f"{name}.graphql").write_text(sdl)
+    committed = {p.stem: p.read_text() for p in SUPERGRAPHS.glob("*.graphql")}
+    assert committed == composed, "recompose: GATEWAY_UPDATE_PLANS=1"
 
 
 def _plan_snapshot(corpus: Corpus) -> dict[str, Any]:

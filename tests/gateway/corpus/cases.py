@@ -2,6 +2,9 @@
 
 from corpus import (
     cases_federation,
+    cases_interface_objects,
+    cases_keyless,
+    cases_keys,
     cases_operations,
     cases_provides,
     cases_requires,
@@ -14,4 +17,7 @@ CORPORA = [
     *cases_requires.CORPORA,
     *cases_provides.CORPORA,
     *cases_values.CORPORA,
+    *cases_keyless.CORPORA,
+    *cases_keys.CORPORA,
+    *cases_interface_objects.CORPORA,
 ]

@@ -51,10 +51,12 @@ from graphql import (
     print_ast,
 )
 
+from gateway.planning.ancestors import Level, Levels, is_keyless, plan_via_ancestor
 from gateway.planning.conditions import conditional, group_conditions
 from gateway.planning.errors import PlanningError
 from gateway.planning.fetch_groups import FetchGroup
 from gateway.planning.field_sets import copy_fields, field_set, requirement, top_fields
+from gateway.planning.keys import assemble_key
 from gateway.planning.plan import (
     LIST_STEP,
     Fetch,
@@ -166,6 +168,10 @@ class _Planner:
         self.fetch_count = 0
         # While @requires inputs are planned: every entity fetch they use (see requires.py).
         self.touched: list[FetchGroup] | None = None
+        self.roots: list[FetchGroup] = []
+        # (entity type, subgraph) whose key is being gathered from several subgraphs (keys.py)
+        self.assembling: set[tuple[str, str]] = set()
+        self.levels = Levels("Query")
 
     # -- the walk -------------------------------------------------------------------------
 
@@ -181,7 +187,8 @@ class _Planner:
         root_type = self.schema.get_root_type(operation_type)
         if root_type is None:
             raise PlanningError(f"the supergraph has no {kind} type")
-        roots: list[FetchGroup] = []
+        roots = self.roots
+        self.levels = Levels(root_type.name)
         self._plan_root(root_type.name, self.operation.selection_set.selections, (), roots)
         nodes = [self._node([group]) for group in roots]
         if not nodes:
@@ -222,22 +229,36 @@ class _Planner:
         of fetches the field costs from each (one fewer where a root fetch to that subgraph
         exists already), ties in supergraph order."""
 
+        reusable = roots[-1:] if self.operation.operation == OperationType.MUTATION else roots
+
         def fetches(graph: str) -> float:
             trial = FetchGroup(graph=graph, path=(), is_entity=False)
+            # Root fetches the trial adds (re-queried @shareable root fields) go aside.
+            self.roots = [trial]
             try:
                 self.plan_field(trial, root_type, node, ())
             except PlanningError:
                 return float("inf")
-            count, stack = 0, [trial]
+            finally:
+                trial_roots, self.roots = self.roots, roots
+            count, stack = 0, list(trial_roots)
             while stack:
                 group = stack.pop()
                 count += 1
                 stack.extend(group.children)
-            reusable = roots[-1:] if self.operation.operation == OperationType.MUTATION else roots
-            return count - (1 if any(g.graph == graph for g in reusable) else 0)
+            return count - sum(1 for t in trial_roots if any(g.graph == t.graph for g in reusable))
 
         costs = {graph: fetches(graph) for graph in graphs}
         return sorted(graphs, key=lambda g: costs[g])
+
+    def may_requery_root(self) -> bool:
+        """Whether a root field may be sent to one more subgraph: queries only (a mutation
+        runs once; a subscription has one source)."""
+        return self.operation.operation == OperationType.QUERY
+
+    def root_group(self, graph: str) -> FetchGroup:
+        """The root fetch of the operation to ``graph`` (a new one if there is none)."""
+        return self._root_group(self.roots, [graph])
 
     def _root_group(self, roots: list[FetchGroup], graphs: list[str]) -> FetchGroup:
         # ``graphs`` comes cheapest first (see _cheapest_first).
@@ -287,21 +308,31 @@ class _Planner:
             # The subgraph sees the interface as one object type: plan on it as such; what
             # needs the real type goes to the subgraph owning the interface.
             out.append(typename_field())
-            self._plan_selections(
-                group, named.name, nested, sub_path, out, out, (), provided, abstract=True
-            )
+            with self.levels.entered(
+                Level(group, named.name, sub_path, out, selection, parent_type)
+            ):
+                self._plan_selections(
+                    group, named.name, nested, sub_path, out, out, (), provided, abstract=True
+                )
         elif is_abstract_type(named):
             # __typename tells the executor (and the response shaping) the runtime type.
             out.append(typename_field())
             for object_type in self.supergraph.possible_types_in(named.name, group.graph):
                 per_type: list[Selection] = []
-                self._plan_selections(
-                    group, object_type, nested, sub_path, per_type, per_type, (), provided
+                level = Level(
+                    group, object_type, sub_path, per_type, selection, parent_type, object_type
                 )
+                with self.levels.entered(level):
+                    self._plan_selections(
+                        group, object_type, nested, sub_path, per_type, per_type, (), provided
+                    )
                 if per_type:
                     out.append(FragmentSelection(object_type, (), per_type))
         else:
-            self._plan_selections(group, named.name, nested, sub_path, out, out, (), provided)
+            with self.levels.entered(
+                Level(group, named.name, sub_path, out, selection, parent_type)
+            ):
+                self._plan_selections(group, named.name, nested, sub_path, out, out, (), provided)
             if not out:
                 out.append(typename_field())
         selection.selections = out
@@ -356,11 +387,19 @@ class _Planner:
                     out.append(self.plan_field(group, type_name, selection, path, sub))
                     continue
                 if abstract:
-                    graphs = self._interface_owners(type_name)
+                    # Another interface-object subgraph's field goes there; the interface's
+                    # owner answers the rest (its fields, the concrete __typename).
+                    graphs = [g for g in graphs if g != group.graph] or self._interface_owners(
+                        type_name
+                    )
                 elif not graphs:
                     self._via_interface_object(
                         group, type_name, selection, path, level_out, conditions
                     )
+                    continue
+                elif is_keyless(self, type_name, graphs) and plan_via_ancestor(
+                    self, type_name, selection, path, graphs, conditions
+                ):
                     continue
                 child = self.entity_child(
                     group, type_name, name, graphs, path, level_out, provided=provided
@@ -545,7 +584,7 @@ class _Planner:
         source_type = object_type or type_name
         candidates: list[tuple[str, EntityKey]] = []
         for graph in graphs:
-            key = self._usable_key(type_name, graph, group.graph, source_type, provided)
+            key = self.usable_key(type_name, graph, group.graph, source_type, provided)
             if key is not None:
                 candidates.append((graph, key))
         if not candidates:
@@ -554,6 +593,10 @@ class _Planner:
                 if self.touched is not None:
                     self.touched.append(hop)
                 return hop
+            if object_type is None:
+                assembled = assemble_key(self, group, type_name, graphs, path, level_out)
+                if assembled is not None:
+                    return assembled
             raise PlanningError(
                 f"cannot plan {type_name}.{field_name}: it is resolved by "
                 f"{', '.join(graphs) or 'no subgraph'}, which {group.graph} cannot reach "
@@ -589,7 +632,7 @@ class _Planner:
                 for middle in self.supergraph.graphs:
                     if (
                         middle in (group.graph, target)
-                        or self._usable_key(type_name, middle, group.graph, type_name) is None
+                        or self.usable_key(type_name, middle, group.graph, type_name) is None
                     ):
                         continue
                     if not all(middle in self.graphs(type_name, f) for f in key_fields):
@@ -604,7 +647,7 @@ class _Planner:
                     return self.entity_child(hop, type_name, key_fields[0], [target], path, [])
         return None
 
-    def _usable_key(
+    def usable_key(
         self,
         type_name: str,
         target: str,
@@ -641,6 +684,14 @@ class _Planner:
             return False
         possible = self.schema.get_possible_types(condition)  # type: ignore[arg-type]
         return any(t.name == object_type for t in possible)
+
+    def _implementations_of_interface_object(self, type_name: str) -> tuple[str, ...]:
+        """The object types of an interface that some subgraph knows as an @interfaceObject
+        (none for any other type)."""
+        ownership = self.supergraph.types.get(type_name)
+        if ownership is None or not ownership.interface_object_graphs:
+            return ()
+        return tuple(t for t in self._possible_types(type_name) if t != type_name)
 
     def _possible_types(self, type_condition: str) -> tuple[str, ...]:
         condition = self.schema.get_type(type_condition)
@@ -748,6 +799,16 @@ class _Planner:
         typename_as: dict[str, str] = {}
         for member in cluster:
             typename_as.update(member.typename_as)
+        for type_name in list(requirements):
+            for object_type in self._implementations_of_interface_object(type_name):
+                # Objects an @interfaceObject subgraph returned carry the interface's name
+                # until a fetch from its owner gives their concrete type: whichever they
+                # carry when this fetch runs, they are sent (as the interface to an
+                # interface-object subgraph).
+                if object_type not in requirements:
+                    requirements[object_type] = requirements[type_name]
+                    if self.supergraph.is_interface_object(type_name, group.graph):
+                        typename_as[object_type] = type_name
         requires = tuple(
             TypeRequirement(
                 type_name,

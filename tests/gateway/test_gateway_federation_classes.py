@@ -1,0 +1,52 @@
+"""Planning guarantees of issue 13 that the differential corpus cannot show (its supergraphs
+all compose): checked on committed corpus supergraphs, edited where a case needs a supergraph
+that composition would refuse. Pure: no process runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from graphql import parse, validate
+
+from gateway.planning import PlanningError, build_query_plan
+from gateway.supergraph import Supergraph, load_supergraph
+
+SUPERGRAPHS = Path(__file__).resolve().parent / "corpus" / "supergraphs"
+
+
+def _supergraph(name: str, *edits: tuple[str, str]) -> Supergraph:
+    sdl = (SUPERGRAPHS / f"{name}.graphql").read_text()
+    for old, new in edits:
+        assert old in sdl
+        sdl = sdl.replace(old, new)
+    return load_supergraph(sdl)
+
+
+def _plan(supergraph: Supergraph, query: str) -> None:
+    document = parse(query)
+    assert validate(supergraph.api_schema, document) == []
+    build_query_plan(document, None, supergraph)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ media { title reviews } }",  # from the implementations (Book, Movie)
+        "{ feed { reviews } }",  # from another interface object
+        '{ book(id: "b1") { rating } }',
+    ],
+)
+def test_a_field_no_subgraph_can_reach_fails_planning(query: str) -> None:
+    """Class 7: the only subgraph with Media.reviews/rating cannot be asked about a Media
+    (its key is not resolvable): planning fails with the field named, the field is never
+    left out of the plan (the client would get a silent null)."""
+    unreachable = _supergraph(
+        "interface_object_routing",
+        (
+            '@join__type(graph: REVIEWS, key: "id", isInterfaceObject: true)',
+            '@join__type(graph: REVIEWS, key: "id", resolvable: false, isInterfaceObject: true)',
+        ),
+    )
+    with pytest.raises(PlanningError, match=r"Media\.(reviews|rating)"):
+        _plan(unreachable, query)
