@@ -1,0 +1,3 @@
+export default function Customer360Page() {
+  return <div className="muted">…</div>;
+}

@@ -1,0 +1,3 @@
+export default function DealPage() {
+  return <div className="muted">…</div>;
+}
