@@ -380,13 +380,10 @@ export type CreateCustomerMutation = { __typename?: 'Mutation', createCustomer: 
 
 export type Customer360QueryVariables = Exact<{
   id: Scalars['ID']['input'];
-  kinds?: InputMaybe<Array<InteractionKind> | InteractionKind>;
-  first?: InputMaybe<Scalars['Int']['input']>;
-  after?: InputMaybe<Scalars['String']['input']>;
 }>;
 
 
-export type Customer360Query = { __typename?: 'Query', customer: { __typename?: 'Customer', emails: Array<string>, phones: Array<string>, externalId: string | null, team: string | null, version: number, mergedIds: Array<string>, lifecycleReason: string | null, lifecycleChangedAt: string | null, attributes: unknown | null, id: string, kind: CustomerKind, name: string, email: string | null, phone: string | null, lifecycle: LifecycleStage, ownerId: string, tags: Array<string>, createdAt: string, updatedAt: string, address: { __typename?: 'Address', street: string | null, city: string | null, postalCode: string | null, region: string | null, country: string | null } | null, source: { __typename?: 'LeadSource', channel: string | null, campaign: string | null, medium: string | null, referrer: string | null } | null, contacts: Array<{ __typename?: 'Customer', id: string, name: string, email: string | null, lifecycle: LifecycleStage }>, openPipelineValue: Array<{ __typename?: 'Money', amount: string, currency: string }> | null, opportunities: Array<{ __typename?: 'Opportunity', id: string, title: string, status: OpportunityStatus, amount: { __typename?: 'Money', amount: string, currency: string }, stage: { __typename?: 'Stage', id: string, name: string, kind: StageKind } }> | null, timeline: { __typename?: 'InteractionConnection', totalCount: number, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor: string | null }, edges: Array<{ __typename?: 'InteractionEdge', node: { __typename?: 'Interaction', id: string, kind: InteractionKind, occurredAt: string, summary: string, actorName: string | null, actorId: string | null, opportunityId: string | null, details: unknown | null } }> }, audit: { __typename?: 'AuditConnection', edges: Array<{ __typename?: 'AuditEdge', node: { __typename?: 'AuditEntry', version: number, action: string, at: string, actorId: string | null, actorName: string | null, note: string | null, changes: Array<{ __typename?: 'FieldChange', field: string, from: unknown | null, to: unknown | null }> } }> }, company: { __typename?: 'Customer', id: string, name: string } | null } | null, duplicateCandidates: Array<{ __typename?: 'Customer', id: string, name: string, email: string | null, phone: string | null }> | null };
+export type Customer360Query = { __typename?: 'Query', customer: { __typename?: 'Customer', emails: Array<string>, phones: Array<string>, externalId: string | null, team: string | null, version: number, mergedIds: Array<string>, lifecycleReason: string | null, lifecycleChangedAt: string | null, attributes: unknown | null, id: string, kind: CustomerKind, name: string, email: string | null, phone: string | null, lifecycle: LifecycleStage, ownerId: string, tags: Array<string>, createdAt: string, updatedAt: string, address: { __typename?: 'Address', street: string | null, city: string | null, postalCode: string | null, region: string | null, country: string | null } | null, source: { __typename?: 'LeadSource', channel: string | null, campaign: string | null, medium: string | null, referrer: string | null } | null, contacts: Array<{ __typename?: 'Customer', id: string, name: string, email: string | null, lifecycle: LifecycleStage }>, openPipelineValue: Array<{ __typename?: 'Money', amount: string, currency: string }> | null, opportunities: Array<{ __typename?: 'Opportunity', id: string, title: string, status: OpportunityStatus, amount: { __typename?: 'Money', amount: string, currency: string }, stage: { __typename?: 'Stage', id: string, name: string, kind: StageKind } }> | null, audit: { __typename?: 'AuditConnection', edges: Array<{ __typename?: 'AuditEdge', node: { __typename?: 'AuditEntry', version: number, action: string, at: string, actorId: string | null, actorName: string | null, note: string | null, changes: Array<{ __typename?: 'FieldChange', field: string, from: unknown | null, to: unknown | null }> } }> }, company: { __typename?: 'Customer', id: string, name: string } | null } | null, duplicateCandidates: Array<{ __typename?: 'Customer', id: string, name: string, email: string | null, phone: string | null }> | null };
 
 export type LogInteractionMutationVariables = Exact<{
   customerId: Scalars['ID']['input'];
@@ -470,6 +467,16 @@ export type AddStageMutationVariables = Exact<{
 
 
 export type AddStageMutation = { __typename?: 'Mutation', addStage: { __typename?: 'Pipeline', id: string, version: number, stages: Array<{ __typename?: 'Stage', id: string, name: string, order: number, probability: number, kind: StageKind, rottingDays: number | null, retired: boolean }> } };
+
+export type TimelineQueryVariables = Exact<{
+  id: Scalars['ID']['input'];
+  kinds?: InputMaybe<Array<InteractionKind> | InteractionKind>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+}>;
+
+
+export type TimelineQuery = { __typename?: 'Query', customer: { __typename?: 'Customer', id: string, timeline: { __typename?: 'InteractionConnection', totalCount: number, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor: string | null }, edges: Array<{ __typename?: 'InteractionEdge', node: { __typename?: 'Interaction', id: string, kind: InteractionKind, occurredAt: string, summary: string, actorName: string | null, actorId: string | null, opportunityId: string | null, details: unknown | null } }> } } | null };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -1047,7 +1054,7 @@ export const CreateCustomerDocument = new TypedDocumentString(`
   }
 }`) as unknown as TypedDocumentString<CreateCustomerMutation, CreateCustomerMutationVariables>;
 export const Customer360Document = new TypedDocumentString(`
-    query Customer360($id: ID!, $kinds: [InteractionKind!], $first: Int = 20, $after: String) {
+    query Customer360($id: ID!) {
   customer(id: $id) {
     ...CustomerRow
     emails
@@ -1092,25 +1099,6 @@ export const Customer360Document = new TypedDocumentString(`
         id
         name
         kind
-      }
-    }
-    timeline(first: $first, after: $after, kinds: $kinds) {
-      totalCount
-      pageInfo {
-        hasNextPage
-        endCursor
-      }
-      edges {
-        node {
-          id
-          kind
-          occurredAt
-          summary
-          actorName
-          actorId
-          opportunityId
-          details
-        }
       }
     }
     audit(first: 20) {
@@ -1399,3 +1387,29 @@ export const AddStageDocument = new TypedDocumentString(`
   rottingDays
   retired
 }`) as unknown as TypedDocumentString<AddStageMutation, AddStageMutationVariables>;
+export const TimelineDocument = new TypedDocumentString(`
+    query Timeline($id: ID!, $kinds: [InteractionKind!], $first: Int = 20, $after: String) {
+  customer(id: $id) {
+    id
+    timeline(first: $first, after: $after, kinds: $kinds) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          id
+          kind
+          occurredAt
+          summary
+          actorName
+          actorId
+          opportunityId
+          details
+        }
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<TimelineQuery, TimelineQueryVariables>;
