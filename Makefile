@@ -16,7 +16,7 @@ export UV_PYTHON_DOWNLOADS := never
 # TLS-inspecting proxy that the machine trusts then works for uv too.
 export UV_NATIVE_TLS := 1
 
-.PHONY: setup demo reset test test-unit lint typecheck token
+.PHONY: setup demo reset test test-unit lint typecheck token console console-test
 
 setup: $(if $(filter $(PRIVATE_UV),$(UV)),$(PRIVATE_UV))
 	@$(UV) sync --frozen --quiet
@@ -29,7 +29,26 @@ $(PRIVATE_UV):
 	@python3 -m venv .tools/uv || { echo "[make] python3 cannot create a virtual environment; on Debian: apt-get install python3-venv"; exit 1; }
 	@.tools/uv/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
+# The web console (console/, served by the gateway at /): built when console/dist is missing or
+# older than any of its sources; `npm ci` first when node_modules is missing or older than the lock.
+CONSOLE_INDEX := console/dist/index.html
+CONSOLE_SOURCES := $(shell find console/src console/index.html console/package.json console/package-lock.json console/vite.config.ts console/tsconfig.json -type f 2>/dev/null)
+
+console: $(CONSOLE_INDEX)
+
+$(CONSOLE_INDEX): $(CONSOLE_SOURCES)
+	@command -v npm >/dev/null || { echo "[make] npm is missing: the console (GET /) cannot be built; install Node.js 20+ and npm"; exit 1; }
+	@if [ -f $(CONSOLE_INDEX) ]; then echo "[make] the console's build is older than its sources: rebuilding console/dist (npm run build)"; else echo "[make] the console is not built: building console/dist (npm ci, then npm run build)"; fi
+	@[ console/node_modules/.package-lock.json -nt console/package-lock.json ] || npm ci --prefix console --no-audit --no-fund --silent
+	@npm run --prefix console --silent build >/dev/null
+	@echo "[make] console built: console/dist (served by the gateway at /)"
+
+# The console's component tests (Vitest); `make test` runs them through tests/console.
+console-test: console
+	@npm run --prefix console --silent test
+
 demo: setup
+	@$(MAKE) -s console || echo "[make] the demo runs without the console: GET / explains how to build it"
 	@$(UV) run --frozen python scripts/devstack.py demo
 
 # Starts over: removes the demo's data (stand-in database, logs) and its RabbitMQ virtual host.
@@ -43,7 +62,7 @@ lint: setup
 typecheck: setup
 	$(UV) run --frozen mypy
 
-test: lint typecheck
+test: lint typecheck console
 	$(UV) run --frozen pytest
 
 # The pure tests (domain, planner, contracts): no broker, no database, seconds.

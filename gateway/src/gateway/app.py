@@ -31,6 +31,7 @@ from crm_common.disconnect import CancelOnDisconnect
 from crm_common.token_cache import CachedTokenVerifier
 from crm_common.web import IdentityMiddleware, health_routes, metrics_route
 from gateway.access_log import AccessLog
+from gateway.console import console_routes
 from gateway.engine import GatewayEngine, RequestError
 from gateway.explorer import ExplorerMiddleware
 from gateway.graphql_http import (
@@ -323,6 +324,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *live,
             Route("/health/ready", ready),
             metrics_route,
+            # Last: the console's pages and assets answer whatever no route above took.
+            *console_routes(settings.console_dir, settings.dev_sign_in_secret),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -72,6 +72,11 @@ class Settings(CommonSettings):
     explorer: bool | None = None
     explorer_assets_dir: Path | None = None
     cors_origins: list[str] = Field(default_factory=list)
+    # The web console's build (console/dist of the checkout by default, see console.py).
+    console_dir: Path | None = None
+    # POST /dev/token for the console's development sign-in: never in production, and only
+    # with a shared HS256 secret (None: on unless CRM_ENV=production).
+    dev_sign_in: bool | None = None
     cors_allow_credentials: bool = False
 
     # --- the schema registry (registry/): None means "on in development" (make demo).
@@ -99,6 +104,14 @@ class Settings(CommonSettings):
         if self.explorer is not None:
             return self.explorer
         return self.environment == "development"
+
+    @property
+    def dev_sign_in_secret(self) -> str | None:
+        """The secret the development sign-in mints with, or None when it is off."""
+        wanted = self.dev_sign_in if self.dev_sign_in is not None else not self.in_production
+        if not wanted or self.in_production or self.jwt_jwks_url is not None:
+            return None
+        return self.jwt_secret
 
     @property
     def registry_on(self) -> bool:
