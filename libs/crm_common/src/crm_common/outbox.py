@@ -19,7 +19,10 @@ Two ways in:
   behind. After a failure the queued fast-path work is dropped in favour of a sweep, because
   the database is the source of truth.
 
-Run one relay per database for strict per-aggregate order; two relays only cause duplicates.
+Any number of relays may run against one database (one in each API replica, standalone ones
+beside them): only the holder of the collection's lease publishes (``crm_common.outbox_lease``),
+so each document's events still go out in order, and another relay takes over within the
+lease's duration when the holder dies.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from crm_common.events import CloudEvent
+from crm_common.outbox_lease import LeaseLost, RelayLease
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +74,7 @@ UNREADABLE_OUTBOX = Counter(
 PENDING_DOCUMENTS = Gauge(
     "crm_outbox_pending_documents", "Documents with pending events seen by the last sweep"
 )
+LEASE_HELD = Gauge("crm_outbox_lease_held", "1 while this process's relay holds its lease")
 
 _RECENT_IDS = 10_000  # published event ids remembered, so a sweep and the fast path rarely repeat
 
@@ -95,6 +100,8 @@ class OutboxRelay:
         max_backoff: float = 30.0,
         publish_timeout: float = 15.0,
         max_sweep_interval: float = 60.0,
+        lease_seconds: float = 10.0,
+        lease: RelayLease | None = None,
     ) -> None:
         self._collection = collection
         self._publisher = publisher
@@ -112,6 +119,11 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._lease = lease or RelayLease.of(collection, lease_seconds)
+
+    @property
+    def lease(self) -> RelayLease:
+        return self._lease
 
     def submit(self, document_id: str, entries: Sequence[dict[str, Any]]) -> None:
         if entries:
@@ -127,6 +139,8 @@ class OutboxRelay:
         """One sweep over (at most ``batch_size``) documents with pending events; returns the
         number of events published. Raises on the first publishing error, after having
         removed what was already published."""
+        if not await self._may_publish():
+            return 0
         cursor = self._collection.find({OUTBOX_PENDING: True}, {OUTBOX: 1}, limit=self._batch_size)
         documents = [document async for document in cursor]
         PENDING_DOCUMENTS.set(len(documents))
@@ -142,6 +156,9 @@ class OutboxRelay:
         Up to ``batch_size`` queued writes at a time: their events are published one by one in
         queue order (as ever), then forgotten with ONE ``$pull`` and the flags cleared with ONE
         conditional ``$unset`` for the whole batch, instead of two writes per document."""
+        if not await self._may_publish():
+            self._queue.clear()  # the holder's sweep publishes them
+            return 0
         published = 0
         while self._queue:
             count = min(len(self._queue), self._batch_size)
@@ -194,6 +211,8 @@ class OutboxRelay:
             return None
 
     async def _publish_once(self, event: CloudEvent) -> None:
+        if not self._lease.held():
+            raise LeaseLost(f"relay {self._lease.holder} lost its lease before {event.id}")
         if event.id not in self._recent:
             async with asyncio.timeout(self._publish_timeout):
                 await self._publisher.publish(event)
@@ -233,6 +252,12 @@ class OutboxRelay:
         backoff = self._min_backoff
         while not self._stopping:
             self._wakeup.clear()
+            if not await self._may_publish():
+                # Not ours: the holder publishes (what our process wrote too, by its sweep).
+                self._queue.clear()
+                self._sweep_needed = True
+                await asyncio.sleep(self._lease.retry_every)
+                continue
             try:
                 if self._sweep_needed:
                     self._sweep_needed = False
@@ -244,6 +269,13 @@ class OutboxRelay:
                 await self.drain_submitted()
             except asyncio.CancelledError:
                 raise
+            except LeaseLost as exc:
+                log.warning(
+                    "outbox relay lost its lease; stops publishing", extra={"error": str(exc)}
+                )
+                self._queue.clear()
+                self._sweep_needed = True
+                continue
             except Exception as exc:
                 RELAY_FAILURES.inc()
                 log.warning(
@@ -262,10 +294,27 @@ class OutboxRelay:
                 continue
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
-                async with asyncio.timeout(self._poll_interval):
+                # Woken in time to renew the lease, too.
+                async with asyncio.timeout(min(self._poll_interval, self._lease.renew_every)):
                     await self._wakeup.wait()
             except TimeoutError:
-                self._sweep_needed = True
+                if loop.time() - self._last_sweep >= self._poll_interval:
+                    self._sweep_needed = True
+
+    async def _may_publish(self) -> bool:
+        """Whether this relay holds the lease (taking or renewing it when due)."""
+        if self._lease.due():
+            await self._keep_lease()
+        return self._lease.held()
+
+    async def _keep_lease(self) -> bool:
+        try:
+            held = await self._lease.acquire_or_renew()
+        except Exception as exc:  # the database is unreachable: publish nothing meanwhile
+            log.warning("outbox relay cannot renew its lease", extra={"error": repr(exc)})
+            held = False
+        LEASE_HELD.set(1 if held else 0)
+        return held
 
     def start(self) -> asyncio.Task[None]:
         if self._task is None:
@@ -287,3 +336,8 @@ class OutboxRelay:
             return
         with contextlib.suppress(asyncio.CancelledError):
             task.result()
+        try:
+            await self._lease.release()  # another relay takes over now, not at expiry
+        except Exception as exc:
+            log.warning("outbox relay could not release its lease", extra={"error": repr(exc)})
+        LEASE_HELD.set(0)
