@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import aio_pika
 import pymongo.errors
@@ -93,6 +94,34 @@ class EventPublisher:
 EventHandler = Callable[[CloudEvent], Awaitable[None]]
 
 
+#: Replicated on every broker node of a cluster (Raft): a node's loss loses no message.
+QUORUM: dict[str, Any] = {"x-queue-type": "quorum"}
+#: Deliveries of one message before the broker itself dead-letters it (a consumer that crashes
+#: on it again and again); the consumer dead-letters what it rejects long before that.
+DELIVERY_LIMIT = 20
+
+
+def consumer_queue_arguments(name: str) -> dict[str, Any]:
+    """A consumer queue's arguments, the same wherever it is declared.
+
+    - quorum (replicated), with at-least-once dead-lettering (which needs ``reject-publish``
+      overflow) into the queue's ``.dlq``;
+    - single active consumer: any number of consumer replicas may subscribe; the broker
+      delivers to one at a time, in queue order, and switches to another when it goes away,
+      so the events of an aggregate are never handled by two replicas at once or out of
+      order.
+    """
+    return {
+        **QUORUM,
+        "x-single-active-consumer": True,
+        "x-delivery-limit": DELIVERY_LIMIT,
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+        "x-dead-letter-routing-key": name,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+
+
 async def declare_consumer_queue(
     channel: AbstractChannel, name: str, routing_keys: Sequence[str]
 ) -> AbstractQueue:
@@ -100,15 +129,10 @@ async def declare_consumer_queue(
     dlx = await channel.declare_exchange(
         DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
     )
-    dlq = await channel.declare_queue(f"{name}.dlq", durable=True)
+    dlq = await channel.declare_queue(f"{name}.dlq", durable=True, arguments=QUORUM)
     await dlq.bind(dlx, routing_key=name)
     queue = await channel.declare_queue(
-        name,
-        durable=True,
-        arguments={
-            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-            "x-dead-letter-routing-key": name,
-        },
+        name, durable=True, arguments=consumer_queue_arguments(name)
     )
     for key in routing_keys:
         await queue.bind(exchange, routing_key=key)
