@@ -325,7 +325,7 @@ class GatewayEngine:
 
         events = subscribe(
             node.service,
-            self.transport.urls[node.service],
+            self.transport.url_for(node.service),
             node.operation_text,
             used,
             node.operation_name,

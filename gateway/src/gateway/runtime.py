@@ -29,6 +29,7 @@ from gateway.settings import Settings
 from gateway.supergraph import Supergraph, SupergraphError, load_supergraph
 from gateway.telemetry import TracedTransport
 from gateway.transport import SubgraphTransport
+from gateway.transport.replicas import joined_urls
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,9 @@ def configured_supergraph(sdl: str, settings: Settings, origin: str) -> Supergra
     ``ValueError`` when it cannot be served."""
     supergraph = load_supergraph(sdl)
     try:
-        return supergraph.with_subgraph_urls(settings.subgraph_urls)
+        return supergraph.with_subgraph_urls(
+            {name: joined_urls(urls) for name, urls in settings.subgraph_urls.items()}
+        )
     except KeyError as exc:
         raise ValueError(
             f"GATEWAY_SUBGRAPH_URLS names {exc.args[0]!r}, which is no subgraph of "

@@ -33,7 +33,9 @@ class Settings(CommonSettings):
     supergraph_path: Path = Field(default_factory=default_supergraph_path)
     # Subgraph name -> URL (JSON in GATEWAY_SUBGRAPH_URLS), overriding the supergraph's URLs,
     # which name the docker-compose hosts. Names match join__graph names case-insensitively.
-    subgraph_urls: dict[str, str] = Field(default_factory=dict)
+    # Several replicas of a subgraph: several URLs separated by spaces, or a JSON list
+    # (gateway.transport.replicas).
+    subgraph_urls: dict[str, str | list[str]] = Field(default_factory=dict)
     subgraph_timeout_seconds: float = Field(default=30.0, gt=0)
     # Pooled subgraph connections idle longer than this are closed, not reused: below the
     # subgraph servers' keep-alive timeout (uvicorn: 5 s), so none is found dropped.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -22,6 +23,7 @@ from yarl import URL
 from gateway.metrics import SubgraphMetrics
 from gateway.transport.deadline import fetch_timeout
 from gateway.transport.keepalive import KeepAliveError, KeepAlivePool
+from gateway.transport.replicas import Rotation, split_urls
 
 # Headers worth passing on to subgraphs besides the identity: trace context and request ids.
 FORWARDED_HEADERS = ("authorization", "traceparent", "tracestate", "x-request-id")
@@ -54,9 +56,18 @@ def new_session(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Replica:
+    """One URL of a subgraph, prepared for the path it takes."""
+
+    url: URL
+    lean: tuple[tuple[str, int], bytes] | None  # the keep-alive pool's (host, request head)
+
+
 class SubgraphTransport:
     """``http://`` subgraphs go through the lean keep-alive pool (keepalive), others (TLS)
-    through the aiohttp session."""
+    through the aiohttp session. A subgraph URL setting may name several replicas
+    (``transport.replicas``): requests go round-robin and skip a replica that refuses."""
 
     def __init__(
         self,
@@ -67,22 +78,29 @@ class SubgraphTransport:
     ) -> None:
         self._session = session
         self._urls = dict(urls)
-        self._parsed = {name: URL(url) for name, url in self._urls.items()}
         self._timeout = timeout_seconds
         self._metrics = {name: SubgraphMetrics(name) for name in self._urls}
         self._pool = KeepAlivePool(idle_seconds=idle_seconds)
-        self._lean = {
-            name: self._pool.prepare(url)
-            for name, url in self._urls.items()
-            if KeepAlivePool.supports(url)
+        self._replicas = {
+            name: Rotation([self._replica(url) for url in split_urls(value)])
+            for name, value in self._urls.items()
         }
+
+    def _replica(self, url: str) -> Replica:
+        lean = self._pool.prepare(url) if KeepAlivePool.supports(url) else None
+        return Replica(URL(url), lean)
 
     def close(self) -> None:
         self._pool.close()
 
     @property
     def urls(self) -> Mapping[str, str]:
+        """Subgraph name -> its URL setting (several replicas' URLs separated by spaces)."""
         return self._urls
+
+    def url_for(self, service: str) -> str:
+        """One replica's URL (the next in turn), for a connection of its own (subscriptions)."""
+        return str(self._replicas[service].order()[0][1].url)
 
     async def fetch(
         self,
@@ -98,24 +116,20 @@ class SubgraphTransport:
             body["operationName"] = operation_name
         started = time.perf_counter()
         outcome = "error"
-        lean = self._lean.get(service)
+        data = orjson.dumps(body)
+        rotation = self._replicas[service]
         try:
-            if lean is not None:
-                status, content = await self._pool.post(
-                    lean[0],
-                    lean[1],
-                    {**headers, "Content-Type": "application/json", "Accept": _ACCEPT},
-                    orjson.dumps(body),
-                    fetch_timeout(self._timeout),
-                )
-            else:
-                async with self._session.post(
-                    self._parsed[service],
-                    data=orjson.dumps(body),
-                    headers={**headers, "content-type": "application/json", "accept": _ACCEPT},
-                ) as response:
-                    content = await response.read()
-                    status = response.status
+            for attempt, (index, replica) in enumerate(order := rotation.order(), start=1):
+                try:
+                    status, content = await self._post(replica, headers, data)
+                except (ConnectionRefusedError, aiohttp.ClientConnectorError):
+                    # Nothing was sent: the next replica may take it (never a double write).
+                    rotation.down(index)
+                    if attempt == len(order):
+                        raise
+                    continue
+                rotation.up(index)
+                break
             payload = self._payload(service, status, content)
             outcome = "ok" if not payload.get("errors") else "graphql_errors"
             return payload
@@ -123,6 +137,24 @@ class SubgraphTransport:
             raise SubgraphRequestError(service, f"{type(exc).__name__}: {exc}") from exc
         finally:
             self._metrics[service].observe(outcome, time.perf_counter() - started)
+
+    async def _post(
+        self, replica: Replica, headers: Mapping[str, str], data: bytes
+    ) -> tuple[int, bytes]:
+        if replica.lean is not None:
+            return await self._pool.post(
+                replica.lean[0],
+                replica.lean[1],
+                {**headers, "Content-Type": "application/json", "Accept": _ACCEPT},
+                data,
+                fetch_timeout(self._timeout),
+            )
+        async with self._session.post(
+            replica.url,
+            data=data,
+            headers={**headers, "content-type": "application/json", "accept": _ACCEPT},
+        ) as response:
+            return response.status, await response.read()
 
     @staticmethod
     def _payload(service: str, status: int, content: bytes) -> dict[str, Any]:
@@ -137,10 +169,18 @@ class SubgraphTransport:
         return payload
 
     async def check_live(self, service: str) -> None:
-        """Raises unless the subgraph's ``/health/live`` answers 200."""
-        url = self._parsed[service].with_path("/health/live").with_query(None)
-        async with self._session.get(url) as response:
-            response.raise_for_status()
+        """Raises unless ``/health/live`` of one of the subgraph's replicas answers 200."""
+        failure: Exception | None = None
+        for _, replica in self._replicas[service].order():
+            url = replica.url.with_path("/health/live").with_query(None)
+            try:
+                async with self._session.get(url) as response:
+                    response.raise_for_status()
+                    return
+            except (OSError, aiohttp.ClientError) as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
 
 
 def forwarded_headers(request_headers: Mapping[str, str]) -> dict[str, str]:
