@@ -572,6 +572,14 @@ class MongoKnownCustomers:
         )
 
     async def remember(self, customer: CustomerFacts) -> None:
+        # Owner first: ``exists`` answers from the same document, so a deal opened the moment
+        # the customer is known already finds whom it belongs to (two writes, this order).
+        if customer.owner_id is not None:
+            await self.belongs_to(
+                customer.customer_id,
+                CustomerOwner(customer.owner_id, customer.team),
+                customer.version,
+            )
         await self._customers.update_one(
             {"_id": customer.customer_id},
             {
@@ -584,12 +592,6 @@ class MongoKnownCustomers:
             },
             upsert=True,
         )
-        if customer.owner_id is not None:
-            await self.belongs_to(
-                customer.customer_id,
-                CustomerOwner(customer.owner_id, customer.team),
-                customer.version,
-            )
 
     async def belongs_to(self, customer_id: str, owner: CustomerOwner, version: int) -> None:
         # Only over an older version (or none): a late ``created`` or a redelivered
