@@ -80,6 +80,8 @@ class Suite:
     database_suffix: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
+    #: The extra replicas of a subgraph, beside ``ports[name]``: name -> {key: port}.
+    replica_ports: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def gateway_url(self) -> str:
@@ -87,6 +89,11 @@ class Suite:
 
     def subgraph_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}/graphql"
+
+    def subgraph_urls(self, name: str) -> list[str]:
+        """The URLs of every replica of a subgraph, the first one's first."""
+        ports = [self.ports[name], *self.replica_ports.get(name, {}).values()]
+        return [f"http://127.0.0.1:{port}/graphql" for port in ports]
 
     def database(self, subgraph: str) -> str:
         return f"{subgraph}{self.database_suffix}"
@@ -108,15 +115,22 @@ class Suite:
             env[f"{name.upper()}_DATABASE"] = self.database(name)
         # The gateway's schema registry: a test session's is as throw-away as its databases.
         env["GATEWAY_REGISTRY_DATABASE"] = f"registry{self.database_suffix}"
-        env["GATEWAY_SUBGRAPH_URLS"] = json.dumps({n: self.subgraph_url(n) for n in SUBGRAPHS})
+        # Every replica of a subgraph: the gateway spreads its calls over them.
+        env["GATEWAY_SUBGRAPH_URLS"] = json.dumps(
+            {n: " ".join(self.subgraph_urls(n)) for n in SUBGRAPHS}
+        )
         env.update(self.extra_env)
         return env
 
-    def process(self, name: str, env: dict[str, str] | None = None) -> ManagedProcess:
+    def process(
+        self, name: str, env: dict[str, str] | None = None, port: int | None = None
+    ) -> ManagedProcess:
         ready_url = None
         if name in self.ports:
+            port = port or self.ports[name]
             path = "/health" if name == "gateway" else "/health/ready"
-            ready_url = f"http://127.0.0.1:{self.ports[name]}{path}"
+            ready_url = f"http://127.0.0.1:{port}{path}"
+            env = {**(env or {}), f"{name.upper()}_PORT": str(port)}
         ready = None
         if name == "analytics-worker":
             from crm_common.topology import ANALYTICS_EVENTS
@@ -136,13 +150,30 @@ class Suite:
     def start(self, name: str, env: dict[str, str] | None = None, timeout: float = 60) -> None:
         self.processes[name] = self.process(name, env).start(timeout)
 
-    def restart(self, name: str, timeout: float = 60) -> None:
-        """Start a process again with the environment it had (after it crashed)."""
+    def start_replica(self, name: str, timeout: float = 60) -> str:
+        """Start one more copy of ``name`` (on a port of its own if it serves HTTP); returns
+        its key in ``processes`` (``name#2``, ``name#3``...). The gateway reaches a subgraph's
+        new replica once it is (re)started: ``restart("gateway", fresh_env=True)``."""
+        copies = [k for k in self.processes if k == name or k.startswith(f"{name}#")]
+        key = f"{name}#{len(copies) + 1}"
+        port = None
+        if name in self.ports:
+            port = free_port()
+            self.replica_ports.setdefault(name, {})[key] = port
+        self.processes[key] = self.process(name, port=port).start(timeout)
+        return key
+
+    def restart(self, name: str, timeout: float = 60, fresh_env: bool = False) -> None:
+        """Start a process again with the environment it had (after it crashed), or with
+        today's (``fresh_env``: e.g. the gateway after replicas were added)."""
         old = self.processes[name]
+        if old.running:
+            old.stop()
+        env = self.process(name.split("#")[0]).env if fresh_env else old.env
         self.processes[name] = ManagedProcess(
             old.name,
             old.command,
-            old.env,
+            env,
             old.log_path,
             ready_url=old.ready_url,
             ready=old._ready,
@@ -157,6 +188,8 @@ class Suite:
     def kill(self, name: str) -> None:
         """SIGKILL: the crash a test wants to survive (no shutdown hooks run)."""
         self.processes.pop(name).kill()
+        # A killed extra replica is no replica any more (a restarted gateway does not call it).
+        self.replica_ports.get(name.split("#")[0], {}).pop(name, None)
 
     def start_all(self) -> None:
         for name in START_ORDER:

@@ -60,11 +60,13 @@ async def seed(collection: Collection, documents: int, events_each: int) -> set[
     return ids
 
 
-def relay(collection: Collection, broker: RecordingBroker, seconds: float) -> OutboxRelay:
+def relay(
+    collection: Collection, broker: RecordingBroker, seconds: float, poll_interval: float = 0.05
+) -> OutboxRelay:
     return OutboxRelay(
         collection,
         broker,
-        poll_interval=0.05,
+        poll_interval=poll_interval,
         min_backoff=0.01,
         lease=RelayLease.of(collection, seconds),
     )
@@ -141,3 +143,26 @@ async def test_another_relay_takes_over_when_the_holder_dies_or_stops(
     assert_once_and_in_order(
         [first, second, third], after_death | handed | set(e.id for e in first.published)
     )
+
+
+async def test_with_standbys_around_the_holder_sweeps_often(collection: Collection) -> None:
+    """Writes made through a replica whose relay is a standby wait for the holder's sweep: the
+    standby says it is there, and the holder then sweeps every fraction of a second instead of
+    every poll interval (an hour here)."""
+    first, second = RecordingBroker(), RecordingBroker()
+    holder = relay(collection, first, seconds=3, poll_interval=3600)
+    holder.start()
+    await asyncio.sleep(0.3)  # it holds the lease
+    standby = relay(collection, second, seconds=3, poll_interval=3600)
+    standby.start()
+    try:
+        await asyncio.sleep(1.5)  # the standby has said it is there; the holder renewed
+        assert holder.lease.held()
+        assert not standby.lease.held()
+        written = await seed(collection, 3, 2)  # as if through the standby's process
+        took = await wait_for(written, [first], within=20)
+        assert took < 5  # not the hour of the poll interval
+        assert holder.lease.contested
+    finally:
+        await standby.stop()
+        await holder.stop()

@@ -20,12 +20,24 @@ MONGO_COMMANDS = Counter(
 _HOUSEKEEPING = frozenset(
     {"hello", "ismaster", "isMaster", "ping", "endSessions", "saslStart", "saslContinue"}
 )
+#: Collections of housekeeping too: the outbox relays' lease renewals (crm_common.outbox_lease)
+#: come every few seconds whatever the requests, so they are counted apart.
+_HOUSEKEEPING_COLLECTIONS = frozenset({"relay_leases"})
+LEASE_COMMANDS = Counter(
+    "crm_mongo_housekeeping_commands_total",
+    "MongoDB commands of the process's own housekeeping (relay leases), by command name",
+    ["command", "database"],
+)
 
 
 class _CommandCounter(monitoring.CommandListener):
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name not in _HOUSEKEEPING:
-            MONGO_COMMANDS.labels(event.command_name, event.database_name).inc()
+        if event.command_name in _HOUSEKEEPING:
+            return
+        if event.command.get(event.command_name) in _HOUSEKEEPING_COLLECTIONS:
+            LEASE_COMMANDS.labels(event.command_name, event.database_name).inc()
+            return
+        MONGO_COMMANDS.labels(event.command_name, event.database_name).inc()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass

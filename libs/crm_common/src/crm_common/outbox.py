@@ -40,7 +40,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from crm_common.events import CloudEvent
-from crm_common.outbox_lease import LeaseLost, RelayLease
+from crm_common.outbox_lease import CONTESTED_POLL_SECONDS, LeaseLost, RelayLease
 
 log = logging.getLogger(__name__)
 
@@ -292,13 +292,17 @@ class OutboxRelay:
                 self._sweep_needed = True
             if self._sweep_needed or self._queue:
                 continue
+            # Other relays leave their writes' events to our sweep: sweep often then.
+            poll = self._poll_interval
+            if self._lease.contested:
+                poll = min(poll, CONTESTED_POLL_SECONDS)
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
                 # Woken in time to renew the lease, too.
-                async with asyncio.timeout(min(self._poll_interval, self._lease.renew_every)):
+                async with asyncio.timeout(min(poll, self._lease.renew_every)):
                     await self._wakeup.wait()
             except TimeoutError:
-                if loop.time() - self._last_sweep >= self._poll_interval:
+                if loop.time() - self._last_sweep >= poll:
                     self._sweep_needed = True
 
     async def _may_publish(self) -> bool:

@@ -14,7 +14,9 @@ document in the ``relay_leases`` collection of the same database,
   its renewals therefore stops publishing before any other relay can take the lease. This
   assumes the relays' wall clocks agree to well within that margin (NTP).
 - The others publish nothing. Events written through their processes are published by the
-  holder's sweep (``poll_interval``).
+  holder's sweep. The others say they are there (``standby_seen_at`` in the lease document,
+  every second), and while they are, the holder sweeps every ``CONTESTED_POLL_SECONDS``
+  instead of every ``poll_interval``, so such an event waits a fraction of a second.
 
 Losing the lease in the middle of a pass can publish an event twice, never skip one: the same
 at-least-once delivery that consumers already absorb (by event id).
@@ -30,12 +32,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 LEASES = "relay_leases"
 #: The share of the lease that a holder trusts, measured from when its renewal started.
 TRUSTED_SHARE = 0.8
+#: How often the holder sweeps while other relays are around (their writes wait for it).
+CONTESTED_POLL_SECONDS = 0.25
+#: A standby seen this recently counts as present.
+STANDBY_SECONDS = 5.0
 
 
 class LeaseLost(Exception):
@@ -64,6 +71,7 @@ class RelayLease:
         self._monotonic = monotonic
         self._trusted_until = 0.0
         self._renewed_at: float | None = None
+        self._contested = False
 
     @classmethod
     def of(cls, collection: AsyncCollection[dict[str, Any]], seconds: float) -> RelayLease:
@@ -84,6 +92,12 @@ class RelayLease:
         hand-over (``release``) takes about a second, whatever the lease's duration."""
         return min(self.renew_every, 1.0)
 
+    @property
+    def contested(self) -> bool:
+        """Whether other relays were around at the last renewal (they leave their writes'
+        events to us)."""
+        return self._contested
+
     def held(self) -> bool:
         """Whether this relay may publish now (by its own clock; no I/O)."""
         return self._monotonic() < self._trusted_until
@@ -101,7 +115,7 @@ class RelayLease:
         self._renewed_at = started
         now = datetime.now(UTC)
         try:
-            result = await self._leases.update_one(
+            lease = await self._leases.find_one_and_update(
                 {
                     "_id": self._name,
                     "$or": [{"holder": self._holder}, {"expires_at": {"$lt": now}}],
@@ -114,11 +128,23 @@ class RelayLease:
                     }
                 },
                 upsert=True,
+                return_document=ReturnDocument.AFTER,
             )
-            held = result.matched_count == 1 or result.upserted_id is not None
+            held = lease is not None and lease.get("holder") == self._holder
         except DuplicateKeyError:
-            held = False  # someone else holds it: our upsert's insert collided with theirs
+            lease, held = None, False  # someone else holds it: our upsert's insert collided
         self._trusted_until = started + TRUSTED_SHARE * self._seconds if held else 0.0
+        if held:
+            seen = (lease or {}).get("standby_seen_at")
+            if isinstance(seen, datetime) and seen.tzinfo is None:
+                seen = seen.replace(tzinfo=UTC)
+            self._contested = isinstance(seen, datetime) and (
+                (now - seen).total_seconds() < STANDBY_SECONDS
+            )
+        else:
+            self._contested = False
+            # Tell the holder we are here: it sweeps up our writes' events more often.
+            await self._leases.update_one({"_id": self._name}, {"$set": {"standby_seen_at": now}})
         return held
 
     async def release(self) -> None:
