@@ -21,8 +21,15 @@ from gateway.execution.errors import (
     root_response_keys,
     transport_errors,
 )
-from gateway.planning.plan import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence
-from gateway.planning.planner import REPRESENTATIONS
+from gateway.planning.plan import (
+    REPRESENTATIONS,
+    Condition,
+    Fetch,
+    Flatten,
+    Parallel,
+    PlanNode,
+    Sequence,
+)
 from gateway.transport.http import SubgraphRequestError
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 LIST_STEP = "@"
+# The variable of an entity fetch that carries its representations.
+REPRESENTATIONS = "representations"
 
 OperationKind: TypeAlias = Literal["query", "mutation", "subscription"]
 
