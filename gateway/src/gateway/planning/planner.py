@@ -38,6 +38,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLNamedType,
     InlineFragmentNode,
     OperationType,
     SelectionNode,
@@ -58,7 +59,7 @@ from gateway.planning.keys import entity_child, usable_key
 from gateway.planning.plan import LIST_STEP, OperationKind, QueryPlan, parallel, sequence
 from gateway.planning.provides import Provided, merge_provided, parse_provides, provided_on
 from gateway.planning.requires import conflicts, needs_own_fetch, plan_requires
-from gateway.planning.schema_types import applies, field_definition, unwrap
+from gateway.planning.schema_types import applies, field_definition, named_type_name, unwrap
 from gateway.planning.selections import (
     FieldSelection,
     FragmentSelection,
@@ -155,8 +156,7 @@ class _Planner:
     ) -> list[str]:
         """A root field several subgraphs resolve (@shareable): the subgraphs by the number
         of fetches the field costs from each (one fewer where a root fetch to that subgraph
-        exists already), ties in supergraph order."""
-
+        exists already, or will for a root field only it resolves), ties in supergraph order."""
         reusable = roots[-1:] if self.operation.operation == OperationType.MUTATION else roots
 
         def fetches(graph: str) -> float:
@@ -174,7 +174,25 @@ class _Planner:
                 group = stack.pop()
                 count += 1
                 stack.extend(group.children)
-            return count - sum(1 for t in trial_roots if any(g.graph == t.graph for g in reusable))
+            return count - sum(
+                1
+                for t in trial_roots
+                if any(g.graph == t.graph for g in reusable) or t.graph in later
+            )
+
+        # A query's root fields that only one subgraph resolves will be fetched from it
+        # whatever comes first in the document: a @shareable field joins that fetch as well.
+        later = (
+            set()
+            if self.operation.operation == OperationType.MUTATION
+            else {
+                owners[0]
+                for s in self.operation.selection_set.selections
+                if isinstance(s, FieldNode)
+                and not s.name.value.startswith("__")
+                and len(owners := self.graphs(root_type, s.name.value)) == 1
+            }
+        )
 
         costs = {graph: fetches(graph) for graph in graphs}
         return sorted(graphs, key=lambda g: costs[g])
@@ -226,6 +244,9 @@ class _Planner:
         if node.selection_set is None:
             return selection
         named, depth = unwrap(field_definition(self.schema, parent_type, name).type)
+        # The type the field has in this subgraph (a @shareable field may be narrower there):
+        # fragments are planned for the object types it can return there, nothing else.
+        here = self._named_type_in(group.graph, parent_type, name, named)
         own = self.supergraph.provides(parent_type, name, group.graph)
         if own:
             provided = merge_provided(provided, parse_provides(own))
@@ -242,10 +263,10 @@ class _Planner:
                 self.plan_selections(
                     group, named.name, nested, sub_path, out, out, (), provided, abstract=True
                 )
-        elif is_abstract_type(named):
+        elif is_abstract_type(here):
             # __typename tells the executor (and the response shaping) the runtime type.
             out.append(typename_field())
-            for object_type in self.supergraph.possible_types_in(named.name, group.graph):
+            for object_type in self.supergraph.possible_types_in(here.name, group.graph):
                 per_type: list[Selection] = []
                 level = Level(
                     group, object_type, sub_path, per_type, selection, parent_type, object_type
@@ -257,14 +278,30 @@ class _Planner:
                 if per_type:
                     out.append(FragmentSelection(object_type, (), per_type))
         else:
+            fragment = None
+            if is_abstract_type(named):
+                # Abstract in the supergraph, one object type here: the shaping still needs
+                # the runtime type.
+                out.append(typename_field())
+                fragment = here.name
             with self.levels.entered(
-                Level(group, named.name, sub_path, out, selection, parent_type)
+                Level(group, here.name, sub_path, out, selection, parent_type, fragment)
             ):
-                self.plan_selections(group, named.name, nested, sub_path, out, out, (), provided)
+                self.plan_selections(group, here.name, nested, sub_path, out, out, (), provided)
             if not out:
                 out.append(typename_field())
         selection.selections = out
         return selection
+
+    def _named_type_in(
+        self, graph: str, parent_type: str, field_name: str, named: GraphQLNamedType
+    ) -> GraphQLNamedType:
+        """The named type of the field in ``graph`` (``@join__field(type:)``), else ``named``."""
+        recorded = self.supergraph.field_type_in(parent_type, field_name, graph)
+        if recorded is None:
+            return named
+        here = self.schema.get_type(named_type_name(recorded))
+        return here if here is not None else named
 
     def plan_selections(
         self,

@@ -10,7 +10,9 @@ from graphql import (
     is_list_type,
     is_non_null_type,
     is_object_type,
+    parse_type,
 )
+from graphql.language import ListTypeNode, NamedTypeNode, NonNullTypeNode
 
 from gateway.planning.errors import PlanningError
 
@@ -54,3 +56,13 @@ def possible_types(schema: GraphQLSchema, type_condition: str) -> tuple[str, ...
         return (type_condition,)
     possible = schema.get_possible_types(condition)  # type: ignore[arg-type]
     return tuple(t.name for t in possible)
+
+
+def named_type_name(type_text: str) -> str:
+    """``Book`` of ``[Book!]!``."""
+    node = parse_type(type_text, no_location=True)
+    while isinstance(node, ListTypeNode | NonNullTypeNode):
+        node = node.type
+    assert isinstance(node, NamedTypeNode)
+    name: str = node.name.value
+    return name

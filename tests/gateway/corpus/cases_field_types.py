@@ -1,0 +1,72 @@
+# ruff: noqa: E501  (canned data and SDL read best on one line)
+"""Corpus, fields whose type differs between subgraphs (issue 13, classes 8 and 9).
+
+Class 8: a @shareable field narrower in one subgraph (``featured: Book`` in shop,
+``featured: Media`` in library; the supergraph records ``@join__field(type: "Book")``) gets
+only the fragments that can apply there; a union that one subgraph knows partly
+(``Result = Book | Movie`` in library, ``| Song`` too in shop) keeps, in the request to the
+subgraph chosen, only the members that subgraph knows.
+"""
+
+from __future__ import annotations
+
+from corpus.model import Corpus, Query, Subgraph
+
+_BOOK = {"__typename": "Book", "id": "b1", "title": "Dune"}
+_MOVIE = {"__typename": "Movie", "id": "m1", "title": "Alien"}
+
+field_types_per_subgraph = Corpus(
+    "field_types_per_subgraph",
+    "a @shareable field narrower in one subgraph, a union one subgraph knows partly",
+    [
+        Subgraph(
+            "library",
+            """
+            interface Media { id: ID! title: String! }
+            type Book implements Media @key(fields: "id") { id: ID! title: String! @shareable author: String! }
+            type Movie implements Media @key(fields: "id") { id: ID! title: String! @shareable director: String }
+            union Result = Book | Movie
+            type Query { featured: Media @shareable search: [Result!]! @shareable shelf: [Media!]! }
+            """,
+            root={"featured": _BOOK, "search": [_BOOK, _MOVIE], "shelf": [_MOVIE, _BOOK]},
+            entities={
+                "Book": [{**_BOOK, "author": "Herbert"}],
+                "Movie": [{**_MOVIE, "director": "Scott"}],
+            },
+        ),
+        Subgraph(
+            "shop",
+            """
+            interface Media { id: ID! title: String! }
+            type Book implements Media @key(fields: "id") { id: ID! title: String! @shareable price: Int }
+            type Movie implements Media @key(fields: "id") { id: ID! title: String! @shareable }
+            type Song @key(fields: "id") { id: ID! length: Int }
+            union Result = Book | Movie | Song
+            type Query { featured: Book @shareable search: [Result!]! @shareable songs: [Song!]! }
+            """,
+            root={
+                "featured": _BOOK,
+                "search": [_BOOK, _MOVIE],
+                "songs": [{"__typename": "Song", "id": "s1", "length": 200}],
+            },
+            entities={
+                "Book": [{**_BOOK, "price": 12}],
+                "Movie": [_MOVIE],
+                "Song": [{"id": "s1", "length": 200}],
+            },
+        ),
+    ],
+    [
+        # shop is chosen (one fetch): ... on Movie cannot apply to its Book.
+        Query("{ featured { title ... on Movie { director } ... on Book { price } } }"),
+        Query("{ featured { ... on Book { price } ... on Movie { title } } }"),
+        Query("{ featured { __typename ... on Movie { title } } }"),
+        Query("{ featured { ... on Book { author price } } }"),
+        # library is chosen: ... on Song is not sent there (library's Result has no Song).
+        Query("{ search { __typename ... on Song { length } ... on Book { title author } } }"),
+        Query("{ search { ... on Media { title } ... on Song { id } } songs { length } }"),
+        Query("{ shelf { title ... on Book { price } } }"),
+    ],
+)
+
+CORPORA = [field_types_per_subgraph]
