@@ -6,10 +6,18 @@ Class 8: a @shareable field narrower in one subgraph (``featured: Book`` in shop
 only the fragments that can apply there; a union that one subgraph knows partly
 (``Result = Book | Movie`` in library, ``| Song`` too in shop) keeps, in the request to the
 subgraph chosen, only the members that subgraph knows.
+
+Class 9: sibling fragments selecting one response name whose types differ in the subgraph
+asked (``Book.code: ID!`` and ``Movie.code: ID`` in shop; both ``ID`` in the supergraph) would
+make that subgraph's operation invalid (fields conflict): all but one are aliased in the
+subgraph request, and the plan says which keys it renames back (``outputRewrites``).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from corpus.cases_federation import fail
 from corpus.model import Corpus, Query, Subgraph
 
 _BOOK = {"__typename": "Book", "id": "b1", "title": "Dune"}
@@ -69,4 +77,75 @@ field_types_per_subgraph = Corpus(
     ],
 )
 
-CORPORA = [field_types_per_subgraph]
+
+def _movie_code(movie: dict[str, Any]) -> Any:
+    if movie.get("code") == "down":
+        fail("the code of this movie is unknown", "NO_CODE")
+    return movie.get("code")
+
+
+_ITEMS = [
+    {"__typename": "Book", "id": "b1"},
+    {"__typename": "Movie", "id": "m1"},
+    {"__typename": "Movie", "id": "m2"},
+]
+
+field_merging_conflicts = Corpus(
+    "field_merging_conflicts",
+    "one response name, types that differ in the subgraph asked (ID! vs ID): aliased",
+    [
+        Subgraph(
+            "library",
+            """
+            type Book @key(fields: "id", resolvable: false) { id: ID! code: ID @shareable }
+            type Movie @key(fields: "id") { id: ID! }
+            union Item = Book | Movie
+            type Query { items: [Item!]! @shareable }
+            """,
+            root={"items": _ITEMS},
+            entities={
+                "Book": [{"id": "b1", "code": "B-1"}],
+                "Movie": [{"id": "m1"}, {"id": "m2"}],
+            },
+        ),
+        Subgraph(
+            "shop",
+            """
+            type Book @key(fields: "id") { id: ID! code: ID! @shareable }
+            type Movie @key(fields: "id") { id: ID! code: ID rating: Int }
+            union Item = Book | Movie
+            type Query { items: [Item!]! @shareable }
+            """,
+            root={"items": _ITEMS},
+            entities={
+                "Book": [{"id": "b1", "code": "B-1"}],
+                "Movie": [
+                    {"id": "m1", "code": "M-1", "rating": 4},
+                    {"id": "m2", "code": "down", "rating": None},
+                ],
+            },
+            resolvers={"Movie.code": _movie_code},
+        ),
+        Subgraph(
+            "feed",
+            """
+            type Book @key(fields: "id") { id: ID! }
+            type Movie @key(fields: "id") { id: ID! }
+            union Entry = Book | Movie
+            type Query { feed: [Entry!]! }
+            """,
+            root={"feed": list(reversed(_ITEMS))},
+        ),
+    ],
+    [
+        # shop is chosen (rating is only there): code is ID! on Book, ID on Movie. m2's
+        # code fails: its error names the client's key, not the alias.
+        Query("{ items { ... on Book { code } ... on Movie { code rating } } }"),
+        Query("{ items { ... on Movie { rating c: code } ... on Book { c: code id } } }"),
+        # One entity fetch to shop for both types: the _entities selection is aliased.
+        Query("{ feed { ... on Movie { code } ... on Book { code } } }"),
+        Query("{ feed { __typename ... on Movie { code rating } ... on Book { id code } } }"),
+    ],
+)
+
+CORPORA = [field_types_per_subgraph, field_merging_conflicts]

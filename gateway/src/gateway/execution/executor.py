@@ -13,7 +13,9 @@ from gateway.execution.entities import (
     ResponsePath,
     collect_entities,
     merge_into,
+    rename_keys,
     representation,
+    with_renamed_error_paths,
 )
 from gateway.execution.errors import (
     entity_fetch_errors,
@@ -123,6 +125,9 @@ class PlanExecutor:
         if response is None:
             return
         data = response.get("data")
+        if fetch.renames:
+            rename_keys(data, fetch.renames)
+            response = with_renamed_error_paths(response, fetch.renames)
         if isinstance(data, dict):
             merge_into(self.outcome.data, data)
         self.outcome.errors.extend(root_fetch_error(e) for e in response.get("errors") or ())
@@ -167,6 +172,9 @@ class PlanExecutor:
             return
         data = response.get("data")
         entities = data.get("_entities") if isinstance(data, dict) else None
+        if fetch.renames:
+            rename_keys(entities, fetch.renames)
+            response = with_renamed_error_paths(response, fetch.renames)
         if isinstance(entities, list):
             for index, result in enumerate(entities[: len(targets)]):
                 if isinstance(result, dict):

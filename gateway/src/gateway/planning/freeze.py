@@ -28,6 +28,7 @@ from gateway.planning.errors import PlanningError
 from gateway.planning.fetch_groups import FetchGroup
 from gateway.planning.field_sets import copy_fields, requirement
 from gateway.planning.interface_objects import implementations_of_interface_object
+from gateway.planning.merging import alias_conflicts
 from gateway.planning.plan import (
     REPRESENTATIONS,
     Fetch,
@@ -129,6 +130,7 @@ class Freezer:
                 FragmentSelection(type_name, (), selections)
                 for type_name, selections in per_type.items()
             ]
+            inner, renames = alias_conflicts(inner, None, group.graph, self.supergraph)
             used = variables_used(inner)
             if REPRESENTATIONS in used:
                 raise PlanningError(
@@ -140,7 +142,11 @@ class Freezer:
             definitions = [_REPRESENTATIONS_DEFINITION]
             operation_type = OperationType.QUERY
         else:
-            selections = group.selections
+            root = self.supergraph.schema.get_root_type(self.operation.operation)
+            assert root is not None
+            selections, renames = alias_conflicts(
+                group.selections, root.name, group.graph, self.supergraph
+            )
             used = variables_used(selections)
             definitions = []
             operation_type = self.operation.operation
@@ -178,6 +184,7 @@ class Freezer:
             for type_name, fields in requirements.items()
         )
         return Fetch(
+            renames=renames,
             service=group.graph,
             operation_text=print_ast(operation, max_indent_depth=0),
             requires=requires,

@@ -54,6 +54,18 @@ class TypeRequirement:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyRename:
+    """A field the subgraph operation selects under an alias of the gateway's (fields of one
+    response name whose types differ there, see planning/merging.py): in each result of the
+    fetch (each entity of an entity fetch), at ``path`` (lists stepped through), the key
+    ``alias`` is renamed ``response_key`` before the result is merged."""
+
+    path: tuple[str, ...]
+    alias: str
+    response_key: str
+
+
+@dataclass(frozen=True, slots=True)
 class Fetch:
     service: str
     operation_text: str
@@ -64,6 +76,8 @@ class Fetch:
     # Where the results merge: () at the root, the Flatten path for an entity fetch.
     path: tuple[str, ...]
     operation_name: str | None = None
+    # Aliases the gateway gave to fields, renamed back in the results (deepest first).
+    renames: tuple[KeyRename, ...] = ()
 
     @property
     def is_entity_fetch(self) -> bool:

@@ -27,6 +27,11 @@ def node_to_data(node: PlanNode) -> dict[str, Any]:
             data["requires"] = [requirement_text(r) for r in node.requires]
         if node.variable_usages:
             data["variableUsages"] = list(node.variable_usages)
+        if node.renames:
+            data["outputRewrites"] = [
+                {"kind": "KeyRenamer", "path": [*r.path, r.alias], "renameKeyTo": r.response_key}
+                for r in node.renames
+            ]
         return data
     if isinstance(node, Condition):
         data = {"kind": "Condition", "condition": node.variable}
