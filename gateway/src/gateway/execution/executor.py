@@ -72,7 +72,7 @@ class PlanExecutor:
         if isinstance(node, Fetch):
             await self._root_fetch(node)
         elif isinstance(node, Flatten):
-            await self._entity_fetch(node.node, [node.path])
+            await self._entity_fetch(node.node, list(node.paths))
         elif isinstance(node, Sequence):
             for step in node.nodes:
                 await self.run(step)
@@ -85,19 +85,7 @@ class PlanExecutor:
             await self._parallel(node)
 
     async def _parallel(self, node: Parallel) -> None:
-        # Flattens that share one Fetch (the planner merged sibling entity fetches to one
-        # subgraph) become one request carrying the representations of all their paths.
-        shared: dict[int, tuple[Fetch, list[tuple[str, ...]]]] = {}
-        others: list[PlanNode] = []
-        for step in node.nodes:
-            if isinstance(step, Flatten):
-                shared.setdefault(id(step.node), (step.node, []))[1].append(step.path)
-            else:
-                others.append(step)
-        await asyncio.gather(
-            *(self._entity_fetch(fetch, paths) for fetch, paths in shared.values()),
-            *(self.run(step) for step in others),
-        )
+        await asyncio.gather(*(self.run(step) for step in node.nodes))
 
     def _variables_of(self, fetch: Fetch) -> dict[str, Any]:
         return {n: self._variables[n] for n in fetch.variable_usages if n in self._variables}

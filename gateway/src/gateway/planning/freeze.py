@@ -1,7 +1,7 @@
 """Freezing the plan: fetch groups to plain-data plan nodes.
 
 Each cluster of fetch groups becomes one ``Fetch`` (an ``_entities`` operation for entity
-fetches) with one ``Flatten`` per merge path, followed by its children's nodes: siblings in
+fetches) in a ``Flatten`` naming every merge path, followed by its children's nodes: siblings in
 parallel, after the siblings their ``@requires`` (or assembled keys) need; siblings of one
 level that go to the same subgraph share one fetch when that changes nothing (``_clusters``).
 Groups under a variable ``@skip``/``@include`` are wrapped in ``Condition`` nodes.
@@ -84,9 +84,13 @@ class Freezer:
         return implementations_of_interface_object(self.supergraph, type_name)
 
     def node(self, cluster: list[FetchGroup]) -> PlanNode:
-        """One fetch for the cluster (one Flatten per merge path), then their children."""
+        """One fetch for the cluster (one Flatten naming every merge path), then their
+        children."""
         fetch = self._fetch(cluster)
-        node = parallel([Flatten(g.path, fetch) if g.is_entity else fetch for g in cluster])
+        node: PlanNode = fetch
+        if cluster[0].is_entity:
+            paths = list(dict.fromkeys(g.path for g in cluster))
+            node = Flatten(paths[0], fetch, tuple(paths[1:]))
         children = [child for group in cluster for child in group.children]
         if children:
             node = sequence([node, self._children_node(children)])

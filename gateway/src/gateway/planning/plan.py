@@ -86,8 +86,18 @@ class Fetch:
 
 @dataclass(frozen=True, slots=True)
 class Flatten:
+    """An entity fetch whose representations are the objects at ``path``, and its results
+    merged back there. ``more_paths``: further positions the same request serves (sibling
+    entity fetches to one subgraph the planner merged into one): one request carries the
+    representations of every path, in order."""
+
     path: tuple[str, ...]
     node: Fetch
+    more_paths: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def paths(self) -> tuple[tuple[str, ...], ...]:
+        return (self.path, *self.more_paths)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,13 @@ def node_to_data(node: PlanNode) -> dict[str, Any]:
             data["elseClause"] = node_to_data(node.else_clause)
         return data
     if isinstance(node, Flatten):
+        if node.more_paths:
+            # One request for several positions (merged sibling fetches): all named here.
+            return {
+                "kind": "Flatten",
+                "paths": [list(p) for p in node.paths],
+                "node": node_to_data(node.node),
+            }
         return {"kind": "Flatten", "path": list(node.path), "node": node_to_data(node.node)}
     kind = "Sequence" if isinstance(node, Sequence) else "Parallel"
     assert isinstance(node, Sequence | Parallel)
