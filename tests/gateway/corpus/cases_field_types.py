@@ -21,6 +21,14 @@ from corpus.cases_federation import fail
 from corpus.model import Corpus, Query, Subgraph
 
 _BOOK = {"__typename": "Book", "id": "b1", "title": "Dune"}
+
+
+def _length(song: dict[str, Any]) -> Any:
+    if song.get("length") == "down":
+        fail("the length of this song is unknown", "NO_LENGTH")
+    return song.get("length")
+
+
 _MOVIE = {"__typename": "Movie", "id": "m1", "title": "Alien"}
 
 field_types_per_subgraph = Corpus(
@@ -55,8 +63,12 @@ field_types_per_subgraph = Corpus(
             root={
                 "featured": _BOOK,
                 "search": [_BOOK, _MOVIE],
-                "songs": [{"__typename": "Song", "id": "s1", "length": 200}],
+                "songs": [
+                    {"__typename": "Song", "id": "s1", "length": 200},
+                    {"__typename": "Song", "id": "s2", "length": "down"},
+                ],
             },
+            resolvers={"Song.length": _length},
             entities={
                 "Book": [{**_BOOK, "price": 12}],
                 "Movie": [_MOVIE],
