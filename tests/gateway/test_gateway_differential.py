@@ -199,3 +199,18 @@ async def test_errors_never_name_a_field_the_client_did_not_select(
     ]
     theirs = peers.apollo("requires_transitive", {"query": query.query})["response"]
     assert [e["path"] for e in theirs["errors"]] == [["users", 2, "tier"]]
+
+
+async def test_an_error_of_an_aliased_field_names_the_clients_key(
+    peers: Peers, engines: dict[str, GatewayEngine]
+) -> None:
+    """Issue 13, class 9: Movie.code is sent to shop under a gateway alias (Book.code is ID!
+    there); m2's code fails, and the error stands at the client's key, as Apollo's does."""
+    for text, path in [
+        ("{ items { ... on Book { code } ... on Movie { code rating } } }", ["items", 2, "code"]),
+        ("{ feed { ... on Movie { code } ... on Book { code } } }", ["feed", 0, "code"]),
+    ]:
+        ours, _ = await _ours(engines["field_merging_conflicts"], Query(text))
+        assert [e["path"] for e in ours["errors"]] == [path]
+        theirs = peers.apollo("field_merging_conflicts", {"query": text})["response"]
+        assert [e["path"] for e in theirs["errors"]] == [path]

@@ -2,6 +2,7 @@
 
 from corpus import (
     cases_federation,
+    cases_field_types,
     cases_interface_objects,
     cases_keyless,
     cases_keys,
@@ -20,4 +21,5 @@ CORPORA = [
     *cases_keyless.CORPORA,
     *cases_keys.CORPORA,
     *cases_interface_objects.CORPORA,
+    *cases_field_types.CORPORA,
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from corpus.cases_federation import fail
 from corpus.model import Corpus, Query, Subgraph
 
 _BOOK = {"__typename": "Book", "id": "b1", "title": "Dune", "author": "Herbert"}
@@ -15,8 +16,10 @@ _MOVIE = {"__typename": "Movie", "id": "m1", "title": "Alien", "director": "Scot
 _SHOW = {"__typename": "Movie", "id": "m2", "title": "Heat", "director": None}
 
 
-def _media(id: str) -> dict[str, Any] | None:
-    return {"b1": _BOOK, "m1": _MOVIE, "m2": _SHOW}.get(id)
+def _rating(media: dict[str, Any]) -> Any:
+    if media.get("rating") == "down":
+        fail("no rating for this title", "NO_RATING")
+    return media.get("rating")
 
 
 interface_object_routing = Corpus(
@@ -52,9 +55,10 @@ interface_object_routing = Corpus(
                 "Media": [
                     {"id": "b1", "reviews": ["great"], "rating": 5},
                     {"id": "m1", "reviews": ["scary", "classic"], "rating": 4},
-                    {"id": "m2", "reviews": [], "rating": None},
+                    {"id": "m2", "reviews": [], "rating": "down"},
                 ]
             },
+            resolvers={"Media.rating": _rating},
         ),
         Subgraph(
             "feed",
@@ -69,7 +73,8 @@ interface_object_routing = Corpus(
         ),
     ],
     [
-        # Fields of the interface object, from the interface and from an implementation.
+        # Fields of the interface object, from the interface and from an implementation
+        # (m2's rating fails: null, an error at its position).
         Query("{ media { title reviews rating } }"),
         Query('{ book(id: "b1") { author rating reviews } none: book(id: "zz") { rating } }'),
         Query("{ media { ... on Movie { director rating } ... on Book { reviews } } }"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, TypeAlias
 
-from gateway.planning.plan import LIST_STEP, FragmentRequirement, Requirement
+from gateway.planning.plan import LIST_STEP, FragmentRequirement, KeyRename, Requirement
 
 ResponsePath: TypeAlias = list[str | int]
 
@@ -95,3 +95,39 @@ def _merged(current: Any, value: Any) -> Any:
             current[index] = _merged(current[index], item)
         return current
     return value
+
+
+def rename_keys(result: Any, renames: tuple[KeyRename, ...]) -> None:
+    """Undo the aliases the planner gave to conflicting fields (planning/merging.py) in one
+    subgraph result, in place."""
+    for rename in renames:
+        _rename(result, rename.path, rename.alias, rename.response_key)
+
+
+def _rename(value: Any, path: tuple[str, ...], alias: str, key: str) -> None:
+    if isinstance(value, list):
+        for item in value:
+            _rename(item, path, alias, key)
+    elif isinstance(value, dict):
+        if path:
+            _rename(value.get(path[0]), path[1:], alias, key)
+        elif alias in value:
+            value[key] = value.pop(alias)
+
+
+def with_renamed_error_paths(
+    response: dict[str, Any], renames: tuple[KeyRename, ...]
+) -> dict[str, Any]:
+    """The response with the gateway's aliases in its error paths named as the client
+    selects them (the aliases are the gateway's own, so no client key is taken for one)."""
+    errors = response.get("errors")
+    if not errors:
+        return response
+    names = {r.alias: r.response_key for r in renames}
+    renamed = []
+    for error in errors:
+        path = error.get("path") if isinstance(error, dict) else None
+        if isinstance(path, list) and any(step in names for step in path):
+            error = {**error, "path": [names.get(step, step) for step in path]}
+        renamed.append(error)
+    return {**response, "errors": renamed}

@@ -13,7 +13,9 @@ from gateway.execution.entities import (
     ResponsePath,
     collect_entities,
     merge_into,
+    rename_keys,
     representation,
+    with_renamed_error_paths,
 )
 from gateway.execution.errors import (
     entity_fetch_errors,
@@ -21,8 +23,15 @@ from gateway.execution.errors import (
     root_response_keys,
     transport_errors,
 )
-from gateway.planning.plan import Condition, Fetch, Flatten, Parallel, PlanNode, Sequence
-from gateway.planning.planner import REPRESENTATIONS
+from gateway.planning.plan import (
+    REPRESENTATIONS,
+    Condition,
+    Fetch,
+    Flatten,
+    Parallel,
+    PlanNode,
+    Sequence,
+)
 from gateway.transport.http import SubgraphRequestError
 
 
@@ -63,7 +72,7 @@ class PlanExecutor:
         if isinstance(node, Fetch):
             await self._root_fetch(node)
         elif isinstance(node, Flatten):
-            await self._entity_fetch(node.node, [node.path])
+            await self._entity_fetch(node.node, list(node.paths))
         elif isinstance(node, Sequence):
             for step in node.nodes:
                 await self.run(step)
@@ -76,19 +85,7 @@ class PlanExecutor:
             await self._parallel(node)
 
     async def _parallel(self, node: Parallel) -> None:
-        # Flattens that share one Fetch (the planner merged sibling entity fetches to one
-        # subgraph) become one request carrying the representations of all their paths.
-        shared: dict[int, tuple[Fetch, list[tuple[str, ...]]]] = {}
-        others: list[PlanNode] = []
-        for step in node.nodes:
-            if isinstance(step, Flatten):
-                shared.setdefault(id(step.node), (step.node, []))[1].append(step.path)
-            else:
-                others.append(step)
-        await asyncio.gather(
-            *(self._entity_fetch(fetch, paths) for fetch, paths in shared.values()),
-            *(self.run(step) for step in others),
-        )
+        await asyncio.gather(*(self.run(step) for step in node.nodes))
 
     def _variables_of(self, fetch: Fetch) -> dict[str, Any]:
         return {n: self._variables[n] for n in fetch.variable_usages if n in self._variables}
@@ -116,6 +113,9 @@ class PlanExecutor:
         if response is None:
             return
         data = response.get("data")
+        if fetch.renames:
+            rename_keys(data, fetch.renames)
+            response = with_renamed_error_paths(response, fetch.renames)
         if isinstance(data, dict):
             merge_into(self.outcome.data, data)
         self.outcome.errors.extend(root_fetch_error(e) for e in response.get("errors") or ())
@@ -160,6 +160,9 @@ class PlanExecutor:
             return
         data = response.get("data")
         entities = data.get("_entities") if isinstance(data, dict) else None
+        if fetch.renames:
+            rename_keys(entities, fetch.renames)
+            response = with_renamed_error_paths(response, fetch.renames)
         if isinstance(entities, list):
             for index, result in enumerate(entities[: len(targets)]):
                 if isinstance(result, dict):

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 LIST_STEP = "@"
+# The variable of an entity fetch that carries its representations.
+REPRESENTATIONS = "representations"
 
 OperationKind: TypeAlias = Literal["query", "mutation", "subscription"]
 
@@ -52,6 +54,18 @@ class TypeRequirement:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyRename:
+    """A field the subgraph operation selects under an alias of the gateway's (fields of one
+    response name whose types differ there, see planning/merging.py): in each result of the
+    fetch (each entity of an entity fetch), at ``path`` (lists stepped through), the key
+    ``alias`` is renamed ``response_key`` before the result is merged."""
+
+    path: tuple[str, ...]
+    alias: str
+    response_key: str
+
+
+@dataclass(frozen=True, slots=True)
 class Fetch:
     service: str
     operation_text: str
@@ -62,6 +76,8 @@ class Fetch:
     # Where the results merge: () at the root, the Flatten path for an entity fetch.
     path: tuple[str, ...]
     operation_name: str | None = None
+    # Aliases the gateway gave to fields, renamed back in the results (deepest first).
+    renames: tuple[KeyRename, ...] = ()
 
     @property
     def is_entity_fetch(self) -> bool:
@@ -70,8 +86,18 @@ class Fetch:
 
 @dataclass(frozen=True, slots=True)
 class Flatten:
+    """An entity fetch whose representations are the objects at ``path``, and its results
+    merged back there. ``more_paths``: further positions the same request serves (sibling
+    entity fetches to one subgraph the planner merged into one): one request carries the
+    representations of every path, in order."""
+
     path: tuple[str, ...]
     node: Fetch
+    more_paths: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def paths(self) -> tuple[tuple[str, ...], ...]:
+        return (self.path, *self.more_paths)
 
 
 @dataclass(frozen=True, slots=True)

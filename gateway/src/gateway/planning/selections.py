@@ -199,3 +199,8 @@ def _variables_in_value(node: Node) -> Iterator[str]:
             for item in child:
                 if isinstance(item, Node):
                     yield from _variables_in_value(item)
+
+
+def printed(selections: list[Selection]) -> str:
+    """The selections printed on one line (to compare them)."""
+    return print_ast(to_selection_set(selections), max_indent_depth=0)

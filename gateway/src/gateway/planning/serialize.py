@@ -27,6 +27,11 @@ def node_to_data(node: PlanNode) -> dict[str, Any]:
             data["requires"] = [requirement_text(r) for r in node.requires]
         if node.variable_usages:
             data["variableUsages"] = list(node.variable_usages)
+        if node.renames:
+            data["outputRewrites"] = [
+                {"kind": "KeyRenamer", "path": [*r.path, r.alias], "renameKeyTo": r.response_key}
+                for r in node.renames
+            ]
         return data
     if isinstance(node, Condition):
         data = {"kind": "Condition", "condition": node.variable}
@@ -38,6 +43,13 @@ def node_to_data(node: PlanNode) -> dict[str, Any]:
             data["elseClause"] = node_to_data(node.else_clause)
         return data
     if isinstance(node, Flatten):
+        if node.more_paths:
+            # One request for several positions (merged sibling fetches): all named here.
+            return {
+                "kind": "Flatten",
+                "paths": [list(p) for p in node.paths],
+                "node": node_to_data(node.node),
+            }
         return {"kind": "Flatten", "path": list(node.path), "node": node_to_data(node.node)}
     kind = "Sequence" if isinstance(node, Sequence) else "Parallel"
     assert isinstance(node, Sequence | Parallel)

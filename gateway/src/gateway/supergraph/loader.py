@@ -153,6 +153,7 @@ class _OwnershipReader:
                     used_overridden=bool(args.get("usedOverridden")),
                     override=args.get("override") or None,
                     override_label=args.get("overrideLabel") or None,
+                    type=args.get("type") or None,
                 )
             )
         return tuple(sources)

@@ -46,6 +46,10 @@ class FieldSource:
     # label is on (``override`` set), the one it came from while it is off.
     override: str | None = None
     override_label: str | None = None
+    # The field's type in this subgraph when it differs from the supergraph's
+    # (``@join__field(type:)``: a @shareable field that is narrower there, e.g. ``Book``
+    # where the supergraph says ``Media``).
+    type: str | None = None
 
     @property
     def resolves(self) -> bool:
@@ -116,6 +120,14 @@ class Supergraph:
         for source in self.field_sources(type_name, field_name):
             if source.graph == graph:
                 return source.provides
+        return None
+
+    def field_type_in(self, type_name: str, field_name: str, graph: str) -> str | None:
+        """The field's type in ``graph`` as the supergraph records it (``[Book!]``), or None
+        when it is not recorded (then it is the supergraph's)."""
+        for source in self.field_sources(type_name, field_name):
+            if source.graph == graph:
+                return source.type
         return None
 
     def is_interface_object(self, type_name: str, graph: str) -> bool:
