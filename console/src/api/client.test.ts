@@ -13,6 +13,12 @@ describe("the error paths of a request", () => {
     expect(() => unwrap({ errors: [{ message: "no", extensions: { code: "FORBIDDEN" } }] }, 200)).toThrow(GraphQLRequestError);
   });
 
+  it("keeps partial data (a subgraph down) and throws when there is none", () => {
+    const partial = { data: { board: { columns: [] } }, errors: [{ message: "customers down", extensions: { code: "SUBGRAPH_UNAVAILABLE" } }] };
+    expect(unwrap(partial, 200)).toEqual({ board: { columns: [] } });
+    expect(() => unwrap({ data: { board: null }, errors: [{ message: "gone", extensions: { code: "NOT_FOUND" } }] }, 200)).toThrow("gone");
+  });
+
   it("says NETWORK when the gateway cannot be reached", async () => {
     const down = vi.fn(async () => {
       throw new TypeError("Failed to fetch");
