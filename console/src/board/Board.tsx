@@ -39,7 +39,9 @@ const DealCard = memo(function DealCard({ card, stage, overlay = false }: { card
   return (
     <div className={`card${idle ? " card-idle" : ""}${overlay ? " card-overlay" : ""}`}>
       <div className="card-head">
-        <span className="card-title">{card.title}</span>
+        <span className="card-title" title={card.title}>
+          {card.title}
+        </span>
         {!overlay && (
           <Link
             className="card-open"
