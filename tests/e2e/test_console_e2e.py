@@ -1,7 +1,8 @@
 """The web console in real headless Chromium against the running suite: the development
 sign-in, a drag that moves the deal (counts, sums and the funnel report follow), a second
 browser that sees the move live, a stale drag answered by the conflict message, a loss with its
-reason, the move in the customer 360's timeline, a merge preview, and the Chinese UI.
+reason, a move by keyboard, the move in the customer 360's timeline, a merge preview, and the
+Chinese UI.
 Screenshots are written to the session's temporary folder (their paths are printed)."""
 
 from __future__ import annotations
@@ -214,6 +215,26 @@ def test_a_stale_drag_says_someone_else_changed_the_deal(
     _card_in(two, lead_in, pilot)  # rolled back, then reloaded where it really is
     assert _count(two, signing) == "0"
     shots(two, "board-conflict")
+
+
+def test_a_card_moves_by_keyboard(
+    pages: dict[str, Page], world: dict[str, Any], suite: Suite
+) -> None:
+    two = pages["two"]  # reloaded after the conflict: it holds the deal's current version
+    pilot, quoted = world["deals"][1], world["stages"]["Quoted"]
+    card = f'[data-testid="deal-card-{pilot}"]'
+    two.focus(card)
+    two.keyboard.press("Space")  # pick up
+    two.wait_for_timeout(200)
+    two.keyboard.press("ArrowRight")  # to the next column
+    two.wait_for_timeout(200)
+    two.keyboard.press("Space")  # drop
+    _card_in(two, quoted, pilot)
+    query = "query($id: ID!) { opportunity(id: $id) { stage { id } } }"
+    deadline = time.monotonic() + 10
+    while _data(suite, query, {"id": pilot})["opportunity"]["stage"]["id"] != quoted:
+        assert time.monotonic() < deadline, "the keyboard move never reached the server"
+        two.wait_for_timeout(200)
 
 
 def test_dropping_on_lost_asks_for_the_reason(
