@@ -242,6 +242,9 @@ def test_dropping_on_lost_asks_for_the_reason(
 ) -> None:
     one = pages["one"]
     training, lost = world["deals"][2], world["stages"]["Lost"]
+    # The keyboard move of the other browser has arrived here (the board is settled).
+    _card_in(one, world["stages"]["Quoted"], world["deals"][1])
+    one.wait_for_timeout(300)
     one.drag_and_drop(
         f'[data-testid="deal-card-{training}"]', f'[data-testid="board-column-{lost}"]'
     )

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { applyDrop, applyStageChange, confirmCard, daysInStage, isIdle, moveRequestFor, type BoardState, type Card, type Stage } from "./logic";
+import { applyDrop, applyStageChange, confirmCard, placeCard, daysInStage, isIdle, moveRequestFor, type BoardState, type Card, type Stage } from "./logic";
 
 const stage = (id: string, order: number, probability: number, kind: Stage["kind"] = "OPEN", rottingDays: number | null = null): Stage => ({
   id, name: id, order, probability, kind, rottingDays,
 });
 const card = (id: string, stageId: string, amount: string, currency = "EUR", version = 1): Card => ({
-  id, title: id, amount: { amount, currency }, ownerId: "rep-1", status: "OPEN", version, idle: false,
+  id, title: id, amount: { amount, currency }, ownerId: "rep-1", status: "OPEN", version, idle: false, position: id,
   stageId, customerId: "c", customerName: "C", enteredStageAt: "2026-01-01T00:00:00Z",
 });
 
@@ -105,5 +105,22 @@ describe("days in stage and the idle badge", () => {
     expect(isIdle(c, stage("a", 1, 0.2, "OPEN", 5), Date.parse("2026-01-11T00:00:00Z"))).toBe(true);
     expect(isIdle(c, stage("a", 1, 0.2, "OPEN", 30), Date.parse("2026-01-11T00:00:00Z"))).toBe(false);
     expect(isIdle({ ...c, idle: true }, stage("a", 1, 0.2), Date.parse("2026-01-02T00:00:00Z"))).toBe(true);
+  });
+});
+
+describe("placeCard (the server's card after a live move)", () => {
+  it("puts it at its rank with its new version, the sums following", () => {
+    const server = { ...card("x", "b", "1000", "EUR", 5), position: "v" }; // after "u"
+    const next = placeCard(board(), server);
+    expect(next.columns[1].cards.map((c) => [c.id, c.version])).toEqual([["u", 1], ["x", 5]]);
+    expect(next.columns[0].count).toBe(2);
+    const first = placeCard(board(), { ...server, position: "a" });
+    expect(first.columns[1].cards.map((c) => c.id)).toEqual(["x", "u"]);
+  });
+
+  it("reorders within a column", () => {
+    const next = placeCard(board(), { ...card("x", "a", "1000", "EUR", 2), position: "zz" });
+    expect(next.columns[0].cards.map((c) => c.id)).toEqual(["y", "z", "x"]);
+    expect(next.columns[0].count).toBe(3);
   });
 });

@@ -6,12 +6,13 @@ import {
   BoardDocument,
   LoseOpportunityDocument,
   MoveOpportunityDocument,
+  OpportunityCardDocument,
   ReopenOpportunityDocument,
   StageChangesDocument,
   WinOpportunityDocument,
   type BoardQuery,
 } from "../api/generated";
-import { applyDrop, applyStageChange, cardOf, confirmCard, moveRequestFor, type BoardState, type Column, type Drop, type MoveRequest } from "./logic";
+import { applyDrop, applyStageChange, cardOf, confirmCard, moveRequestFor, placeCard, type BoardState, type Column, type Drop, type MoveRequest } from "./logic";
 
 // Cards per column and page: the gateway's cost limit (25,000) allows about 40 cards of each of
 // the columns with their stage history in one request; more load as a column scrolls.
@@ -108,8 +109,18 @@ export function useBoard(pipelineId: string | null, filter: BoardFilterState) {
         status: event.status,
         changedAt: event.changedAt,
       });
-      if (next === null) reloadSoon();
-      else if (next !== current) setState(next);
+      if (next === null) {
+        reloadSoon();
+        return;
+      }
+      if (next !== current) setState(next);
+      // The event has no rank nor version: the card itself is fetched to place it exactly.
+      request(OpportunityCardDocument, { id: event.opportunityId }).then(
+        (answer) => {
+          if (answer.opportunity && stateRef.current) setState(placeCard(stateRef.current, cardOf(answer.opportunity)));
+        },
+        () => reloadSoon(),
+      );
     });
     void reload(socket);
     return () => {
