@@ -485,6 +485,15 @@ export type OpportunityCardQueryVariables = Exact<{
 
 export type OpportunityCardQuery = { __typename?: 'Query', opportunity: { __typename?: 'Opportunity', id: string, title: string, ownerId: string, status: OpportunityStatus, position: string, version: number, idle: boolean, lostReason: string | null, expectedCloseDate: string | null, amount: { __typename?: 'Money', amount: string, currency: string }, stage: { __typename?: 'Stage', id: string }, customer: { __typename?: 'Customer', id: string, name: string } | null, stageHistory: Array<{ __typename?: 'StageTransition', toStageId: string, at: string }> } | null };
 
+export type FunnelUpdatesSubscriptionVariables = Exact<{
+  pipelineId: Scalars['ID']['input'];
+  method?: InputMaybe<ConversionMethod>;
+  ownerId?: InputMaybe<Scalars['ID']['input']>;
+}>;
+
+
+export type FunnelUpdatesSubscription = { __typename?: 'Subscription', funnelUpdates: { __typename?: 'FunnelReport', method: ConversionMethod, won: number, lost: number, steps: Array<{ __typename?: 'FunnelStep', stageId: string, stageName: string, entered: number, advanced: number, conversionRate: number, cumulativeRate: number }> } };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -1455,3 +1464,20 @@ fragment CardParts on Opportunity {
     at
   }
 }`) as unknown as TypedDocumentString<OpportunityCardQuery, OpportunityCardQueryVariables>;
+export const FunnelUpdatesDocument = new TypedDocumentString(`
+    subscription FunnelUpdates($pipelineId: ID!, $method: ConversionMethod, $ownerId: ID) {
+  funnelUpdates(pipelineId: $pipelineId, method: $method, ownerId: $ownerId) {
+    method
+    won
+    lost
+    steps {
+      stageId
+      stageName
+      entered
+      advanced
+      conversionRate
+      cumulativeRate
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<FunnelUpdatesSubscription, FunnelUpdatesSubscriptionVariables>;
