@@ -279,6 +279,53 @@ def test_the_customer_360_shows_the_move_and_previews_a_merge(
     shots(one, "customer-360")
 
 
+def test_customers_search_in_chinese_and_an_import_with_row_errors(
+    pages: dict[str, Page], suite: Suite, base: str, shots: Any
+) -> None:
+    one = pages["one"]
+    name = f"北京星河科技 {uuid.uuid4().hex[:4]}"
+    _data(
+        suite,
+        "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }",
+        {"i": {"kind": "COMPANY", "name": name}},
+    )
+    one.goto(f"{base}/customers")
+    one.fill('[data-testid="customer-search"]', "北京星河")
+    _wait_text(one, "table", name)
+    one.fill(
+        '[data-testid="import-csv"]',
+        "kind,name,email\nCOMPANY,Good Row Ltd,good@example.com\nALIEN,,bad\n",
+    )
+    one.click('[data-testid="import-run"]')  # a dry run: nothing written
+    report = _wait_text(one, '[data-testid="import-report"]', "failed")
+    assert "1 failed" in report
+    assert one.query_selector_all('[data-testid="import-error"]'), report
+    shots(one, "customers-import")
+
+
+def test_a_manager_changes_a_probability_and_the_weighted_sum_follows(
+    pages: dict[str, Page], world: dict[str, Any], base: str, suite: Suite
+) -> None:
+    one = pages["one"]
+    quoted = world["stages"]["Quoted"]
+    one.goto(f"{base}/settings")
+    one.select_option('select[aria-label="Pipeline"]', world["pipeline"])
+    field = f'[data-testid="stage-row-{quoted}"] input[aria-label="Probability"]'
+    one.wait_for_selector(field, timeout=TIMEOUT_MS)
+    one.fill(field, "0.9")
+    one.press(field, "Tab")  # saved when the field is left
+    query = "query($p: ID!) { pipeline(id: $p) { stages { id probability } } }"
+    deadline = time.monotonic() + 10
+    while True:
+        stages = _data(suite, query, {"p": world["pipeline"]})["pipeline"]["stages"]
+        if next(s["probability"] for s in stages if s["id"] == quoted) == 0.9:
+            break
+        assert time.monotonic() < deadline, stages
+        one.wait_for_timeout(200)
+    one.goto(f"{base}/board/{world['pipeline']}")
+    _wait_text(one, f'[data-testid="board-column-{quoted}"]', "90%")
+
+
 def test_the_console_speaks_chinese(
     chromium: Any, base: str, world: dict[str, Any], shots: Any, token: Any
 ) -> None:
