@@ -1,7 +1,8 @@
 """The web console in real headless Chromium against the running suite: the development
 sign-in, a drag that moves the deal (counts, sums and the funnel report follow), a second
 browser that sees the move live, a stale drag answered by the conflict message, a loss with its
-reason, the move in the customer 360's timeline, a merge preview, and the Chinese UI.
+reason, a move by keyboard, the move in the customer 360's timeline, a merge preview, and the
+Chinese UI.
 Screenshots are written to the session's temporary folder (their paths are printed)."""
 
 from __future__ import annotations
@@ -216,11 +217,34 @@ def test_a_stale_drag_says_someone_else_changed_the_deal(
     shots(two, "board-conflict")
 
 
+def test_a_card_moves_by_keyboard(
+    pages: dict[str, Page], world: dict[str, Any], suite: Suite
+) -> None:
+    two = pages["two"]  # reloaded after the conflict: it holds the deal's current version
+    pilot, quoted = world["deals"][1], world["stages"]["Quoted"]
+    card = f'[data-testid="deal-card-{pilot}"]'
+    two.focus(card)
+    two.keyboard.press("Space")  # pick up
+    two.wait_for_timeout(200)
+    two.keyboard.press("ArrowRight")  # to the next column
+    two.wait_for_timeout(200)
+    two.keyboard.press("Space")  # drop
+    _card_in(two, quoted, pilot)
+    query = "query($id: ID!) { opportunity(id: $id) { stage { id } } }"
+    deadline = time.monotonic() + 10
+    while _data(suite, query, {"id": pilot})["opportunity"]["stage"]["id"] != quoted:
+        assert time.monotonic() < deadline, "the keyboard move never reached the server"
+        two.wait_for_timeout(200)
+
+
 def test_dropping_on_lost_asks_for_the_reason(
     pages: dict[str, Page], world: dict[str, Any], suite: Suite, shots: Any
 ) -> None:
     one = pages["one"]
     training, lost = world["deals"][2], world["stages"]["Lost"]
+    # The keyboard move of the other browser has arrived here (the board is settled).
+    _card_in(one, world["stages"]["Quoted"], world["deals"][1])
+    one.wait_for_timeout(300)
     one.drag_and_drop(
         f'[data-testid="deal-card-{training}"]', f'[data-testid="board-column-{lost}"]'
     )
@@ -253,6 +277,53 @@ def test_the_customer_360_shows_the_move_and_previews_a_merge(
     assert "nothing written" in preview.inner_text()
     assert "twin" in preview.inner_text()  # the twin's tag would be kept
     shots(one, "customer-360")
+
+
+def test_customers_search_in_chinese_and_an_import_with_row_errors(
+    pages: dict[str, Page], suite: Suite, base: str, shots: Any
+) -> None:
+    one = pages["one"]
+    name = f"北京星河科技 {uuid.uuid4().hex[:4]}"
+    _data(
+        suite,
+        "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }",
+        {"i": {"kind": "COMPANY", "name": name}},
+    )
+    one.goto(f"{base}/customers")
+    one.fill('[data-testid="customer-search"]', "北京星河")
+    _wait_text(one, "table", name)
+    one.fill(
+        '[data-testid="import-csv"]',
+        "kind,name,email\nCOMPANY,Good Row Ltd,good@example.com\nALIEN,,bad\n",
+    )
+    one.click('[data-testid="import-run"]')  # a dry run: nothing written
+    report = _wait_text(one, '[data-testid="import-report"]', "failed")
+    assert "1 failed" in report
+    assert one.query_selector_all('[data-testid="import-error"]'), report
+    shots(one, "customers-import")
+
+
+def test_a_manager_changes_a_probability_and_the_weighted_sum_follows(
+    pages: dict[str, Page], world: dict[str, Any], base: str, suite: Suite
+) -> None:
+    one = pages["one"]
+    quoted = world["stages"]["Quoted"]
+    one.goto(f"{base}/settings")
+    one.select_option('select[aria-label="Pipeline"]', world["pipeline"])
+    field = f'[data-testid="stage-row-{quoted}"] input[aria-label="Probability"]'
+    one.wait_for_selector(field, timeout=TIMEOUT_MS)
+    one.fill(field, "0.9")
+    one.press(field, "Tab")  # saved when the field is left
+    query = "query($p: ID!) { pipeline(id: $p) { stages { id probability } } }"
+    deadline = time.monotonic() + 10
+    while True:
+        stages = _data(suite, query, {"p": world["pipeline"]})["pipeline"]["stages"]
+        if next(s["probability"] for s in stages if s["id"] == quoted) == 0.9:
+            break
+        assert time.monotonic() < deadline, stages
+        one.wait_for_timeout(200)
+    one.goto(f"{base}/board/{world['pipeline']}")
+    _wait_text(one, f'[data-testid="board-column-{quoted}"]', "90%")
 
 
 def test_the_console_speaks_chinese(

@@ -36,10 +36,16 @@ interface GraphQLBody<T> {
   errors?: GraphQLErrorBody[];
 }
 
-/** The first error of an answer, as one error with its code; data when there is none. */
+/**
+ * The data of an answer; its first error (with its code) when there is no data to show. Partial
+ * data is kept: a board whose customers' names could not be fetched (a subgraph down) still
+ * shows its cards; a failed mutation has no data and throws.
+ */
 export function unwrap<T>(body: GraphQLBody<T>, status: number): T {
   const first = body.errors?.[0];
-  if (first) {
+  const data = body.data as Record<string, unknown> | null | undefined;
+  const nothing = data == null || Object.values(data).every((v) => v == null);
+  if (first && nothing) {
     throw new GraphQLRequestError(first.message, first.extensions?.code ?? "INTERNAL", status);
   }
   if (body.data == null) {

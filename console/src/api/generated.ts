@@ -478,6 +478,22 @@ export type TimelineQueryVariables = Exact<{
 
 export type TimelineQuery = { __typename?: 'Query', customer: { __typename?: 'Customer', id: string, timeline: { __typename?: 'InteractionConnection', totalCount: number, pageInfo: { __typename?: 'PageInfo', hasNextPage: boolean, endCursor: string | null }, edges: Array<{ __typename?: 'InteractionEdge', node: { __typename?: 'Interaction', id: string, kind: InteractionKind, occurredAt: string, summary: string, actorName: string | null, actorId: string | null, opportunityId: string | null, details: unknown | null } }> } } | null };
 
+export type OpportunityCardQueryVariables = Exact<{
+  id: Scalars['ID']['input'];
+}>;
+
+
+export type OpportunityCardQuery = { __typename?: 'Query', opportunity: { __typename?: 'Opportunity', id: string, title: string, ownerId: string, status: OpportunityStatus, position: string, version: number, idle: boolean, lostReason: string | null, expectedCloseDate: string | null, amount: { __typename?: 'Money', amount: string, currency: string }, stage: { __typename?: 'Stage', id: string }, customer: { __typename?: 'Customer', id: string, name: string } | null, stageHistory: Array<{ __typename?: 'StageTransition', toStageId: string, at: string }> } | null };
+
+export type FunnelUpdatesSubscriptionVariables = Exact<{
+  pipelineId: Scalars['ID']['input'];
+  method?: InputMaybe<ConversionMethod>;
+  ownerId?: InputMaybe<Scalars['ID']['input']>;
+}>;
+
+
+export type FunnelUpdatesSubscription = { __typename?: 'Subscription', funnelUpdates: { __typename?: 'FunnelReport', method: ConversionMethod, won: number, lost: number, steps: Array<{ __typename?: 'FunnelStep', stageId: string, stageName: string, entered: number, advanced: number, conversionRate: number, cumulativeRate: number }> } };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -1413,3 +1429,55 @@ export const TimelineDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<TimelineQuery, TimelineQueryVariables>;
+export const OpportunityCardDocument = new TypedDocumentString(`
+    query OpportunityCard($id: ID!) {
+  opportunity(id: $id) {
+    ...CardParts
+  }
+}
+    fragment MoneyParts on Money {
+  amount
+  currency
+}
+fragment CardParts on Opportunity {
+  id
+  title
+  amount {
+    ...MoneyParts
+  }
+  ownerId
+  status
+  position
+  version
+  idle
+  lostReason
+  expectedCloseDate
+  stage {
+    id
+  }
+  customer {
+    id
+    name
+  }
+  stageHistory {
+    toStageId
+    at
+  }
+}`) as unknown as TypedDocumentString<OpportunityCardQuery, OpportunityCardQueryVariables>;
+export const FunnelUpdatesDocument = new TypedDocumentString(`
+    subscription FunnelUpdates($pipelineId: ID!, $method: ConversionMethod, $ownerId: ID) {
+  funnelUpdates(pipelineId: $pipelineId, method: $method, ownerId: $ownerId) {
+    method
+    won
+    lost
+    steps {
+      stageId
+      stageName
+      entered
+      advanced
+      conversionRate
+      cumulativeRate
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<FunnelUpdatesSubscription, FunnelUpdatesSubscriptionVariables>;

@@ -39,7 +39,9 @@ const DealCard = memo(function DealCard({ card, stage, overlay = false }: { card
   return (
     <div className={`card${idle ? " card-idle" : ""}${overlay ? " card-overlay" : ""}`}>
       <div className="card-head">
-        <span className="card-title">{card.title}</span>
+        <span className="card-title" title={card.title}>
+          {card.title}
+        </span>
         {!overlay && (
           <Link
             className="card-open"
@@ -115,10 +117,12 @@ function BoardColumn({ column, onNearEnd }: { column: Column; onNearEnd: (stageI
     overscan: column.cards.length <= RENDER_ALL_BELOW ? RENDER_ALL_BELOW : 6,
   });
   const items = virtualizer.getVirtualItems();
-  const last = items[items.length - 1];
+  // The next page is fetched when the user scrolls near the end of what is loaded (the cards
+  // in view, not the ones rendered ahead of it).
+  const lastVisible = virtualizer.range?.endIndex ?? -1;
   useEffect(() => {
-    if (column.hasMore && last && last.index >= column.cards.length - 10) onNearEnd(column.stage.id);
-  }, [last, column.hasMore, column.cards.length, column.stage.id, onNearEnd]);
+    if (column.hasMore && lastVisible >= 0 && lastVisible >= column.cards.length - 10) onNearEnd(column.stage.id);
+  }, [lastVisible, column.hasMore, column.cards.length, column.stage.id, onNearEnd]);
   const ids = useMemo(() => column.cards.map((c) => c.id), [column.cards]);
   return (
     <section

@@ -22,6 +22,8 @@ export interface Card {
   status: string;
   version: number;
   idle: boolean;
+  /** The card's rank in its column (strings ordered as the server orders them). */
+  position: string;
   stageId: string;
   customerId: string | null;
   customerName: string | null;
@@ -67,6 +69,7 @@ interface CardSource {
   status: string;
   version: number;
   idle: boolean;
+  position: string;
   stage: { id: string };
   customer: { id: string; name: string } | null;
   stageHistory: { toStageId: string; at: string }[];
@@ -83,6 +86,7 @@ export function cardOf(o: CardSource): Card {
     status: o.status,
     version: o.version,
     idle: o.idle,
+    position: o.position,
     stageId: o.stage.id,
     customerId: o.customer?.id ?? null,
     customerName: o.customer?.name ?? null,
@@ -229,4 +233,24 @@ export function ownersOf(state: BoardState): string[] {
   const owners = new Set<string>();
   for (const column of state.columns) for (const card of column.cards) owners.add(card.ownerId);
   return [...owners].sort();
+}
+
+function byPosition(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The card as the server has it now (after someone else's move): in its column at its rank,
+ * with its current version (so that this browser's next drag of it is not a needless CONFLICT).
+ */
+export function placeCard(state: BoardState, card: Card): BoardState {
+  const target = state.columns.find((c) => c.stage.id === card.stageId);
+  const found = findCard(state, card.id);
+  if (!target) return found ? { ...state, columns: state.columns.map((c) => (c === found.column ? withoutCard(c, found.column.cards[found.index]) : c)) } : state;
+  const others = target.cards.filter((c) => c.id !== card.id);
+  let index = others.findIndex((c) => byPosition(c.position, card.position) > 0);
+  if (index < 0) index = others.length;
+  if (!found) return state; // never loaded: the caller reloads
+  const moved = applyDrop(state, { cardId: card.id, toStageId: card.stageId, index }, card.enteredStageAt ?? undefined);
+  return confirmCard(moved, card);
 }

@@ -6,12 +6,13 @@ import {
   BoardDocument,
   LoseOpportunityDocument,
   MoveOpportunityDocument,
+  OpportunityCardDocument,
   ReopenOpportunityDocument,
   StageChangesDocument,
   WinOpportunityDocument,
   type BoardQuery,
 } from "../api/generated";
-import { applyDrop, applyStageChange, cardOf, confirmCard, moveRequestFor, type BoardState, type Column, type Drop, type MoveRequest } from "./logic";
+import { applyDrop, applyStageChange, cardOf, confirmCard, moveRequestFor, placeCard, type BoardState, type Column, type Drop, type MoveRequest } from "./logic";
 
 // Cards per column and page: the gateway's cost limit (25,000) allows about 40 cards of each of
 // the columns with their stage history in one request; more load as a column scrolls.
@@ -58,11 +59,11 @@ export function useBoard(pipelineId: string | null, filter: BoardFilterState) {
   const generation = useRef(0);
   const reloadTimer = useRef<number | null>(null);
 
-  const reload = useCallback(async () => {
+  const reload = useCallback(async (before: Promise<void> = Promise.resolve()) => {
     if (!pipelineId) return;
     const mine = ++generation.current;
     try {
-      const next = await loadBoard(pipelineId, filter);
+      const [next] = await Promise.all([loadBoard(pipelineId, filter), before]);
       if (mine === generation.current) {
         setState(next);
         setError(null);
@@ -77,22 +78,24 @@ export function useBoard(pipelineId: string | null, filter: BoardFilterState) {
     reloadTimer.current = window.setTimeout(() => void reload(), 400);
   }, [reload]);
 
-  // Subscribe first, then load: a move made while the board loads is not missed. A reconnect
-  // reloads (events sent while the socket was down are gone).
+  // The board and the socket start together; the cards show once both are there (the socket
+  // waited for at most 2 s), so that a move seen on screen is never missed by the live feed.
+  // A reconnect reloads (events sent while the socket was down are gone).
   useEffect(() => {
     if (!pipelineId) return;
     setState(null);
     let connectedOnce = false;
-    // The first load waits for the socket (at most 2 s), so that the subscription is in place
-    // before the cards show: a move seen on screen is then never missed by the live feed.
-    const firstLoad = window.setTimeout(() => void reload(), 2000);
+    let socketReady: () => void = () => {};
+    const socket = new Promise<void>((resolve) => {
+      socketReady = resolve;
+      window.setTimeout(resolve, 2000);
+    });
     const stopWatching = onConnectionChange((up) => {
       setLive(up);
       if (up && connectedOnce) reloadSoon();
-      if (up && !connectedOnce) {
+      if (up) {
         connectedOnce = true;
-        window.clearTimeout(firstLoad);
-        void reload();
+        socketReady();
       }
     });
     const unsubscribe = subscribe(StageChangesDocument, { pipelineId }, (data) => {
@@ -106,11 +109,21 @@ export function useBoard(pipelineId: string | null, filter: BoardFilterState) {
         status: event.status,
         changedAt: event.changedAt,
       });
-      if (next === null) reloadSoon();
-      else if (next !== current) setState(next);
+      if (next === null) {
+        reloadSoon();
+        return;
+      }
+      if (next !== current) setState(next);
+      // The event has no rank nor version: the card itself is fetched to place it exactly.
+      request(OpportunityCardDocument, { id: event.opportunityId }).then(
+        (answer) => {
+          if (answer.opportunity && stateRef.current) setState(placeCard(stateRef.current, cardOf(answer.opportunity)));
+        },
+        () => reloadSoon(),
+      );
     });
+    void reload(socket);
     return () => {
-      window.clearTimeout(firstLoad);
       unsubscribe();
       stopWatching();
       generation.current++;

@@ -78,7 +78,7 @@ export const en = {
   create: "Create",
   next: "Next page",
   first: "First page",
-  results: "{count} customers",
+  results: "Customers found: {count}",
   profile: "Profile",
   contacts: "Contacts",
   source: "Lead source",

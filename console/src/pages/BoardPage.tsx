@@ -26,8 +26,9 @@ export function BoardPage({ identity }: { identity: Identity }) {
   const navigate = useNavigate();
   const { pipelines, error } = usePipelines();
   if (error) return <div className="notice notice-error">{t("error", { error })}</div>;
-  if (!pipelines) return <div className="muted">{t("loading")}</div>;
-  const current = pipelines.find((p) => p.id === pipelineId) ?? pipelines[0];
+  // A pipeline named in the address loads at once; the list only fills the selector.
+  if (!pipelines && !pipelineId) return <div className="muted">{t("loading")}</div>;
+  const current = pipelines?.find((p) => p.id === pipelineId) ?? (pipelineId ? { id: pipelineId, name: pipelineId } : pipelines?.[0]);
   if (!current) return <div className="muted">{t("none")}</div>;
   return (
     <div>
@@ -35,7 +36,7 @@ export function BoardPage({ identity }: { identity: Identity }) {
         <label>
           {t("pipeline")}{" "}
           <select value={current.id} onChange={(e) => navigate(`/board/${e.target.value}`)} data-testid="pipeline-select">
-            {pipelines.map((p) => (
+            {(pipelines ?? [current]).map((p) => (
               <option key={p.id} value={p.id}>
                 {p.name}
               </option>

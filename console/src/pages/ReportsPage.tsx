@@ -1,10 +1,10 @@
 // Reports (its own chunk with recharts: the board never loads it): the funnel (COHORT or
 // SNAPSHOT, all reps or one), time in stage with the bottleneck, win rate, cycle and velocity,
 // the forecast by method with its interval, the backtest accuracy, and the pipeline as of a date.
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Bar, BarChart, CartesianGrid, Cell, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import { request } from "../api/client";
-import { BacktestDocument, FunnelDocument, ReportsDocument, type ConversionMethod, type ForecastMethod } from "../api/generated";
+import { request, subscribe } from "../api/client";
+import { BacktestDocument, FunnelDocument, FunnelUpdatesDocument, ReportsDocument, type FunnelQuery, type ConversionMethod, type ForecastMethod } from "../api/generated";
 import type { Identity } from "../auth";
 import { useI18n } from "../i18n";
 import { usePipelines } from "./BoardPage";
@@ -34,11 +34,22 @@ export default function ReportsPage({ identity }: { identity: Identity }) {
         : null,
     [pid, ownerId, periodStart, periodEnd, forecastMethod, asOf],
   );
+  // The funnel follows the graph live (funnelUpdates sends the same report whenever it changed).
+  const [liveFunnel, setLiveFunnel] = useState<{ key: string; report: NonNullable<FunnelQuery["funnel"]> } | null>(null);
+  const funnelKey = `${pid}|${method}|${ownerId ?? ""}`;
+  useEffect(() => {
+    if (!pid) return;
+    return subscribe(FunnelUpdatesDocument, { pipelineId: pid, method, ownerId }, (d) => setLiveFunnel({ key: funnelKey, report: d.funnelUpdates }));
+  }, [pid, method, ownerId, funnelKey]);
+  const funnelReport = liveFunnel?.key === funnelKey ? liveFunnel.report : funnel.data;
   const backtest = useQuery(async () => (pid ? (await request(BacktestDocument, { pipelineId: pid, periods: 4, periodDays: 90 })).forecastBacktest : null), [pid]);
   const perf = reports.data?.salesPerformance;
-  const owners = perf?.owners.map((o) => o.ownerId).filter((o): o is string => !!o) ?? [];
+  // Every rep seen so far stays in the selector (the report of one rep names only that rep).
+  const seenOwners = useRef(new Set<string>());
+  perf?.owners.forEach((o) => o.ownerId && seenOwners.current.add(o.ownerId));
+  const owners = [...seenOwners.current].sort();
   const bottleneck = reports.data?.stageDurations?.find((s) => s.bottleneck);
-  const steps = funnel.data?.steps ?? [];
+  const steps = funnelReport?.steps ?? [];
   const isRep = identity.roles.every((r) => r === "rep");
   return (
     <div>
@@ -87,7 +98,7 @@ export default function ReportsPage({ identity }: { identity: Identity }) {
               ))}
             </tbody>
           </table>
-          {funnel.data && <p className="muted">{t("won")}: {funnel.data.won} · {t("lost")}: {funnel.data.lost}</p>}
+          {funnelReport && <p className="muted">{t("won")}: {funnelReport.won} · {t("lost")}: {funnelReport.lost}</p>}
         </section>
         <section className="panel">
           <h2>{t("stageDurations")}</h2>
