@@ -72,8 +72,9 @@ async def handle_customer_event(
     - ``merged``: re-point the merged customers' opportunities to the survivor, whose owner
       and team the event carries;
     - ``ownership.transferred``: the customers belong to the new owner; with
-      ``includeOpenOpportunities``, give the previous owner's OPEN opportunities of those
-      customers to the new owner.
+      ``includeOpenOpportunities``, give the previous owner's OPEN opportunities to the new
+      owner: those of the moved customers and those on customers owned by others (of the
+      transfer's ``team``, when a manager's transfer names one).
 
     Each opportunity is changed through the domain (new version, an ``updated`` event with
     the previous value), so a redelivery finds nothing left to change; the event id is also
@@ -112,12 +113,19 @@ async def handle_customer_event(
         include = data.get("includeOpenOpportunities", True)
         if not isinstance(include, bool):
             raise InvalidEvent("includeOpenOpportunities must be a boolean")
+        team = data.get("team")
+        if team is not None and not isinstance(team, str):
+            raise InvalidEvent("team must be a string")
         await customers.transferred(customer_ids, from_owner, to_owner)
         ids = []
-        if include and customer_ids and from_owner != to_owner:
-            ids = await opportunities.ids_of_customers(
+        if include and from_owner != to_owner:
+            # The departing owner's open deals on the customers that moved, and those on
+            # customers owned by others (within the transfer's team, when it names one).
+            on_theirs = await opportunities.ids_of_customers(
                 customer_ids, owner_id=from_owner, open_only=True
             )
+            elsewhere = await opportunities.open_ids_of_owner(from_owner, team=team)
+            ids = sorted({*on_theirs, *elsewhere})
         changes = OpportunityChanges(owner_id=to_owner)
 
     for opportunity_id in ids:
