@@ -279,7 +279,7 @@ def _rows(lines: Iterable[str], report: ImportReport) -> Iterator[Row | tuple[in
             )
             continue
         values = {
-            column: cell.strip()
+            column: restore_cell(cell.strip())
             for column, cell in zip(columns, cells, strict=True)
             if column is not None and cell.strip()
         }
@@ -601,7 +601,37 @@ def split_lines(text: str) -> Iterator[str]:
         start = end + 1
 
 
+# A cell starting with one of these is a formula to Excel and LibreOffice (OWASP "CSV
+# injection"); the export writes it after an apostrophe, which both show as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TEXT_MARK = "'"
+
+
+def neutralise_cell(value: str) -> str:
+    """The cell as exported: a formula start (or an apostrophe, so that the mark is never
+    ambiguous) gets the text mark in front; ``restore_cell`` undoes it exactly."""
+    if value.startswith((*FORMULA_STARTS, TEXT_MARK)):
+        return TEXT_MARK + value
+    return value
+
+
+def restore_cell(cell: str) -> str:
+    """The value of an imported cell: the text mark the export put in front is removed, so
+    re-importing an export gives back the original value."""
+    if (
+        cell.startswith(TEXT_MARK)
+        and cell[1:2]
+        and cell[1:].startswith((*FORMULA_STARTS, TEXT_MARK))
+    ):
+        return cell[1:]
+    return cell
+
+
 def export_row(customer: Customer) -> list[str]:
+    return [neutralise_cell(cell) for cell in _export_values(customer)]
+
+
+def _export_values(customer: Customer) -> list[str]:
     source = customer.source or LeadSource()
     address = customer.address or Address()
     return [
