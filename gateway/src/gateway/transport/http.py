@@ -24,7 +24,14 @@ from gateway.transport.deadline import fetch_timeout
 from gateway.transport.keepalive import KeepAliveError, KeepAlivePool
 
 # Headers worth passing on to subgraphs besides the identity: trace context and request ids.
-FORWARDED_HEADERS = ("authorization", "traceparent", "tracestate", "x-request-id")
+# idempotency-key: the subgraph that runs a mutation runs it once per key (crm_common.idempotency).
+FORWARDED_HEADERS = (
+    "authorization",
+    "traceparent",
+    "tracestate",
+    "x-request-id",
+    "idempotency-key",
+)
 _ACCEPT = "application/graphql-response+json, application/json"
 
 

@@ -42,6 +42,7 @@ from crm_common import amqp, mongo
 from crm_common.amqp import EventConsumer, EventPublisher
 from crm_common.disconnect import CancelOnDisconnect
 from crm_common.errors import Unauthenticated
+from crm_common.idempotency import IdempotencyMiddleware, MongoKeys
 from crm_common.identity import Identity, TokenVerifier
 from crm_common.outbox import OutboxRelay
 from crm_common.settings import CommonSettings
@@ -279,6 +280,11 @@ def create_service_app(
             # A request whose client (the gateway) went away stops being worked on.
             Middleware(CancelOnDisconnect),
             Middleware(IdentityMiddleware, verifier=verifier, protected_prefix="/graphql"),
+            # Inside the identity: a retried mutation with an Idempotency-Key writes once.
+            Middleware(
+                IdempotencyMiddleware,
+                collection=MongoKeys(settings.mongodb_url, getattr(settings, "database", name)),
+            ),
         ],
         lifespan=lifespan,
     )
