@@ -176,7 +176,9 @@ def test_http_import_streams_and_export_round_trips(
     assert len(rows) == 117
     row = next(r for r in rows if r["externalId"] == f"{prefix}-5")
     assert row["name"] == "Custômer 5"
-    assert row["phone"] == "+49301000005"
+    # A leading "+" would start a spreadsheet formula: the export marks it as text (the
+    # import removes the mark again: tests/security/test_security_csv.py).
+    assert row["phone"] == "'+49301000005"
     assert row["tags"] == "a;b"
     assert json.loads(row["attributes"]) == {"size": 5}
     # Someone else's export does not show these customers.

@@ -131,6 +131,13 @@ class FakeOpportunities:
             and (not open_only or not o.is_closed)
         )
 
+    async def open_ids_of_owner(self, owner_id: str, *, team: str | None = None) -> list[str]:
+        return sorted(
+            o.id
+            for o in self.items.values()
+            if o.owner_id == owner_id and not o.is_closed and (team is None or o.team == team)
+        )
+
 
 class FakeCustomers:
     """Known customers; each belongs to ``rep-1`` of team ``t1`` unless ``owners`` says."""
@@ -644,3 +651,47 @@ async def test_customer_events_keep_owner_and_team_current(world: World) -> None
                 {"customerId": "c-7", "ownerId": "d", "team": {"$ne": None}},
             ),
         )
+
+
+async def test_transfer_includes_the_departing_owners_deals_on_customers_of_others(
+    world: World,
+) -> None:
+    """A departing rep's open deals on customers they do not own go with the transfer too
+    (of the transfer's team when a manager's transfer names one)."""
+    world.customers.known |= {"cust-of-b"}
+    world.customers.owners["cust-of-b"] = (CustomerOwner("rep-b", "t1"), 1)
+    admin = Actor(user_id="root", roles=frozenset({"admin"}))
+    world.actor = admin
+    elsewhere = await world.create(customer_id="cust-of-b", owner_id="rep-1", team="t1")
+    other_team = await world.create(customer_id="cust-of-b", owner_id="rep-1", team="t9")
+    transfer = customer_event(
+        "customers.ownership.transferred",
+        {
+            "fromOwnerId": "rep-1",
+            "toOwnerId": "rep-2",
+            "includeOpenOpportunities": True,
+            "customerIds": [],
+            "transferId": "t-2",
+            "team": "t1",
+        },
+    )
+    await consume(world, transfer)
+    items = world.opportunities.items
+    assert items[elsewhere.id].owner_id == "rep-2"
+    assert items[other_team.id].owner_id == "rep-1"  # the manager's transfer stays in t1
+    # An admin's transfer (no team) takes every open deal of the departing owner.
+    await consume(
+        world,
+        customer_event(
+            "customers.ownership.transferred",
+            {
+                "fromOwnerId": "rep-1",
+                "toOwnerId": "rep-3",
+                "includeOpenOpportunities": True,
+                "customerIds": [],
+                "transferId": "t-3",
+            },
+        ),
+    )
+    assert items[other_team.id].owner_id == "rep-3"
+    assert await world.customers.owner_of("cust-of-b") == CustomerOwner("rep-b", "t1")

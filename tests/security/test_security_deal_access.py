@@ -201,3 +201,46 @@ async def test_own_deal_on_another_owners_customer_nulls_only_that_customer(
     }
     assert error_codes(board) == ["FORBIDDEN"]
     assert board["errors"][0]["path"][-1] == "customer"
+
+
+TRANSFER = """mutation($from: ID!, $to: ID!) {
+  transferOwnership(fromOwnerId: $from, toOwnerId: $to, includeOpenOpportunities: true) {
+    transferId } }"""
+
+
+async def test_a_transfer_takes_the_departing_reps_deals_on_customers_of_others(
+    suite: Suite, token: Any, mongo: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    admin = token("admin")
+    tag = uuid.uuid4().hex[:6]
+    leaving, successor, other = f"rep-l-{tag}", f"rep-s-{tag}", f"rep-o-{tag}"
+    own = await new_customer(suite, admin, leaving, "team-1")
+    theirs = await new_customer(suite, admin, other, "team-1")
+    await known_owner(mongo, suite, own, leaving)
+    await known_owner(mongo, suite, theirs, other)
+    deals = []
+    for customer in (own, theirs):
+        created = await data(
+            suite.gateway_url,
+            CREATE_DEAL,
+            {"input": deal_input(customer, ownerId=leaving, team="team-1")},
+            token=admin,
+        )
+        deals.append(created["createOpportunity"]["id"])
+    manager = token("manager", f"m-{tag}", "team-1")
+    await data(suite.gateway_url, TRANSFER, {"from": leaving, "to": successor}, token=manager)
+    opportunities = mongo[suite.database("pipeline")].opportunities
+
+    async def owners() -> list[str]:
+        return [
+            doc["owner_id"]
+            async for doc in opportunities.find({"_id": {"$in": deals}}, {"owner_id": 1})
+        ]
+
+    await eventually(
+        owners, lambda found: found == [successor, successor], what="both deals transferred"
+    )
+    # The other rep's customer stays theirs; the deal on it is the successor's now.
+    known = mongo[suite.database("pipeline")].known_customers
+    assert (await known.find_one({"_id": theirs}) or {}).get("owner_id") == other
+    assert (await known.find_one({"_id": own}) or {}).get("owner_id") == successor

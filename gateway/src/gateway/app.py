@@ -34,6 +34,7 @@ from gateway.access_log import AccessLog
 from gateway.console import console_routes
 from gateway.engine import GatewayEngine, RequestError
 from gateway.explorer import ExplorerMiddleware
+from gateway.export_proxy import export_route
 from gateway.graphql_http import (
     BodyTooLarge,
     discard_rest_of_body,
@@ -301,7 +302,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["authorization", "content-type", "accept", "traceparent"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    "accept",
+                    "traceparent",
+                    "idempotency-key",
+                ],
                 allow_credentials=settings.cors_allow_credentials,
                 max_age=600,
             )
@@ -323,6 +330,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/health", health),
             *live,
             Route("/health/ready", ready),
+            export_route(lambda: services.running.current.engine.transport.urls),
             metrics_route,
             # Last: the console's pages and assets answer whatever no route above took.
             *console_routes(settings.console_dir, settings.dev_sign_in_secret),

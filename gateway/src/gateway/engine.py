@@ -20,6 +20,7 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
+from crm_common.errors import is_input_value_problem
 from gateway.execution import ExecutionOutcome, PlanExecutor, execute_plan, shape_response
 from gateway.execution.errors import root_fetch_error
 from gateway.execution.fast_shaping import FastShaper, needs_graphql_core
@@ -158,7 +159,14 @@ class GatewayEngine:
             problems = validate(self.supergraph.api_schema, document, self._rules)
             parsed = _ParsedDocument(
                 None if problems else document,
-                tuple(_error(p.message, VALIDATION_FAILED, p) for p in problems),
+                tuple(
+                    _error(
+                        p.message,
+                        BAD_USER_INPUT if is_input_value_problem(p.message) else VALIDATION_FAILED,
+                        p,
+                    )
+                    for p in problems
+                ),
                 page_size_variables=shape.page_size_variables if shape else frozenset(),
             )
         self._documents.put(text, parsed)

@@ -158,7 +158,7 @@ async def _serve(connection: _Connection, verifier: TokenVerifier) -> None:
     payload = payload if isinstance(payload, dict) else {}
     authorization = _authorization(payload)
     try:
-        verifier.verify_header(authorization)
+        await verifier.averify_header(authorization)
     except Unauthenticated:
         await connection.close(4403, "Forbidden")
         return

@@ -28,6 +28,7 @@ from graphql import (
 )
 
 from gateway.supergraph.links import LinkedFeature
+from gateway.supergraph.scalars import check_known_scalars
 
 
 class _ApiSchemaFilter(Visitor):
@@ -96,4 +97,5 @@ def build_api_schema(document: DocumentNode, features: list[LinkedFeature]) -> G
     filtered = visit(document, _ApiSchemaFilter(features, hidden_types))
     schema = build_ast_schema(filtered)
     assert_valid_schema(schema)
+    check_known_scalars(schema)
     return schema

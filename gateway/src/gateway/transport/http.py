@@ -26,7 +26,14 @@ from gateway.transport.keepalive import KeepAliveError, KeepAlivePool
 from gateway.transport.replicas import Rotation, split_urls
 
 # Headers worth passing on to subgraphs besides the identity: trace context and request ids.
-FORWARDED_HEADERS = ("authorization", "traceparent", "tracestate", "x-request-id")
+# idempotency-key: the subgraph that runs a mutation runs it once per key (crm_common.idempotency).
+FORWARDED_HEADERS = (
+    "authorization",
+    "traceparent",
+    "tracestate",
+    "x-request-id",
+    "idempotency-key",
+)
 _ACCEPT = "application/graphql-response+json, application/json"
 
 

@@ -51,6 +51,17 @@ class RuleViolation(Exception):
         self.field = field
 
 
+def is_input_value_problem(message: str) -> bool:
+    """Whether a GraphQL validation or coercion message is about a value the client sent (a
+    date that does not exist, a string for an Int, a number out of range): BAD_USER_INPUT,
+    rather than a malformed document (GRAPHQL_VALIDATION_FAILED). graphql-core words these
+    messages so in its variable coercion and its ValuesOfCorrectType rule."""
+    return (
+        message.startswith(("Variable '$", "Expected value of type", "Expected type"))
+        or "cannot represent" in message
+    )
+
+
 def as_crm_error(error: BaseException | None) -> CrmError | None:
     """The API error an exception stands for: itself, a translated ``RuleViolation``, or None
     (an unexpected error: a bug, not the caller's business)."""

@@ -15,6 +15,7 @@ import jwt
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from crm_common.errors import Unauthenticated
+from crm_common.jwks import JwksKeys
 from crm_common.settings import CommonSettings
 
 ROLES = ("rep", "manager", "admin", "service")
@@ -94,11 +95,20 @@ class Identity:
 
 
 class TokenVerifier:
-    """Verifies tokens with the secret or the JWKS named in the settings."""
+    """Verifies tokens with the secret or the JWKS named in the settings.
+
+    Async code calls ``averify`` / ``averify_header``: with a JWKS the signing key may have to
+    be fetched first (off the event loop, ``crm_common.jwks``). The synchronous ``verify``
+    uses the keys already fetched (always enough for HS256).
+    """
 
     def __init__(self, settings: CommonSettings) -> None:
         self._secret = settings.jwt_secret if not settings.jwt_jwks_url else None
-        self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+        self._jwks = (
+            JwksKeys(settings.jwt_jwks_url, cache_seconds=settings.jwt_jwks_cache_seconds)
+            if settings.jwt_jwks_url
+            else None
+        )
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
         self._max_age = settings.jwt_max_age_seconds
@@ -107,12 +117,24 @@ class TokenVerifier:
         self._team_claim = settings.jwt_team_claim
 
     def verify(self, token: str) -> Identity:
+        if self._jwks is None:
+            return self._verify_with(token, self._secret, ["HS256"])
         try:
-            if self._jwks is not None:
-                key: Any = self._jwks.get_signing_key_from_jwt(token).key
-                algorithms = ["RS256"]
-            else:
-                key, algorithms = self._secret, ["HS256"]
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"invalid token: {exc}") from exc
+        key = self._jwks.cached(kid if isinstance(kid, str) else None)
+        if key is None:
+            raise Unauthenticated("invalid token: its signing key is not loaded (use averify)")
+        return self._verify_with(token, key, ["RS256"])
+
+    async def averify(self, token: str) -> Identity:
+        if self._jwks is None:
+            return self.verify(token)
+        return self._verify_with(token, await self._jwks.key(token), ["RS256"])
+
+    def _verify_with(self, token: str, key: Any, algorithms: list[str]) -> Identity:
+        try:
             required = ["sub", "exp"] + (["iat"] if self._max_age else [])
             claims = jwt.decode(
                 token,
@@ -147,13 +169,20 @@ class TokenVerifier:
             token=token,
         )
 
-    def verify_header(self, authorization: str | None) -> Identity:
+    @staticmethod
+    def bearer_token(authorization: str | None) -> str:
         if not authorization:
             raise Unauthenticated("missing bearer token")
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
-        return self.verify(token.strip())
+        return token.strip()
+
+    def verify_header(self, authorization: str | None) -> Identity:
+        return self.verify(self.bearer_token(authorization))
+
+    async def averify_header(self, authorization: str | None) -> Identity:
+        return await self.averify(self.bearer_token(authorization))
 
 
 def mint_token(

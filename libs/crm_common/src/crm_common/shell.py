@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from aio_pika.abc import AbstractRobustConnection
+from cross_web import HTTPException
 from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -41,9 +42,11 @@ from crm_common import amqp, mongo
 from crm_common.amqp import EventConsumer, EventPublisher
 from crm_common.disconnect import CancelOnDisconnect
 from crm_common.errors import Unauthenticated
+from crm_common.idempotency import IdempotencyMiddleware, MongoKeys
 from crm_common.identity import Identity, TokenVerifier
 from crm_common.outbox import OutboxRelay
 from crm_common.settings import CommonSettings
+from crm_common.token_cache import CachedTokenVerifier
 from crm_common.web import IdentityMiddleware, ReadinessCheck, health_routes, metrics_route
 
 log = logging.getLogger(__name__)
@@ -197,6 +200,14 @@ class ServiceGraphQL(GraphQL[Any, None]):
         self._context = context
         self._verifier = verifier
 
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request body (or ``variables`` of a GET) that is JSON but not an object (``null``,
+        a string, a list) is the client's mistake: 400, as for a body that is not JSON."""
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict):
+            raise HTTPException(400, "the body must be a JSON object")
+        return parsed
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Any:
@@ -216,7 +227,7 @@ class ServiceGraphQL(GraphQL[Any, None]):
         params = ws.connection_params or {}
         header = params.get("Authorization") or params.get("authorization")
         try:
-            ws.identity_or_none = self._verifier.verify_header(
+            ws.identity_or_none = await self._verifier.averify_header(
                 header if isinstance(header, str) else None
             )
         except Unauthenticated as exc:
@@ -253,7 +264,7 @@ def create_service_app(
             finally:
                 slot.value = None
 
-    verifier = TokenVerifier(settings)
+    verifier = CachedTokenVerifier(settings)  # the one verifier, as in the gateway
     graphql = ServiceGraphQL(schema, context=context, verifier=verifier, ide=graphql_ide(settings))
     graphql_routes: list[BaseRoute] = [Route("/graphql", graphql, methods=["GET", "POST"])]
     if subscriptions:
@@ -269,6 +280,11 @@ def create_service_app(
             # A request whose client (the gateway) went away stops being worked on.
             Middleware(CancelOnDisconnect),
             Middleware(IdentityMiddleware, verifier=verifier, protected_prefix="/graphql"),
+            # Inside the identity: a retried mutation with an Idempotency-Key writes once.
+            Middleware(
+                IdempotencyMiddleware,
+                collection=MongoKeys(settings.mongodb_url, getattr(settings, "database", name)),
+            ),
         ],
         lifespan=lifespan,
     )

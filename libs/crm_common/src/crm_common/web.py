@@ -73,7 +73,7 @@ class IdentityMiddleware:
         headers = dict(scope["headers"])
         authorization = headers.get(b"authorization", b"").decode("latin-1") or None
         try:
-            identity = self.verifier.verify_header(authorization)
+            identity = await self.verifier.averify_header(authorization)
         except Unauthenticated as exc:
             response = Response(
                 unauthenticated_body(exc.message),

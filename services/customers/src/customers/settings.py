@@ -31,6 +31,10 @@ class Settings(CommonSettings):
     # importCustomers(csv: String!) holds the file in memory: at most this many characters
     # (bigger files: POST /import/customers.csv, streamed).
     import_graphql_max_chars: int = Field(default=2 * 1024 * 1024, ge=1)
+    # POST /import/customers.csv: a body beyond either limit is refused with 413, and never
+    # held beyond ``import_max_bytes`` (in memory up to 1 MiB, then in a temporary file).
+    import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    import_max_rows: int = Field(default=200_000, ge=1)
 
     @property
     def consumer_queue(self) -> str:

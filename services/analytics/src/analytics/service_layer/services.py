@@ -385,6 +385,10 @@ async def stage_durations(
     return reports.stage_durations(stages, _only(deals, visibility(viewer)), start, end, owner, now)
 
 
+#: A hundred years: longer than any deal has been idle, well within what dates can hold.
+MAX_IDLE_DAYS = 36_500
+
+
 async def idle_deals(
     pipeline_id: str,
     *,
@@ -396,6 +400,9 @@ async def idle_deals(
 ) -> list[tuple[DealState, Stage | None, float]]:
     """Open deals without activity for longer than ``days`` (default: their stage's
     ``rottingDays``, else 30), the longest idle first, with their idle days."""
+    if days is not None and not 0 <= days <= MAX_IDLE_DAYS:
+        # A time span beyond what a date can hold (2147483647 days) is the caller's mistake.
+        raise BadUserInput(f"days: must be between 0 and {MAX_IDLE_DAYS}", field="days")
     owner = owner_scope(viewer, owner_id)
     stages = {s.id: s for s in await read_model.stages(pipeline_id) or []}
     found: list[tuple[DealState, Stage | None, float]] = []

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from crm_common.errors import BadUserInput
 from customers.adapters.customer_search import (
     first_per_field,
     fragment_conditions,
@@ -56,7 +57,11 @@ def to_filter(query: CustomerQuery, gram_counts: Mapping[str, int] | None = None
         query.name_contains, query.email_contains, query.phone_contains, gram_counts or {}
     )
     if query.search:
-        prefix_range, *prefix_checks = prefix_conditions(sorted(set(words(query.search))))
+        searched = sorted(set(words(query.search)))
+        if not searched:
+            # Only punctuation (".*"): nothing a word could start with.
+            raise BadUserInput("search: give at least one word or number", field="search")
+        prefix_range, *prefix_checks = prefix_conditions(searched)
         leads.append(prefix_range)
         checks += prefix_checks
     conditions = first_per_field(leads)

@@ -128,6 +128,7 @@ class MongoTransferLog:
         actor_id: str | None,
         actor_name: str | None,
         now: datetime,
+        team: str | None = None,
     ) -> TransferRecord:
         run = {"id": run_id, "at": now, "by": actor_id, "byName": actor_name}
         run["moved"] = list(moved_ids)
@@ -151,6 +152,7 @@ class MongoTransferLog:
                     occurred_at=now,
                     actor_id=actor_id,
                     actor_name=actor_name,
+                    team=team,
                 )
                 entries.append(outbox_entry(event))
             changes: dict[str, Any] = {

@@ -84,6 +84,7 @@ def _type_subject_and_data(event: DomainEvent) -> tuple[str, str, dict[str, Any]
                     "toOwnerId": event.to_owner_id,
                     "includeOpenOpportunities": event.include_open_opportunities,
                     "customerIds": list(event.customer_ids),
+                    **({"team": event.team} if event.team is not None else {}),
                 },
             )
 

@@ -72,6 +72,8 @@ class OwnershipTransferred:
     actor_id: str | None = None
     actor_name: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The team a manager's transfer is limited to (None: an admin's, every team).
+    team: str | None = None
 
 
 DomainEvent = (

@@ -21,6 +21,8 @@ import phonenumbers
 # A pure syntax check (no DNS), kept in the domain because it is a value-object rule.
 from email_validator import EmailNotValidError, validate_email
 
+from crm_common.errors import RuleViolation
+from crm_common.text import check_no_control, identifier
 from customers.domain.errors import InvalidValue
 
 NAME_MAX = 200
@@ -35,7 +37,6 @@ ATTRIBUTES_MAX_DEPTH = 5
 ATTRIBUTE_KEY_MAX = 100
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 EMAILS_MAX = 20
 PHONES_MAX = 20
 ADDRESS_FIELD_MAX = 200
@@ -66,9 +67,16 @@ def clean_text(value: str | None, field_name: str, max_length: int) -> str | Non
         return None
     if len(text) > max_length:
         raise invalid_value(field_name, f"at most {max_length} characters (got {len(text)})")
-    if _CONTROL.search(text):
-        raise invalid_value(field_name, "must not contain control characters")
+    _no_control(text, field_name, lines=False)
     return text
+
+
+def _no_control(text: str, field_name: str, *, lines: bool) -> None:
+    """The suite's one rule (crm_common.text): what crosses to the pipeline is checked alike."""
+    try:
+        check_no_control(text, field_name, lines=lines)
+    except RuleViolation:
+        raise invalid_value(field_name, "must not contain control characters") from None
 
 
 def normalise_name(value: str | None) -> str:
@@ -115,7 +123,15 @@ def phone_digits(phone: str) -> str:
 
 
 def normalise_id(value: str | None, field_name: str) -> str | None:
-    return clean_text(value, field_name, ID_MAX)
+    """An id. Owners and teams travel in the events to the pipeline, which stores them: they
+    follow the suite's id rule (crm_common.text.identifier); an external id is another
+    system's and only has to be clean text."""
+    if field_name == "externalId":
+        return clean_text(value, field_name, ID_MAX)
+    try:
+        return identifier(value, field_name)
+    except RuleViolation as exc:
+        raise invalid_value(field_name, exc.message.split(": ", 1)[-1]) from None
 
 
 def normalise_tags(values: Iterable[str] | None) -> list[str]:
@@ -271,15 +287,11 @@ class Address:
         return None if address == Address() else address
 
 
-_CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 def clean_multiline(value: str | None, field_name: str, max_length: int) -> str | None:
     if value is None or not value.strip():
         return None
     text = value.strip()
     if len(text) > max_length:
         raise invalid_value(field_name, f"at most {max_length} characters (got {len(text)})")
-    if _CONTROL_EXCEPT_NEWLINES.search(text):
-        raise invalid_value(field_name, "must not contain control characters")
+    _no_control(text, field_name, lines=True)
     return text

@@ -13,9 +13,10 @@ Both need ``Authorization: Bearer <token>`` (401 otherwise) and apply the visibi
 from __future__ import annotations
 
 import codecs
+import csv
 import json
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import asdict
 
 from starlette.requests import Request
@@ -52,7 +53,7 @@ def _error(raised: CrmError | RuleViolation) -> Response:
 def export_route(verifier: TokenVerifier, repository: RepositoryGetter) -> Route:
     async def export(request: Request) -> Response:
         try:
-            identity = verifier.verify_header(request.headers.get("authorization"))
+            identity = await verifier.averify_header(request.headers.get("authorization"))
         except Unauthenticated as exc:
             return _unauthenticated(exc)
         params = request.query_params
@@ -96,18 +97,61 @@ def export_route(verifier: TokenVerifier, repository: RepositoryGetter) -> Route
     return Route("/export/customers.csv", export, methods=["GET"])
 
 
+def _too_large(what: str, **limit: int) -> Response:
+    """413 naming the limit (``maxBytes`` or ``maxRows``, the setting that sets it)."""
+    setting = "CUSTOMERS_IMPORT_MAX_BYTES" if "maxBytes" in limit else "CUSTOMERS_IMPORT_MAX_ROWS"
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": f"csv: {what} ({setting}); split the file",
+                    "extensions": {"code": "PAYLOAD_TOO_LARGE", **limit},
+                }
+            ]
+        },
+        status_code=413,
+    )
+
+
+def _count_rows(text: Iterable[str], limit: int) -> int:
+    """The CSV records after the header, counted up to ``limit + 1`` (a quoted cell may span
+    lines, so records, not lines, are counted); counted before anything is written, so a file
+    over the limit writes nothing."""
+    rows = -1
+    for _ in csv.reader(text):
+        rows += 1
+        if rows > limit:
+            break
+    return max(rows, 0)
+
+
 def import_route(
     verifier: TokenVerifier, repository: RepositoryGetter, settings: Settings
 ) -> Route:
     async def import_csv(request: Request) -> Response:
         try:
-            identity = verifier.verify_header(request.headers.get("authorization"))
+            identity = await verifier.averify_header(request.headers.get("authorization"))
         except Unauthenticated as exc:
             return _unauthenticated(exc)
         dry_run = request.query_params.get("dryRun", "false").lower() in ("1", "true", "yes")
+        max_bytes, max_rows = settings.import_max_bytes, settings.import_max_rows
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            return _too_large(f"more than {max_bytes} bytes", maxBytes=max_bytes)
         with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+b") as spool:
+            received = 0
             async for chunk in request.stream():
+                received += len(chunk)
+                if received > max_bytes:  # stop reading: nothing beyond the limit is kept
+                    return _too_large(f"more than {max_bytes} bytes", maxBytes=max_bytes)
                 spool.write(chunk)
+            spool.seek(0)
+            try:
+                rows = _count_rows(codecs.getreader("utf-8-sig")(spool), max_rows)
+            except (UnicodeDecodeError, csv.Error):
+                rows = 0  # answered below, by the import's own reading
+            if rows > max_rows:
+                return _too_large(f"more than {max_rows} rows", maxRows=max_rows)
             spool.seek(0)
             text = codecs.getreader("utf-8-sig")(spool)
             try:

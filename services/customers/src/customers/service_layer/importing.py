@@ -42,6 +42,7 @@ from customers.service_layer.services import (
     can_see,
     require_writer,
     scope_of,
+    visible_company,
 )
 
 CHUNK = 500
@@ -278,7 +279,7 @@ def _rows(lines: Iterable[str], report: ImportReport) -> Iterator[Row | tuple[in
             )
             continue
         values = {
-            column: cell.strip()
+            column: restore_cell(cell.strip())
             for column, cell in zip(columns, cells, strict=True)
             if column is not None and cell.strip()
         }
@@ -339,9 +340,11 @@ class _Chunk:
 
 
 async def _company(
-    changes: dict[str, Any], chunk: _Chunk, repository: CustomerRepository
+    changes: dict[str, Any], chunk: _Chunk, repository: CustomerRepository, actor: Identity
 ) -> tuple[bool, Customer | None]:
-    """Pops the company columns of a row; (whether it names a company, which one)."""
+    """Pops the company columns of a row; (whether it names a company, which one). A company
+    the caller may not see is answered as an unknown one (the chunk holds only those they
+    may see)."""
     external = changes.pop("companyExternalId", None)
     company_id = changes.pop("companyId", None)
     if external is not None:
@@ -356,9 +359,7 @@ async def _company(
     if company_id is not None:
         company = chunk.by_id.get(company_id)
         if company is None:
-            company = (await repository.resolve_many([company_id])).get(company_id)
-        if company is None:
-            raise BadUserInput(f"companyId: no customer has the id {company_id}", field="companyId")
+            company = await visible_company(actor, repository, company_id)
         return True, company
     return False, None
 
@@ -373,7 +374,11 @@ def _apply(
 ) -> None:
     """A row's changes to a customer that exists (stored, or created by an earlier row)."""
     if not can_see(actor, match):
-        raise Forbidden(f"customer {match.id} is not yours to change")
+        # Only reached when another's customer holds the row's external id (unique): say so
+        # without naming that customer.
+        raise Conflict(
+            "externalId: already taken by a customer you may not change", field="externalId"
+        )
     if "ownerId" in changes and changes["ownerId"] != match.owner_id:
         _check_owner_assignment(actor, changes["ownerId"])
     if "team" in changes and changes["team"] != match.team and not actor.is_admin:
@@ -413,7 +418,10 @@ async def _import_chunk(
     ]
     # E-mails match only rows without an external id: one lookup less per chunk.
     emails = [email for row, _, email in parsed if email and "externalId" not in row.values]
-    chunk = _Chunk(await repository.find_for_import(ids, external_ids, emails))
+    # Only the customers the caller may see can match a row: a row naming another's customer
+    # (by id, external id or e-mail) is answered exactly as one naming nobody.
+    found = await repository.find_for_import(ids, external_ids, emails)
+    chunk = _Chunk([c for c in found if can_see(actor, c)])
     for row, changes, email in parsed:
         try:
             match = None
@@ -424,7 +432,7 @@ async def _import_chunk(
             if match is None and "externalId" not in row.values and email:
                 match = chunk.by_email.get(email)
             original = dict(changes)
-            company = await _company(changes, chunk, repository)
+            company = await _company(changes, chunk, repository, actor)
             if match is None:
                 customer = _create(row, changes, actor, phone_region, company[1])
                 chunk.fresh[customer.id] = customer
@@ -498,7 +506,7 @@ async def _update_stored(
         try:
             for row, original in rows:
                 changes = dict(original)
-                company = await _company(changes, chunk, repository)
+                company = await _company(changes, chunk, repository, actor)
                 _apply(match, row, changes, company, actor, phone_region)
             if match.version == version:
                 report.unchanged += 1
@@ -593,7 +601,37 @@ def split_lines(text: str) -> Iterator[str]:
         start = end + 1
 
 
+# A cell starting with one of these is a formula to Excel and LibreOffice (OWASP "CSV
+# injection"); the export writes it after an apostrophe, which both show as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TEXT_MARK = "'"
+
+
+def neutralise_cell(value: str) -> str:
+    """The cell as exported: a formula start (or an apostrophe, so that the mark is never
+    ambiguous) gets the text mark in front; ``restore_cell`` undoes it exactly."""
+    if value.startswith((*FORMULA_STARTS, TEXT_MARK)):
+        return TEXT_MARK + value
+    return value
+
+
+def restore_cell(cell: str) -> str:
+    """The value of an imported cell: the text mark the export put in front is removed, so
+    re-importing an export gives back the original value."""
+    if (
+        cell.startswith(TEXT_MARK)
+        and cell[1:2]
+        and cell[1:].startswith((*FORMULA_STARTS, TEXT_MARK))
+    ):
+        return cell[1:]
+    return cell
+
+
 def export_row(customer: Customer) -> list[str]:
+    return [neutralise_cell(cell) for cell in _export_values(customer)]
+
+
+def _export_values(customer: Customer) -> list[str]:
     source = customer.source or LeadSource()
     address = customer.address or Address()
     return [

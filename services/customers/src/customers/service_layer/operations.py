@@ -296,6 +296,8 @@ async def transfer_ownership(
                 "customerIds": await customers.owned_by(from_owner, team),
                 "actorId": actor.user_id,
                 "actorName": actor.name,
+                # The open deals the pipeline gives away stay within the manager's team.
+                "team": team,
             },
         )
     )
@@ -340,6 +342,7 @@ async def run_transfer(
         plan.get("actorId"),
         plan.get("actorName"),
         utcnow(),
+        team=plan.get("team"),
     )
     result = {"movedIds": moved, "customerIds": record.customer_ids, "runs": record.runs}
     await operations.finish(operation.id, result)

@@ -201,6 +201,7 @@ class TransferRepository(Protocol):
         actor_id: str | None,
         actor_name: str | None,
         now: datetime,
+        team: str | None = None,
     ) -> TransferRecord:
         """Records one run of the transfer (every customer it ever moved, who ran it and
         when) and, when it moved someone or no event was ever emitted, puts a

@@ -62,6 +62,17 @@ def require_visible(actor: Identity, customer: Customer) -> None:
         raise Forbidden(f"customer {customer.id} is not yours to see or change")
 
 
+async def visible_company(
+    actor: Identity, repository: CustomerRepository, company_id: str
+) -> Customer:
+    """The customer ``company_id`` names, if the caller may see it. One the caller may not
+    see is answered exactly as one that does not exist: no existence oracle."""
+    company = (await repository.resolve_many([company_id])).get(company_id)
+    if company is None or not can_see(actor, company):
+        raise BadUserInput(f"companyId: no customer has the id {company_id}", field="companyId")
+    return company
+
+
 def require_writer(actor: Identity) -> None:
     if not access.may_change_any(actor, Kind.CUSTOMER):
         raise Forbidden("changing customers needs the role rep, manager or admin")
@@ -101,9 +112,7 @@ async def create_customer(
     company = None
     company_id = normalise_id(command.company_id, "companyId")
     if company_id is not None:
-        company = (await repository.resolve_many([company_id])).get(company_id)
-        if company is None:
-            raise BadUserInput(f"companyId: no customer has the id {company_id}", field="companyId")
+        company = await visible_company(actor, repository, company_id)
     customer = Customer.create(
         kind=command.kind,
         name=command.name,
@@ -186,11 +195,7 @@ async def update_customer(
     if change_company:
         company_id = normalise_id(changes.pop("companyId"), "companyId")
         if company_id is not None:
-            company = (await repository.resolve_many([company_id])).get(company_id)
-            if company is None:
-                raise BadUserInput(
-                    f"companyId: no customer has the id {company_id}", field="companyId"
-                )
+            company = await visible_company(actor, repository, company_id)
     if "ownerId" in changes:
         owner = normalise_id(changes["ownerId"], "ownerId")
         if owner is not None and owner != customer.owner_id:

@@ -447,6 +447,13 @@ class MongoOpportunityRepository:
         cursor = self._opportunities.find(query, {"_id": 1}, sort=[("_id", ASCENDING)])
         return [doc["_id"] async for doc in cursor]
 
+    async def open_ids_of_owner(self, owner_id: str, *, team: str | None = None) -> list[str]:
+        query: Document = {"owner_id": owner_id, "status": str(OpportunityStatus.OPEN)}
+        if team is not None:
+            query["team"] = team
+        cursor = self._opportunities.find(query, {"_id": 1}, sort=[("_id", ASCENDING)])
+        return [doc["_id"] async for doc in cursor]
+
     async def column_totals(self, where: OpportunityFilter) -> list[StageSum]:
         """Count and total amount per (stage, currency) of the matching opportunities, in ONE
         aggregation (MongoDB sums the Decimal128 amounts exactly)."""

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 
+from crm_common.errors import RuleViolation
+from crm_common.text import check_no_control, is_identifier
 from pipeline.domain.errors import (
     DomainError,
     InvalidOpportunity,
@@ -37,7 +39,6 @@ MAX_REASON_LENGTH = 1000
 MAX_TEAM_LENGTH = 100
 MAX_STAGES = 30
 # Ids of other services' aggregates (customers, users): opaque strings, but of a sane shape.
-_ID_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 
 
 class StageKind(StrEnum):
@@ -60,7 +61,7 @@ _STATUS_OF_KIND = {
 
 
 def check_id_shape(value: str, what: str) -> str:
-    if not isinstance(value, str) or not _ID_SHAPE.match(value):
+    if not is_identifier(value):  # the suite's one id rule (crm_common.text)
         raise InvalidOpportunity(
             f"{what} {value!r} is not a valid id (1-128 characters: letters, digits, ._:@-)"
         )
@@ -75,7 +76,17 @@ def _clean_name(
         raise error(f"{what} must not be empty")
     if len(cleaned) > limit:
         raise error(f"{what} is longer than {limit} characters")
+    _no_control(cleaned, what, error, lines=False)
     return cleaned
+
+
+def _no_control(text: str, what: str, error: type[DomainError], *, lines: bool) -> None:
+    """The suite's one text rule (crm_common.text): what the pipeline accepts, every consumer
+    of its events accepts too."""
+    try:
+        check_no_control(text, what, lines=lines)
+    except RuleViolation:
+        raise error(f"{what} must not contain control characters") from None
 
 
 def _clean_text(value: str | None, what: str, limit: int) -> str | None:
@@ -85,6 +96,7 @@ def _clean_text(value: str | None, what: str, limit: int) -> str | None:
     cleaned = value.strip()
     if len(cleaned) > limit:
         raise InvalidOpportunity(f"{what} is longer than {limit} characters")
+    _no_control(cleaned, what, InvalidOpportunity, lines=True)
     return cleaned or None
 
 

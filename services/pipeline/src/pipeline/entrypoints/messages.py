@@ -59,12 +59,16 @@ def customer_command(event: CloudEvent) -> CustomerEvent | None:
         include = data.get("includeOpenOpportunities", True)
         if not isinstance(include, bool):
             raise InvalidEvent("includeOpenOpportunities must be a boolean")
+        team = data.get("team")
+        if team is not None and not isinstance(team, str):
+            raise InvalidEvent("team must be a string")
         return TransferOwnership(
             event_id=event.id,
             from_owner_id=_id_field(data, "fromOwnerId"),
             to_owner_id=_id_field(data, "toOwnerId"),
             customer_ids=_id_list(data, "customerIds"),
             include_open_opportunities=include,
+            team=team,
             actor=actor,
         )
     log.debug("customer event ignored", extra={"type": event.type, "event_id": event.id})

@@ -138,14 +138,15 @@ class MergeCustomers:
 @dataclass(frozen=True, slots=True)
 class TransferOwnership:
     """``customers.ownership.transferred``: the customers belong to the new owner; with
-    ``include_open_opportunities``, the previous owner's OPEN deals of those customers go to
-    the new owner."""
+    ``include_open_opportunities``, the previous owner's OPEN deals go to the new owner: those
+    of the moved customers and those on customers owned by others (of ``team`` if named)."""
 
     event_id: str
     from_owner_id: str
     to_owner_id: str
     customer_ids: list[str]
     include_open_opportunities: bool = True
+    team: str | None = None  # a manager's transfer: only the deals of this team go
     actor: Actor = field(kw_only=True)
 
 

@@ -5,7 +5,8 @@ from its events in ``entrypoints/messages.py``), idempotently:
   open or move deals on it), and so is each later change of its owner or team;
 - a merge re-points the merged customers' deals to the survivor (and learns its owner);
 - a transfer gives the customers to the new owner and, with ``includeOpenOpportunities``,
-  the previous owner's OPEN deals of those customers too.
+  the previous owner's OPEN deals too: on those customers and on customers owned by others
+  (of the transfer's team, when a manager's transfer names one).
 
 Each deal is changed through the domain (new version, an ``updated`` event with the previous
 value), so a redelivery finds nothing left to change; the event id is also remembered once
@@ -61,10 +62,14 @@ async def transfer_ownership(cmd: TransferOwnership, uow: UnitOfWork) -> None:
         return
     await uow.customers.transferred(cmd.customer_ids, cmd.from_owner_id, cmd.to_owner_id)
     ids: list[str] = []
-    if cmd.include_open_opportunities and cmd.customer_ids and cmd.from_owner_id != cmd.to_owner_id:
-        ids = await uow.opportunities.ids_of_customers(
+    if cmd.include_open_opportunities and cmd.from_owner_id != cmd.to_owner_id:
+        # The departing owner's open deals on the customers that moved, and those on
+        # customers owned by others (within the transfer's team, when it names one).
+        on_theirs = await uow.opportunities.ids_of_customers(
             cmd.customer_ids, owner_id=cmd.from_owner_id, open_only=True
         )
+        elsewhere = await uow.opportunities.open_ids_of_owner(cmd.from_owner_id, team=cmd.team)
+        ids = sorted({*on_theirs, *elsewhere})
     changes = OpportunityChanges(owner_id=cmd.to_owner_id)
 
     async def change(opportunity: Opportunity, pipeline: Pipeline) -> None:

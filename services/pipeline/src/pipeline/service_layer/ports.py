@@ -56,6 +56,10 @@ class OpportunityRepository(Protocol):
     ) -> list[str]:
         """Ids of the opportunities of these customers (optionally of one owner, open only)."""
 
+    async def open_ids_of_owner(self, owner_id: str, *, team: str | None = None) -> list[str]:
+        """Ids of the OPEN opportunities of ``owner_id``, whoever's customers they are
+        (optionally only those of ``team``)."""
+
 
 class ProcessedEvents(Protocol):
     """Ids of consumed events whose effects are fully written (idempotent consumers)."""
