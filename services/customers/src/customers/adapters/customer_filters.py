@@ -6,7 +6,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from crm_common.fragments import cjk_bigrams
 from customers.adapters.customer_search import (
+    cjk_word_conditions,
     first_per_field,
     fragment_conditions,
 )
@@ -56,9 +58,16 @@ def to_filter(query: CustomerQuery, gram_counts: Mapping[str, int] | None = None
         query.name_contains, query.email_contains, query.phone_contains, gram_counts or {}
     )
     if query.search:
-        prefix_range, *prefix_checks = prefix_conditions(sorted(set(words(query.search))))
-        leads.append(prefix_range)
-        checks += prefix_checks
+        search_words = sorted(set(words(query.search)))
+        cjk_words = [word for word in search_words if len(word) >= 2 and cjk_bigrams(word)]
+        cjk_leads, cjk_checks = cjk_word_conditions(cjk_words, gram_counts or {})
+        leads = cjk_leads + leads
+        checks += cjk_checks
+        prefixes = [word for word in search_words if word not in cjk_words]
+        if prefixes:
+            prefix_range, *prefix_checks = prefix_conditions(prefixes)
+            leads.append(prefix_range)
+            checks += prefix_checks
     conditions = first_per_field(leads)
     if query.lifecycles:
         conditions.append({"lifecycle": {"$in": [stage.value for stage in query.lifecycles]}})

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
 from typing import Protocol
 
 from crm_common.events import CloudEvent
@@ -141,6 +143,31 @@ class OpportunityFilter:
     scope: Scope = ALL
     # Idle (rotting) deals: open, last changed before the cut-off of their stage.
     idle_before: dict[str, datetime] | None = None
+    title_contains: str | None = None
+    currency: str | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    expected_close_from: date | None = None
+    expected_close_to: date | None = None
+    updated_from: datetime | None = None
+    updated_to: datetime | None = None
+
+
+class SortField(StrEnum):
+    AMOUNT = "AMOUNT"
+    EXPECTED_CLOSE = "EXPECTED_CLOSE"
+    UPDATED = "UPDATED"
+    CREATED = "CREATED"
+    TITLE = "TITLE"
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunitySort:
+    """A list's order; the id breaks ties (in the same direction), so every order is total and
+    its keyset cursor stable."""
+
+    field: SortField = SortField.CREATED
+    descending: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +183,13 @@ class OpportunityReads(Protocol):
     async def get_many(self, opportunity_ids: Sequence[str]) -> dict[str, Opportunity]: ...
 
     async def page(
-        self, where: OpportunityFilter, first: int, after: str | None
+        self,
+        where: OpportunityFilter,
+        first: int,
+        after: str | None,
+        sort: OpportunitySort | None = None,
     ) -> OpportunityPage:
-        """Newest first."""
+        """Ordered by ``sort`` (default: newest first)."""
 
     async def column_page(
         self, where: OpportunityFilter, first: int, after: str | None
