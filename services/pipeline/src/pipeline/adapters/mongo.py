@@ -36,6 +36,11 @@ from crm_common.outbox import (
     with_outbox_append,
 )
 from crm_common.pagination import KeysetCursor
+from pipeline.adapters.catalogue import (
+    create_product_indexes,
+    line_item_from_doc,
+    line_item_to_doc,
+)
 from pipeline.adapters.opportunity_lists import (
     LIST_INDEXES,
     after_condition,
@@ -95,6 +100,7 @@ async def create_indexes(db: AsyncDatabase[Document]) -> None:
     for keys, name in LIST_INDEXES:
         await opportunities.create_index(keys, name=name)
     await backfill_list_fields(opportunities)
+    await create_product_indexes(db)
     await opportunities.create_index([("team", ASCENDING)], name="team")
 
 
@@ -204,6 +210,7 @@ def opportunity_state(o: Opportunity) -> Document:
         "priority": str(o.priority),
         "next_step": o.next_step,
         "closed_at": o.closed_at,
+        "line_items": [line_item_to_doc(line) for line in o.line_items],
         **title_fields(o.title, o.expected_close_date),
     }
 
@@ -230,6 +237,7 @@ def opportunity_from_doc(doc: Document) -> Opportunity:
         priority=Priority(doc.get("priority") or "MEDIUM"),
         next_step=doc.get("next_step"),
         closed_at=doc.get("closed_at"),
+        line_items=[line_item_from_doc(line) for line in doc.get("line_items") or ()],
     )
 
 

@@ -9,11 +9,13 @@ from decimal import Decimal
 from typing import Any
 
 import strawberry
+from strawberry.tools import merge_types
 
 from crm_common.errors import BadUserInput
 from crm_common.graphql import SubgraphSchema, subgraph_extensions
 from crm_common.pagination import page_size
 from pipeline.domain import model
+from pipeline.entrypoints.catalogue_schema import CatalogueMutation, CatalogueQuery
 from pipeline.entrypoints.graphql_inputs import (
     BoardFilter,
     CreateOpportunityInput,
@@ -432,8 +434,8 @@ class Mutation:
 
 
 schema = SubgraphSchema(
-    query=Query,
-    mutation=Mutation,
+    query=merge_types("Query", (Query, CatalogueQuery)),
+    mutation=merge_types("Mutation", (Mutation, CatalogueMutation)),
     types=[Customer, Opportunity],
     extensions=subgraph_extensions(),
     scalar_overrides={Decimal: DecimalScalar},

@@ -12,6 +12,7 @@ from typing import Protocol
 from crm_common.events import CloudEvent
 from pipeline.domain.access import ALL, Scope, Viewer
 from pipeline.domain.board import StageSum
+from pipeline.domain.catalogue import Product
 from pipeline.domain.model import Opportunity, OpportunityStatus, Pipeline
 
 
@@ -28,6 +29,32 @@ class PipelineRepository(Protocol):
 
     async def save(self, pipeline: Pipeline, loaded_version: int) -> bool:
         """Replace the pipeline only if its stored version is still ``loaded_version``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProductFilter:
+    active: bool | None = None
+    name_contains: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProductPage:
+    items: list[tuple[str, Product]]  # (cursor, product), by sku
+    has_next_page: bool
+
+
+class ProductRepository(Protocol):
+    async def add(self, product: Product) -> None:
+        """Insert; raises ``DuplicateSku`` when another product has the sku."""
+
+    async def get(self, product_id: str) -> Product | None: ...
+
+    async def get_many(self, product_ids: Sequence[str]) -> dict[str, Product]: ...
+
+    async def save(self, product: Product, loaded_version: int) -> bool:
+        """Replace only if the stored version is still ``loaded_version``."""
+
+    async def page(self, where: ProductFilter, first: int, after: str | None) -> ProductPage: ...
 
 
 class OpportunityRepository(Protocol):
