@@ -184,6 +184,31 @@ class FakeCustomers:
         return self.survivors.get(customer_id)
 
 
+class FakeProducts:
+    """The catalogue in memory (the use cases here never list it)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Any] = {}
+
+    async def add(self, product: Any) -> None:
+        self.rows[product.id] = product
+
+    async def get(self, product_id: str) -> Any:
+        return self.rows.get(product_id)
+
+    async def get_many(self, product_ids: Any) -> dict[str, Any]:
+        return {i: self.rows[i] for i in product_ids if i in self.rows}
+
+    async def save(self, product: Any, loaded_version: int) -> bool:
+        if self.rows[product.id].version != loaded_version:
+            return False
+        self.rows[product.id] = product
+        return True
+
+    async def page(self, where: Any, first: int, after: Any) -> Any:
+        raise NotImplementedError
+
+
 class World:
     def __init__(self) -> None:
         self.pipelines = FakePipelines()
@@ -193,8 +218,9 @@ class World:
             user_id="rep-1", name="Rita", traceparent=None, roles=frozenset({"rep"}), team="t1"
         )
         self.processed = FakeProcessed()
+        self.products = FakeProducts()
         self.uow = RepositoryUnitOfWork(
-            self.pipelines, self.opportunities, self.customers, self.processed
+            self.pipelines, self.opportunities, self.customers, self.processed, self.products
         )
 
     async def create(self, wait: float = 0.2, **fields: Any) -> Opportunity:

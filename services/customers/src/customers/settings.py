@@ -28,6 +28,8 @@ class Settings(CommonSettings):
     # Seconds between passes that finish what a crash left behind (audit entries not yet
     # moved, merges and transfers not yet done); the first pass runs at start.
     recovery_interval: float = Field(default=30.0, gt=0)
+    # How often open follow-ups that came due are looked for and announced (customers.task.due).
+    task_due_interval: float = Field(default=5.0, gt=0)
     # importCustomers(csv: String!) holds the file in memory: at most this many characters
     # (bigger files: POST /import/customers.csv, streamed).
     import_graphql_max_chars: int = Field(default=2 * 1024 * 1024, ge=1)

@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from crm_common.errors import BadUserInput
+from crm_common.fragments import cjk_bigrams
 from customers.adapters.customer_search import (
+    cjk_word_conditions,
     first_per_field,
     fragment_conditions,
 )
@@ -57,13 +59,19 @@ def to_filter(query: CustomerQuery, gram_counts: Mapping[str, int] | None = None
         query.name_contains, query.email_contains, query.phone_contains, gram_counts or {}
     )
     if query.search:
-        searched = sorted(set(words(query.search)))
-        if not searched:
+        search_words = sorted(set(words(query.search)))
+        if not search_words:
             # Only punctuation (".*"): nothing a word could start with.
             raise BadUserInput("search: give at least one word or number", field="search")
-        prefix_range, *prefix_checks = prefix_conditions(searched)
-        leads.append(prefix_range)
-        checks += prefix_checks
+        cjk_words = [word for word in search_words if len(word) >= 2 and cjk_bigrams(word)]
+        cjk_leads, cjk_checks = cjk_word_conditions(cjk_words, gram_counts or {})
+        leads = cjk_leads + leads
+        checks += cjk_checks
+        prefixes = [word for word in search_words if word not in cjk_words]
+        if prefixes:
+            prefix_range, *prefix_checks = prefix_conditions(prefixes)
+            leads.append(prefix_range)
+            checks += prefix_checks
     conditions = first_per_field(leads)
     if query.lifecycles:
         conditions.append({"lifecycle": {"$in": [stage.value for stage in query.lifecycles]}})

@@ -26,6 +26,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from crm_common.fragments import cjk_bigrams
 from customers.domain.model import Customer
 from customers.domain.search_terms import (
     EMAIL,
@@ -91,6 +92,9 @@ def fragment_conditions(
         if len(folded) >= GRAM:
             pool += fragment_grams(NAME, folded)
             checks.append({"name_search": {"$regex": re.escape(folded)}})
+        elif cjk_bigrams(folded):  # two CJK characters: their bigram is indexed
+            pool.append(NAME + folded)
+            checks.append({"name_search": {"$regex": re.escape(folded)}})
         else:  # too short for a gram: the start of a word of the name
             if words(folded):
                 leads.append(token_prefix_range(max(words(folded), key=len)))
@@ -111,6 +115,21 @@ def fragment_conditions(
         checks.append({"phone_digits": {"$regex": re.escape(number)}})
     if pool:
         leads.insert(0, {"search_grams": pick_gram(pool, frequencies)})
+    return leads, checks
+
+
+def cjk_word_conditions(
+    cjk_words: list[str], frequencies: Mapping[str, int]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(leads, checks)`` for search words in CJK script (folded, two characters or more):
+    such text has no spaces between its words, so a word of the query is any fragment of
+    the name (``北京测试科技有限公司`` is found by ``科技``), looked up by one of its grams."""
+    pool: list[str] = []
+    checks: list[dict[str, Any]] = []
+    for word in cjk_words:
+        pool += fragment_grams(NAME, word) if len(word) >= GRAM else [NAME + word]
+        checks.append({"name_search": {"$regex": re.escape(word)}})
+    leads = [{"search_grams": pick_gram(pool, frequencies)}] if pool else []
     return leads, checks
 
 

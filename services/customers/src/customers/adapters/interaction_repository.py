@@ -68,6 +68,21 @@ class MongoInteractionRepository:
             return False
         return True
 
+    async def customer_of_opportunity(self, opportunity_id: str) -> str | None:
+        found = await self.collection.find_one({"opportunity_id": opportunity_id})
+        return str(found["customer_id"]) if found else None
+
+    async def by_opportunities(
+        self, opportunity_ids: Sequence[str], limit: int
+    ) -> dict[str, list[Interaction]]:
+        grouped: dict[str, list[Interaction]] = {oid: [] for oid in opportunity_ids}
+        cursor = self.collection.find({"opportunity_id": {"$in": list(set(opportunity_ids))}})
+        async for document in cursor.sort("sort_key", DESCENDING):
+            entries = grouped.setdefault(document["opportunity_id"], [])
+            if len(entries) < limit:
+                entries.append(interaction_from_document(document))
+        return grouped
+
     @staticmethod
     def _filter(
         customer_id: str,

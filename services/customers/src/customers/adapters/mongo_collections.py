@@ -36,6 +36,7 @@ INTERACTIONS = "interactions"
 AUDIT = "audit"
 MERGED = "merged_customers"
 TRANSFERS = "transfers"
+TASKS = "tasks"
 
 
 # Reads never need the outbox; the relay reads it on its own.
@@ -73,6 +74,10 @@ async def create_indexes(database: AsyncDatabase[dict[str, Any]]) -> None:
     # descending compound keys, and real MongoDB serves both directions from one index.
     await interactions.create_index(
         [("customer_id", ASCENDING), ("sort_key", ASCENDING)], name="customer_time"
+    )
+    # A deal's entries (Opportunity.interactions; the customer of a deal for its tasks).
+    await interactions.create_index(
+        [("opportunity_id", ASCENDING), ("sort_key", ASCENDING)], name="deal_time", sparse=True
     )
     await database[AUDIT].create_index(
         [("customer_id", ASCENDING), ("sort_key", ASCENDING)], name="customer_time"

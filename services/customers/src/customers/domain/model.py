@@ -62,6 +62,7 @@ class InteractionKind(StrEnum):
     QUOTE = "QUOTE"
     STAGE_CHANGE = "STAGE_CHANGE"
     LIFECYCLE_CHANGE = "LIFECYCLE_CHANGE"
+    TASK_DONE = "TASK_DONE"
 
 
 # Allowed lifecycle moves. Winning a deal jumps LEAD straight to CUSTOMER; a prospect that went

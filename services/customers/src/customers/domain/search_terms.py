@@ -9,6 +9,9 @@ gives a superset of the matches; a substring test on the folded text then decide
 trigram gives the fewest candidates, so the caller picks it from a sample of documents when
 one is at hand (see ``pick_gram``).
 
+A name's CJK text is also cut into bigrams (``crm_common.fragments``): its words are often
+two characters long, and any two-character fragment of it finds it the same way.
+
 The three texts share the array, each gram prefixed by where it comes from (``n:`` name,
 ``e:`` an e-mail, ``p:`` the digits of a phone), so one index serves all three.
 """
@@ -20,6 +23,7 @@ from collections.abc import Iterable, Mapping
 
 import phonenumbers
 
+from crm_common.fragments import cjk_bigrams
 from customers.domain.model import Customer
 from customers.domain.values import fold, phone_digits, words
 
@@ -27,7 +31,7 @@ GRAM = 3
 NAME, EMAIL, PHONE = "n:", "e:", "p:"
 # Bumped whenever the stored search fields change shape: documents of an older version (or
 # none) are rewritten by the backfill.
-SEARCH_VERSION = 2
+SEARCH_VERSION = 3  # 3: CJK bigrams of the name
 # One customer in SAMPLE_RATE (chosen by a hash of its id, so never changing) is a sample:
 # cheap to read all together (a sparse index), it tells how common a trigram is and where
 # the sort keys fall, without reading the collection.
@@ -52,7 +56,10 @@ def grams(text: str) -> set[str]:
 
 def customer_grams(name: str, emails: Iterable[str], phone_digits: Iterable[str]) -> list[str]:
     """The stored gram array of a customer (sorted, so that equal inputs store equally)."""
-    found = {NAME + gram for gram in grams(fold_text(name))}
+    folded_name = fold_text(name)
+    # Chinese, Japanese and Korean words are often two characters: their pairs are indexed too
+    # (a bigram and a trigram never collide, being of different lengths).
+    found = {NAME + gram for gram in grams(folded_name) | cjk_bigrams(folded_name)}
     for email in emails:
         found |= {EMAIL + gram for gram in grams(fold_text(email))}
     for number in phone_digits:

@@ -3,6 +3,7 @@ shell (lifespan, readiness, ``/graphql``, health, metrics) is ``crm_common.shell
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from customers.adapters.interaction_repository import MongoInteractionRepository
 from customers.adapters.mongo_collections import (
     AUDIT,
     INTERACTIONS,
+    TASKS,
     TRANSFERS,
     create_indexes,
     customers_collection,
@@ -32,14 +34,29 @@ from customers.adapters.operations import (
     MongoTransferLog,
     create_operation_indexes,
 )
+from customers.adapters.task_repository import MongoTaskRepository
 from customers.entrypoints.context import Context, build_context
 from customers.entrypoints.http import export_route, import_route
 from customers.entrypoints.recovery import run_recovery
 from customers.entrypoints.schema import schema
 from customers.entrypoints.worker import PIPELINE_EVENT_KEYS, pipeline_event_handler
+from customers.service_layer.tasks import announce_due_tasks
 from customers.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+async def announce_due_tasks_forever(tasks: MongoTaskRepository, interval: float) -> None:
+    """Every ``interval`` seconds, the open follow-ups that came due are announced (their
+    outbox; the task relay publishes). A failed pass is logged and the next one retries."""
+    while True:
+        try:
+            announced = await announce_due_tasks(tasks)
+            if announced:
+                log.info("due tasks announced", extra={"tasks": announced})
+        except Exception:
+            log.exception("announcing due tasks failed; retrying")
+        await asyncio.sleep(interval)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +70,7 @@ class Runtime:
     audit: MongoAuditRepository
     transfers: MongoTransferLog
     operations: MongoOperationLog
+    tasks: MongoTaskRepository
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -77,6 +95,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
 
         relay, transfer_relay = relay_of(collection), relay_of(database[TRANSFERS])
+        task_relay = relay_of(database[TASKS])
+        task_repository = MongoTaskRepository(database[TASKS], task_relay)
+        await task_repository.create_indexes()
         mover = AuditMover(collection, database[AUDIT])
         repository = MongoCustomerRepository(
             collection, outbox_listener=relay, audit=mover, wake_relay=relay.wake
@@ -89,6 +110,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             log.info("search fields backfilled", extra={"documents": backfilled})
         lifetime.start_relay(relay)
         lifetime.start_relay(transfer_relay, "transfer relay")
+        lifetime.start_relay(task_relay, "task relay")
+        lifetime.run(
+            announce_due_tasks_forever(task_repository, settings.task_due_interval),
+            "customers-task-due",
+        )
         # Audit entries and merges/transfers a crash left unfinished (first pass at once).
         lifetime.run(
             run_recovery(
@@ -116,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             MongoAuditRepository(database[AUDIT], pending=mover),
             transfers,
             operation_log,
+            task_repository,
         )
 
     def context(
@@ -133,6 +160,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             response=response,
             operations=runtime.operations,
             import_max_chars=runtime.settings.import_graphql_max_chars,
+            tasks_repository=runtime.tasks,
         )
 
     def routes(runtime: Callable[[], Runtime], verifier: TokenVerifier) -> Sequence[BaseRoute]:

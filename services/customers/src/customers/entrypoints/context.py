@@ -13,14 +13,50 @@ from strawberry.dataloader import DataLoader
 
 from crm_common.identity import Identity
 from customers.domain import model
+from customers.domain.interactions import Interaction
+from customers.domain.tasks import Task
 from customers.service_layer import importing, services
+from customers.service_layer import tasks as task_cases
 from customers.service_layer.ports import (
     AuditRepository,
     CustomerRepository,
     InteractionRepository,
     OperationLog,
+    TaskRepository,
     TransferRepository,
 )
+
+
+@dataclass
+class TaskLoaders:
+    """Per-request batches of the follow-ups of customers and deals, and of deals' entries."""
+
+    by_customer: DataLoader[str, list[Task]]
+    by_opportunity: DataLoader[str, list[Task]]
+    interactions_by_opportunity: DataLoader[str, list[Interaction]]
+
+
+OPPORTUNITY_ENTRIES_MAX = 200
+
+
+def task_loaders(
+    identity: Identity, tasks_repository: TaskRepository, interactions: InteractionRepository
+) -> TaskLoaders:
+    async def by_customer(ids: list[str]) -> list[list[Task]]:
+        return await task_cases.tasks_by("customer_id", ids, identity, tasks_repository)
+
+    async def by_opportunity(ids: list[str]) -> list[list[Task]]:
+        return await task_cases.tasks_by("opportunity_id", ids, identity, tasks_repository)
+
+    async def entries(ids: list[str]) -> list[list[Interaction]]:
+        found = await interactions.by_opportunities(ids, OPPORTUNITY_ENTRIES_MAX)
+        return [found.get(i, []) for i in ids]
+
+    return TaskLoaders(
+        DataLoader(load_fn=by_customer),
+        DataLoader(load_fn=by_opportunity),
+        DataLoader(load_fn=entries),
+    )
 
 
 @dataclass
@@ -39,6 +75,21 @@ class Context:
     response: Any = None
     operations: OperationLog | None = None
     import_max_chars: int = importing.GRAPHQL_IMPORT_MAX_CHARS
+    tasks: TaskRepository | None = None
+    task_loaders: TaskLoaders | None = None
+
+    def need_tasks(self) -> TaskRepository:
+        assert self.tasks is not None
+        return self.tasks
+
+    def need_task_loaders(self) -> TaskLoaders:
+        assert self.task_loaders is not None
+        return self.task_loaders
+
+    def task_repositories(self) -> task_cases.TaskRepositories:
+        return task_cases.TaskRepositories(
+            self.need_tasks(), self.repository, self.need_interactions()
+        )
 
     def need_interactions(self) -> InteractionRepository:
         assert self.interactions is not None
@@ -69,6 +120,7 @@ def build_context(
     response: Any = None,
     operations: OperationLog | None = None,
     import_max_chars: int = importing.GRAPHQL_IMPORT_MAX_CHARS,
+    tasks_repository: TaskRepository | None = None,
 ) -> Context:
     async def load_customers(ids: list[str]) -> list[model.Customer | None]:
         return await services.customers_by_ids(ids, repository)
@@ -89,6 +141,10 @@ def build_context(
         response=response,
         operations=operations,
         import_max_chars=import_max_chars,
+        tasks=tasks_repository,
+        task_loaders=task_loaders(identity, tasks_repository, interactions)
+        if tasks_repository is not None and interactions is not None
+        else None,
     )
 
 

@@ -245,6 +245,9 @@ class InteractionInput:
     summary: str
     occurred_at: datetime | None = strawberry.field(default=None, description="Default: now.")
     details: JSON | None = None
+    opportunity_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The deal it is about (listed in Opportunity.interactions)."
+    )
 
 
 def customer_query(filter: CustomerFilter | None) -> CustomerQuery:

@@ -19,6 +19,7 @@ from crm_common.pagination import Page
 from crm_common.relay import PageInfo
 from customers.domain import interactions, model
 from customers.entrypoints.context import Info, field
+from customers.entrypoints.task_types import Task, TaskStatus
 from customers.service_layer import importing, services
 
 # The domain enums are the GraphQL enums (Strawberry only marks the classes), so the two
@@ -246,6 +247,11 @@ class CustomerType:
         contacts = await info.context.contacts_loader.load(str(self.id))
         identity = info.context.identity
         return [CustomerType.from_domain(c) for c in contacts if services.can_see(identity, c)]
+
+    @field("The customer's follow-ups the caller may see, by due time.")
+    async def tasks(self, info: Info, status: TaskStatus | None = None) -> list[Task]:  # type: ignore[valid-type]
+        found = await info.context.need_task_loaders().by_customer.load(str(self.id))
+        return [Task.from_domain(t) for t in found if status is None or t.status is status]
 
     @field("Newest first; filter by kinds and by period [from, to).")
     async def timeline(

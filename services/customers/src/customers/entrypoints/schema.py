@@ -10,6 +10,7 @@ from typing import cast
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.tools import merge_types
 
 from crm_common import relay
 from crm_common.graphql import SubgraphSchema, subgraph_extensions
@@ -36,6 +37,7 @@ from customers.entrypoints.graphql_types import (
     TransferResult,
     to_import_report,
 )
+from customers.entrypoints.task_schema import OpportunityTasks, TaskMutation, TaskQuery
 from customers.service_layer import importing, operations, services
 from customers.service_layer.ports import (
     Sort,
@@ -139,6 +141,7 @@ class Mutation:
             context.identity,
             context.repository,
             context.need_interactions(),
+            opportunity_id=None if input.opportunity_id is None else str(input.opportunity_id),
         )
         return Interaction.from_domain(entry)
 
@@ -226,8 +229,8 @@ class Mutation:
 
 
 schema = SubgraphSchema(
-    query=Query,
-    mutation=Mutation,
-    types=[model.InteractionKind],
+    query=merge_types("Query", (Query, TaskQuery)),
+    mutation=merge_types("Mutation", (Mutation, TaskMutation)),
+    types=[model.InteractionKind, OpportunityTasks],
     extensions=subgraph_extensions(),
 )

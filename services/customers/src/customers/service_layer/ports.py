@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from crm_common.access import Scope as Scope
+from crm_common.events import CloudEvent
 from customers.domain.interactions import Interaction
 from customers.domain.model import (
     AuditEntry,
@@ -17,6 +18,7 @@ from customers.domain.model import (
     InteractionKind,
     LifecycleStage,
 )
+from customers.domain.tasks import Task, TaskStatus
 
 
 class SortField(StrEnum):
@@ -142,9 +144,65 @@ class TimelinePage:
     has_next: bool
 
 
+class TaskSortField(StrEnum):
+    DUE_AT = "DUE_AT"
+    CREATED_AT = "CREATED_AT"
+    UPDATED_AT = "UPDATED_AT"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQuery:
+    """A task list's filter and order; ``visibility``: the caller's visibility keys (None:
+    every task)."""
+
+    visibility: Sequence[str] | None = None
+    assignee_id: str | None = None
+    customer_id: str | None = None
+    opportunity_id: str | None = None
+    status: TaskStatus | None = None
+    due_from: datetime | None = None
+    due_to: datetime | None = None
+    sort: TaskSortField = TaskSortField.DUE_AT
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    items: list[tuple[str, Task]]  # (cursor, task)
+    has_next: bool
+
+
+class TaskRepository(Protocol):
+    async def add(self, task: Task) -> None: ...
+
+    async def get(self, task_id: str) -> Task | None: ...
+
+    async def save(self, task: Task, loaded_version: int, *, due_changed: bool) -> bool: ...
+
+    async def delete(self, task_id: str, loaded_version: int) -> bool: ...
+
+    async def page(self, query: TaskQuery, first: int, after: str | None) -> TaskPage: ...
+
+    async def by_field(
+        self, name: str, values: Sequence[str], visibility: Sequence[str] | None
+    ) -> dict[str, list[Task]]: ...
+
+    async def due_unannounced(self, now: datetime, limit: int) -> list[Task]: ...
+
+    async def announce(self, task: Task, event: CloudEvent) -> bool: ...
+
+
 class InteractionRepository(Protocol):
     async def add(self, interaction: Interaction) -> bool:
         """Stores the interaction unless one with its id exists; returns whether it was new."""
+
+    async def customer_of_opportunity(self, opportunity_id: str) -> str | None:
+        """The customer whose timeline holds entries of this deal (its opening, at least)."""
+
+    async def by_opportunities(
+        self, opportunity_ids: Sequence[str], limit: int
+    ) -> dict[str, list[Interaction]]:
+        """The newest entries about each deal, newest first, in one query."""
 
     async def page(
         self,

@@ -313,9 +313,15 @@ async def log_interaction(
     actor: Identity,
     customers: CustomerRepository,
     interactions: InteractionRepository,
+    *,
+    opportunity_id: str | None = None,
 ) -> Interaction:
     require_writer(actor)
-    if kind in (InteractionKind.STAGE_CHANGE, InteractionKind.LIFECYCLE_CHANGE):
+    if kind in (
+        InteractionKind.STAGE_CHANGE,
+        InteractionKind.LIFECYCLE_CHANGE,
+        InteractionKind.TASK_DONE,
+    ):
         raise BadUserInput(
             f"kind: {kind.value} entries are written by the archive itself", field="kind"
         )
@@ -328,6 +334,7 @@ async def log_interaction(
         occurred_at=occurred_at,
         actor_id=actor.user_id,
         actor_name=actor.name,
+        opportunity_id=normalise_id(opportunity_id, "opportunityId"),
     )
     await interactions.add(interaction)
     return interaction

@@ -26,7 +26,6 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from crm_common.errors import BadUserInput
 from crm_common.events import CloudEvent
 from crm_common.outbox import (
     OUTBOX,
@@ -37,6 +36,20 @@ from crm_common.outbox import (
     with_outbox_append,
 )
 from crm_common.pagination import KeysetCursor
+from pipeline.adapters.catalogue import (
+    create_product_indexes,
+    line_item_from_doc,
+    line_item_to_doc,
+)
+from pipeline.adapters.opportunity_lists import (
+    LIST_INDEXES,
+    after_condition,
+    encode,
+    filter_query,
+    order_of,
+    scope_query,
+    title_fields,
+)
 from pipeline.domain.access import Scope
 from pipeline.domain.board import StageSum
 from pipeline.domain.model import (
@@ -54,6 +67,7 @@ from pipeline.service_layer.ports import (
     CustomerOwner,
     OpportunityFilter,
     OpportunityPage,
+    OpportunitySort,
 )
 
 Document = dict[str, Any]
@@ -83,7 +97,21 @@ async def create_indexes(db: AsyncDatabase[Document]) -> None:
         [("created_at", DESCENDING), ("_id", DESCENDING)], name="newest_first"
     )
     await opportunities.create_index([("owner_id", ASCENDING)], name="owner")
+    for keys, name in LIST_INDEXES:
+        await opportunities.create_index(keys, name=name)
+    await backfill_list_fields(opportunities)
+    await create_product_indexes(db)
     await opportunities.create_index([("team", ASCENDING)], name="team")
+
+
+async def backfill_list_fields(opportunities: AsyncCollection[Document]) -> None:
+    """Deals written before the list's search fields get them: a run with nothing to do is
+    one look-up of null in the ``title_grams`` index (a missing field is indexed as null)."""
+    stale = opportunities.find({"title_grams": None}, {"title": 1, "expected_close_date": 1})
+    async for doc in stale:
+        close = doc.get("expected_close_date")
+        fields = title_fields(doc["title"], date.fromisoformat(close) if close else None)
+        await opportunities.update_one({"_id": doc["_id"]}, {"$set": fields})
 
 
 # -- mapping -------------------------------------------------------------------------------
@@ -182,6 +210,8 @@ def opportunity_state(o: Opportunity) -> Document:
         "priority": str(o.priority),
         "next_step": o.next_step,
         "closed_at": o.closed_at,
+        "line_items": [line_item_to_doc(line) for line in o.line_items],
+        **title_fields(o.title, o.expected_close_date),
     }
 
 
@@ -207,6 +237,7 @@ def opportunity_from_doc(doc: Document) -> Opportunity:
         priority=Priority(doc.get("priority") or "MEDIUM"),
         next_step=doc.get("next_step"),
         closed_at=doc.get("closed_at"),
+        line_items=[line_item_from_doc(line) for line in doc.get("line_items") or ()],
     )
 
 
@@ -257,46 +288,8 @@ class MongoPipelineRepository:
         return result.matched_count == 1
 
 
-def scope_query(scope: Scope) -> Document:
-    """The visibility rule as a MongoDB filter."""
-    if scope.all:
-        return {}
-    ors: list[Document] = []
-    if scope.owner_id is not None:
-        ors.append({"owner_id": scope.owner_id})
-    if scope.team is not None:
-        ors.append({"team": scope.team})
-    if not ors:
-        return {"_id": {"$exists": False}}  # matches nothing
-    return ors[0] if len(ors) == 1 else {"$or": ors}
-
-
-def filter_query(where: OpportunityFilter) -> Document:
-    """The MongoDB filter of a list's or a board column's filter."""
-    query: Document = {}
-    if where.status is not None:
-        query["status"] = str(where.status)
-    for key in ("owner_id", "customer_id", "pipeline_id", "stage_id"):
-        value = getattr(where, key)
-        if value is not None:
-            query[key] = value
-    parts = [query]
-    visible = scope_query(where.scope)
-    if visible:
-        parts.append(visible)
-    if where.idle_before is not None:
-        idle = [
-            {"stage_id": stage_id, "updated_at": {"$lt": cutoff}}
-            for stage_id, cutoff in where.idle_before.items()
-        ]
-        parts.append({"status": "OPEN", "$or": idle} if idle else {"_id": {"$exists": False}})
-    return parts[0] if len(parts) == 1 else {"$and": parts}
-
-
 #: A board column's cards, in board order (position, then id).
 POSITION_CURSORS = KeysetCursor("opportunity:position")
-#: The opportunities list, newest first (created at, then id).
-CREATED_CURSORS = KeysetCursor("opportunity:created")
 
 
 def encode_position_cursor(o: Opportunity) -> str:
@@ -306,18 +299,6 @@ def encode_position_cursor(o: Opportunity) -> str:
 def decode_position_cursor(cursor: str) -> tuple[str, str]:
     position, opportunity_id = POSITION_CURSORS.decode_str(cursor)
     return position, opportunity_id
-
-
-def encode_cursor(o: Opportunity) -> str:
-    return CREATED_CURSORS.encode(o.created_at.isoformat(), o.id)
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    created, opportunity_id = CREATED_CURSORS.decode_str(cursor)
-    try:
-        return datetime.fromisoformat(created), opportunity_id
-    except ValueError as exc:
-        raise BadUserInput("after: not a cursor of this connection", field="after") from exc
 
 
 class MongoOpportunityRepository:
@@ -528,34 +509,28 @@ class MongoOpportunityRepository:
         return found
 
     async def page(
-        self, where: OpportunityFilter, first: int, after: str | None
+        self,
+        where: OpportunityFilter,
+        first: int,
+        after: str | None,
+        sort: OpportunitySort | None = None,
     ) -> OpportunityPage:
-        """Newest first; keyset pagination on (created_at, id)."""
+        """In the list's order (default newest first); keyset pagination on (value, id)."""
+        order, direction = order_of(sort)
         query = filter_query(where)
         total = await self._opportunities.count_documents(query)
         if after is not None:
-            created, last_id = decode_cursor(after)
-            query = {
-                "$and": [
-                    query,
-                    {
-                        "$or": [
-                            {"created_at": {"$lt": created}},
-                            {"created_at": created, "_id": {"$lt": last_id}},
-                        ]
-                    },
-                ]
-            }
+            beyond = after_condition(order, direction, after)
+            query = {**query, "$and": [*query.get("$and", []), beyond]} if query else beyond
         cursor = self._opportunities.find(
             query,
             _NO_OUTBOX,
-            sort=[("created_at", DESCENDING), ("_id", DESCENDING)],
+            sort=[(order.field, direction), ("_id", direction)],
             limit=first + 1,
         )
         docs = [doc async for doc in cursor]
-        items = [opportunity_from_doc(doc) for doc in docs[:first]]
         return OpportunityPage(
-            items=[(encode_cursor(o), o) for o in items],
+            items=[(encode(order, doc), opportunity_from_doc(doc)) for doc in docs[:first]],
             total_count=total,
             has_next_page=len(docs) > first,
         )

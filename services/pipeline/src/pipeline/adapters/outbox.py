@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Any
 
 from crm_common.events import CloudEvent, iso, new_event
+from pipeline.domain.catalogue import LineItem
 from pipeline.domain.events import OpportunityEvent
 from pipeline.domain.model import Opportunity, Stage
 from pipeline.domain.money import Money
@@ -32,6 +33,18 @@ def json_value(value: object) -> Any:
     """A domain value as it appears in event data."""
     if isinstance(value, Money):
         return {"amount": value.formatted_amount(), "currency": value.currency}
+    if isinstance(value, list):
+        return [json_value(item) for item in value]
+    if isinstance(value, LineItem):
+        return {
+            "productId": value.product_id,
+            "sku": value.sku,
+            "name": value.name,
+            "quantity": f"{value.quantity:f}",
+            "unitPrice": json_value(value.unit_price),
+            "discountPercent": f"{value.discount_percent:f}",
+            "total": json_value(value.total),
+        }
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Enum):

@@ -8,6 +8,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from pipeline.adapters.catalogue import MongoProductRepository
 from pipeline.adapters.mongo import (
     MongoKnownCustomers,
     MongoOpportunityRepository,
@@ -22,6 +23,7 @@ from pipeline.service_layer.ports import (
     OpportunityRepository,
     PipelineRepository,
     ProcessedEvents,
+    ProductRepository,
 )
 
 
@@ -31,6 +33,7 @@ class RepositoryUnitOfWork:
     opportunities: OpportunityRepository
     customers: KnownCustomers
     processed: ProcessedEvents
+    products: ProductRepository
 
     async def add(self, opportunity: Opportunity, *, by: Actor) -> None:
         await self.opportunities.add(opportunity, outbox_events(opportunity, by))
@@ -49,6 +52,7 @@ class MongoUnitOfWork(RepositoryUnitOfWork):
     opportunities: MongoOpportunityRepository
     customers: MongoKnownCustomers
     processed: MongoProcessedEvents
+    products: MongoProductRepository
 
     @classmethod
     def of(cls, db: AsyncDatabase[dict[str, Any]]) -> MongoUnitOfWork:
@@ -57,4 +61,5 @@ class MongoUnitOfWork(RepositoryUnitOfWork):
             opportunities=MongoOpportunityRepository(db),
             customers=MongoKnownCustomers(db),
             processed=MongoProcessedEvents(db),
+            products=MongoProductRepository(db),
         )

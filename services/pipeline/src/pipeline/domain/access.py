@@ -78,3 +78,9 @@ def assignment(
 def require_pipeline_admin(viewer: Caller) -> None:
     if not viewer.roles & PIPELINE_ADMIN_ROLES:
         raise AccessDenied("only a manager or an admin changes pipelines")
+
+
+def require_catalogue_editor(viewer: Caller) -> None:
+    """The product catalogue is shared by everyone who sells; managers and admins keep it."""
+    if not viewer.roles & PIPELINE_ADMIN_ROLES:
+        raise AccessDenied("only a manager or an admin changes the product catalogue")

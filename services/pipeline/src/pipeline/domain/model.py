@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from crm_common.errors import RuleViolation
 from crm_common.text import check_no_control, is_identifier
+from pipeline.domain.catalogue import LineItem, lines_sum
 from pipeline.domain.errors import (
     DomainError,
     InvalidOpportunity,
@@ -435,6 +436,8 @@ class Opportunity:
     priority: Priority = Priority.MEDIUM
     next_step: str | None = None
     closed_at: datetime | None = None
+    # When set, the amount is their sum (``catalogue.price_lines``) and is not set freely.
+    line_items: list[LineItem] = field(default_factory=list)
     # Events recorded by the last command, not yet saved; never persisted as such.
     events: list[OpportunityEvent] = field(default_factory=list, compare=False, repr=False)
 
@@ -654,6 +657,11 @@ class Opportunity:
         if not isinstance(changes.customer_id, Unset):
             wanted["customer_id"] = check_id_shape(changes.customer_id, "customer id")
         if not isinstance(changes.amount, Unset):
+            if self.line_items and changes.amount != self.amount:
+                raise InvalidOpportunity(
+                    "amount: the deal's amount is the sum of its line items; "
+                    "clear them (setLineItems with no items) to set it freely"
+                )
             wanted["amount"] = changes.amount
         if not isinstance(changes.owner_id, Unset):
             wanted["owner_id"] = check_id_shape(changes.owner_id, "owner id")
@@ -671,6 +679,30 @@ class Opportunity:
             if old != value:
                 done[_EVENT_NAMES[attribute]] = (old, value)
                 setattr(self, attribute, value)
+        if done:
+            self.version += 1
+            self.updated_at = at
+            stage = pipeline.stage(self.stage_id)
+            assert stage is not None
+            self._record(OpportunityUpdated, pipeline, None, stage, actor_id, at, done)
+        return done
+
+    def set_line_items(
+        self, lines: list[LineItem], *, pipeline: Pipeline, actor_id: str | None, at: datetime
+    ) -> dict[str, tuple[object, object]]:
+        """Replace the line items; the amount becomes their exact sum (no items: the amount
+        stays and may be set freely again). An ``updated`` event with before and after."""
+        self._check_pipeline(pipeline)
+        if self.is_closed:
+            raise OpportunityClosed(f"opportunity {self.id} is {self.status}: reopen it first")
+        done: dict[str, tuple[object, object]] = {}
+        if lines != self.line_items:
+            done["lineItems"] = (list(self.line_items), list(lines))
+            self.line_items = list(lines)
+        total = lines_sum(lines)
+        if total is not None and total != self.amount:
+            done["amount"] = (self.amount, total)
+            self.amount = total
         if done:
             self.version += 1
             self.updated_at = at

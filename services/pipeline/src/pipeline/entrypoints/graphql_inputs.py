@@ -3,8 +3,9 @@ service layer's ``UNSET``."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -87,6 +88,38 @@ class OpportunityFilter:
     idle: bool | None = strawberry.field(
         default=None, description="true: only idle (rotting) open deals."
     )
+    title_contains: str | None = strawberry.field(
+        default=None,
+        description="A fragment of the title (case and accents ignored; CJK: 2+ characters).",
+    )
+    currency: str | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    expected_close_from: date | None = None
+    expected_close_to: date | None = None
+    updated_from: datetime | None = None
+    updated_to: datetime | None = None
+
+
+@strawberry.enum
+class OpportunitySortField(Enum):
+    AMOUNT = "AMOUNT"
+    EXPECTED_CLOSE = "EXPECTED_CLOSE"
+    UPDATED = "UPDATED"
+    CREATED = "CREATED"
+    TITLE = "TITLE"
+
+
+@strawberry.enum
+class SortDirection(Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.input(description="Ties are broken by id; every order has a stable cursor.")
+class OpportunitySort:
+    field: OpportunitySortField = OpportunitySortField.CREATED
+    direction: SortDirection = SortDirection.DESC
 
 
 @strawberry.input

@@ -20,6 +20,7 @@ from crm_common.errors import BadUserInput, NotFound
 from crm_common.pagination import Page, page_size
 from crm_common.relay import PageInfo
 from pipeline.domain import model
+from pipeline.domain.catalogue import LineItem as DomainLineItem
 from pipeline.domain.money import Money as DomainMoney
 from pipeline.domain.money import totals_by_currency
 from pipeline.entrypoints.context import PipelineContext
@@ -90,6 +91,31 @@ class Money:
     @classmethod
     def of(cls, money: DomainMoney) -> Money:
         return cls(amount=money.amount, currency=money.currency)
+
+
+@strawberry.type(description="A priced line of a deal (its product's sku and name copied).")
+class LineItem:
+    product_id: strawberry.ID
+    sku: str
+    name: str
+    quantity: Decimal
+    unit_price: Money
+    discount_percent: Decimal
+    total: Money = strawberry.field(
+        description="quantity x unitPrice x (1 - discount/100), half-even to the minor unit."
+    )
+
+    @classmethod
+    def of(cls, line: DomainLineItem) -> LineItem:
+        return cls(
+            product_id=strawberry.ID(line.product_id),
+            sku=line.sku,
+            name=line.name,
+            quantity=line.quantity,
+            unit_price=Money.of(line.unit_price),
+            discount_percent=line.discount_percent,
+            total=Money.of(line.total),
+        )
 
 
 @strawberry.type
@@ -206,6 +232,12 @@ class Opportunity:
     pipeline_id: strawberry.Private[str]
     stage_id: strawberry.Private[str]
     domain: strawberry.Private[model.Opportunity]
+
+    @described_field(
+        "The deal's products; when there are any, amount is their exact sum (setLineItems)."
+    )
+    def line_items(self) -> list[LineItem]:
+        return [LineItem.of(line) for line in self.domain.line_items]
 
     @described_field("Open, and unchanged for longer than its stage's rotting threshold.")
     async def idle(self, info: Ctx) -> bool:

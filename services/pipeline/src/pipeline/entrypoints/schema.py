@@ -9,17 +9,21 @@ from decimal import Decimal
 from typing import Any
 
 import strawberry
+from strawberry.tools import merge_types
 
 from crm_common.errors import BadUserInput
 from crm_common.graphql import SubgraphSchema, subgraph_extensions
 from crm_common.pagination import page_size
 from pipeline.domain import model
+from pipeline.entrypoints.catalogue_schema import CatalogueMutation, CatalogueQuery
 from pipeline.entrypoints.graphql_inputs import (
     BoardFilter,
     CreateOpportunityInput,
     CreatePipelineInput,
     MoneyInput,
     OpportunityFilter,
+    OpportunitySort,
+    SortDirection,
     StageInput,
     UpdateOpportunityInput,
     UpdateStageInput,
@@ -45,6 +49,16 @@ from pipeline.entrypoints.graphql_types import (
 from pipeline.service_layer import commands, services
 from pipeline.service_layer.board import BoardQuery, board_of, idle_cutoffs_everywhere
 from pipeline.service_layer.ports import OpportunityFilter as OpportunityQuery
+from pipeline.service_layer.ports import OpportunitySort as ListOrder
+from pipeline.service_layer.ports import SortField
+
+
+def check_amount_range(low: Decimal | None, high: Decimal | None) -> None:
+    for name, value in (("amountMin", low), ("amountMax", high)):
+        if value is not None and (not value.is_finite() or value < 0):
+            raise BadUserInput(f"{name}: must be a non-negative amount", field=name)
+    if low is not None and high is not None and low > high:
+        raise BadUserInput("amountMin: must not exceed amountMax", field="amountMin")
 
 
 async def _board(
@@ -96,13 +110,14 @@ class Query:
         found = await info.context.loaders.opportunity.load(str(id))
         return Opportunity.of(info.context.readable(found)) if found else None
 
-    @described_field("Opportunities the caller may see, newest first.")
+    @described_field("Opportunities the caller may see, newest first unless sorted.")
     async def opportunities(
         self,
         info: Ctx,
         filter: OpportunityFilter | None = None,
         first: int | None = 20,
         after: str | None = None,
+        sort: OpportunitySort | None = None,
     ) -> OpportunityConnection | None:
         size = page_size(first)
         where = OpportunityQuery(scope=info.context.scope)
@@ -112,6 +127,7 @@ class Query:
                 idle_before = await idle_cutoffs_everywhere(
                     info.context.services.uow.pipelines, services.now()
                 )
+            check_amount_range(filter.amount_min, filter.amount_max)
             where = OpportunityQuery(
                 status=model.OpportunityStatus(filter.status.value) if filter.status else None,
                 owner_id=optional_id(filter.owner_id),
@@ -120,8 +136,21 @@ class Query:
                 stage_id=optional_id(filter.stage_id),
                 scope=info.context.scope,
                 idle_before=idle_before,
+                title_contains=filter.title_contains,
+                currency=filter.currency,
+                amount_min=filter.amount_min,
+                amount_max=filter.amount_max,
+                expected_close_from=filter.expected_close_from,
+                expected_close_to=filter.expected_close_to,
+                updated_from=filter.updated_from,
+                updated_to=filter.updated_to,
             )
-        page = await info.context.services.uow.opportunities.page(where, size, after)
+        order = (
+            ListOrder(SortField(sort.field.value), sort.direction is SortDirection.DESC)
+            if sort
+            else None
+        )
+        page = await info.context.services.uow.opportunities.page(where, size, after, order)
         return opportunity_connection(page, after, page.total_count)
 
     @described_field(
@@ -405,8 +434,8 @@ class Mutation:
 
 
 schema = SubgraphSchema(
-    query=Query,
-    mutation=Mutation,
+    query=merge_types("Query", (Query, CatalogueQuery)),
+    mutation=merge_types("Mutation", (Mutation, CatalogueMutation)),
     types=[Customer, Opportunity],
     extensions=subgraph_extensions(),
     scalar_overrides={Decimal: DecimalScalar},

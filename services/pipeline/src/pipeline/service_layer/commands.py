@@ -151,3 +151,43 @@ class TransferOwnership:
 
 
 CustomerEvent = RememberCustomer | ChangeCustomerOwner | MergeCustomers | TransferOwnership
+
+
+# -- the catalogue and line items (service_layer/catalogue.py) ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CreateProduct:
+    sku: str
+    name: str
+    unit_price: tuple[Decimal | str, str]  # (amount, currency)
+    tax_rate: Decimal | None = None
+    active: bool = True
+    actor: Actor = field(kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateProduct:
+    product_id: str
+    name: str | None = None
+    unit_price: tuple[Decimal | str, str] | None = None
+    tax_rate: Decimal | Unset | None = UNSET
+    active: bool | None = None
+    expected_version: int | None = None
+    actor: Actor = field(kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class LineItemWanted:
+    product_id: str
+    quantity: Decimal
+    unit_price: tuple[Decimal | str, str] | None = None
+    discount_percent: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetLineItems:
+    opportunity_id: str
+    items: list[LineItemWanted]
+    expected_version: int | None = None
+    actor: Actor = field(kw_only=True)

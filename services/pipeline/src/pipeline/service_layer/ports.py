@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
 from typing import Protocol
 
 from crm_common.events import CloudEvent
 from pipeline.domain.access import ALL, Scope, Viewer
 from pipeline.domain.board import StageSum
+from pipeline.domain.catalogue import Product
 from pipeline.domain.model import Opportunity, OpportunityStatus, Pipeline
 
 
@@ -26,6 +29,32 @@ class PipelineRepository(Protocol):
 
     async def save(self, pipeline: Pipeline, loaded_version: int) -> bool:
         """Replace the pipeline only if its stored version is still ``loaded_version``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProductFilter:
+    active: bool | None = None
+    name_contains: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProductPage:
+    items: list[tuple[str, Product]]  # (cursor, product), by sku
+    has_next_page: bool
+
+
+class ProductRepository(Protocol):
+    async def add(self, product: Product) -> None:
+        """Insert; raises ``DuplicateSku`` when another product has the sku."""
+
+    async def get(self, product_id: str) -> Product | None: ...
+
+    async def get_many(self, product_ids: Sequence[str]) -> dict[str, Product]: ...
+
+    async def save(self, product: Product, loaded_version: int) -> bool:
+        """Replace only if the stored version is still ``loaded_version``."""
+
+    async def page(self, where: ProductFilter, first: int, after: str | None) -> ProductPage: ...
 
 
 class OpportunityRepository(Protocol):
@@ -145,6 +174,31 @@ class OpportunityFilter:
     scope: Scope = ALL
     # Idle (rotting) deals: open, last changed before the cut-off of their stage.
     idle_before: dict[str, datetime] | None = None
+    title_contains: str | None = None
+    currency: str | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    expected_close_from: date | None = None
+    expected_close_to: date | None = None
+    updated_from: datetime | None = None
+    updated_to: datetime | None = None
+
+
+class SortField(StrEnum):
+    AMOUNT = "AMOUNT"
+    EXPECTED_CLOSE = "EXPECTED_CLOSE"
+    UPDATED = "UPDATED"
+    CREATED = "CREATED"
+    TITLE = "TITLE"
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunitySort:
+    """A list's order; the id breaks ties (in the same direction), so every order is total and
+    its keyset cursor stable."""
+
+    field: SortField = SortField.CREATED
+    descending: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,9 +214,13 @@ class OpportunityReads(Protocol):
     async def get_many(self, opportunity_ids: Sequence[str]) -> dict[str, Opportunity]: ...
 
     async def page(
-        self, where: OpportunityFilter, first: int, after: str | None
+        self,
+        where: OpportunityFilter,
+        first: int,
+        after: str | None,
+        sort: OpportunitySort | None = None,
     ) -> OpportunityPage:
-        """Newest first."""
+        """Ordered by ``sort`` (default: newest first)."""
 
     async def column_page(
         self, where: OpportunityFilter, first: int, after: str | None

@@ -17,6 +17,7 @@ from pipeline.service_layer.ports import (
     OpportunityRepository,
     PipelineRepository,
     ProcessedEvents,
+    ProductRepository,
 )
 
 
@@ -30,6 +31,9 @@ class UnitOfWork(Protocol):
 
     @property
     def customers(self) -> KnownCustomers: ...
+
+    @property
+    def products(self) -> ProductRepository: ...
 
     @property
     def processed(self) -> ProcessedEvents: ...
