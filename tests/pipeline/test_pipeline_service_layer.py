@@ -176,6 +176,12 @@ class FakeCustomers:
     async def survivor_of(self, customer_id: str) -> str | None:
         return self.survivors.get(customer_id)
 
+    async def source_of(self, customer_id: str) -> dict[str, str] | None:
+        for facts in reversed(self.facts):
+            if facts.customer_id == customer_id:
+                return facts.source
+        return None
+
 
 class World:
     def __init__(self) -> None:

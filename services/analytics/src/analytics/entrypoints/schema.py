@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from enum import Enum
 from functools import partial
 from typing import Annotated, Final
@@ -21,8 +20,23 @@ from strawberry.types import Info
 from analytics.domain import forecast as fc
 from analytics.domain import model, reports
 from analytics.entrypoints.context import Context
+from analytics.entrypoints.graphql_common import (
+    ExchangeRateType,
+    Money,
+    _money,
+    converted_money,
+    field,
+    rates_used,
+    unconverted,
+)
 from analytics.entrypoints.messages import stored_change
-from analytics.service_layer import services
+from analytics.entrypoints.reporting_schema import (
+    OpportunityEntity,
+    ReportingMutation,
+    ReportingQuery,
+)
+from analytics.entrypoints.webhook_schema import WebhookMutation, WebhookQuery
+from analytics.service_layer import reporting, services
 from crm_common import access
 from crm_common.access import Kind
 from crm_common.events import utcnow
@@ -77,16 +91,6 @@ class ForecastMethod(Enum):
             "period."
         ),
     )
-
-
-@strawberry.federation.type(shareable=True, description="An amount in one currency.")
-class Money:
-    amount: Decimal
-    currency: str
-
-
-def _money(values: Mapping[str, Decimal]) -> list[Money]:
-    return [Money(amount=values[c], currency=c) for c in sorted(values) if c]
 
 
 @strawberry.type(description="One OPEN stage of a funnel.")
@@ -209,6 +213,26 @@ class SalesPerformance:
     owners: list[SalesPerformance] = strawberry.field(
         description="The same figures per owner (empty on an owner's own entry)."
     )
+    converted_won_amount: Money | None = strawberry.field(
+        default=None,
+        description=(
+            "With `currency`: the won amount in it, each deal at the rate valid on its close "
+            "date (amounts of currencies without a rate are left out: `unconvertedCurrencies`)."
+        ),
+    )
+    converted_lost_amount: Money | None = strawberry.field(
+        default=None, description="With `currency`: the lost amount, at close-date rates."
+    )
+    converted_open_amount: Money | None = strawberry.field(
+        default=None, description="With `currency`: the open deals' amount, at today's rates."
+    )
+    rates_used: list[ExchangeRateType] = strawberry.field(
+        default_factory=list, description="The exchange rates the converted totals used."
+    )
+    unconverted_currencies: list[str] = strawberry.field(
+        default_factory=list,
+        description="Currencies with no rate valid on a day a converted total needed one.",
+    )
 
 
 @strawberry.type(
@@ -273,6 +297,13 @@ class StageChangeEvent:
     amount: Money | None
     changed_at: datetime
     sequence: int
+
+    @field(
+        "The deal itself, an entity reference the gateway resolves (e.g. "
+        "`opportunity { title customer { name } }` in the same subscription)."
+    )
+    def opportunity(self) -> OpportunityEntity:
+        return OpportunityEntity(id=self.opportunity_id)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -448,16 +479,39 @@ async def resolve_sales_performance(
     from_: From = None,
     to: datetime | None = None,
     owner_id: strawberry.ID | None = None,
+    currency: str | None = None,
 ) -> SalesPerformance:
+    resources = info.context.resources
     figures = await services.sales_performance(
         str(pipeline_id),
         viewer=info.context.identity,
         start=_utc(from_),
         end=_utc(to),
         owner_id=_id(owner_id),
-        read_model=info.context.resources.read_model,
+        read_model=resources.read_model,
     )
-    return _performance(figures)
+    performance = _performance(figures)
+    converted = await reporting.converted_sales_performance(
+        str(pipeline_id),
+        currency,
+        viewer=info.context.identity,
+        start=_utc(from_),
+        end=_utc(to),
+        owner_id=_id(owner_id),
+        read_model=resources.read_model,
+        rates=resources.rates,
+        base=resources.settings.base_currency,
+        today=utcnow().date(),
+    )
+    if converted is not None:
+        performance.converted_won_amount = converted_money(converted.won)
+        performance.converted_lost_amount = converted_money(converted.lost)
+        performance.converted_open_amount = converted_money(converted.open)
+        performance.rates_used = rates_used(converted.won, converted.lost, converted.open)
+        performance.unconverted_currencies = unconverted(
+            converted.won, converted.lost, converted.open
+        )
+    return performance
 
 
 def _forecast(f: fc.ForecastFigures) -> Forecast:
@@ -560,7 +614,7 @@ async def resolve_pipeline_as_of(
 
 
 @strawberry.type
-class Query:
+class Query(ReportingQuery, WebhookQuery):
     funnel: FunnelReport | None = strawberry.field(
         resolver=resolve_funnel,
         description=(
@@ -720,8 +774,16 @@ class Subscription:
 #: Federation version of this subgraph (Strawberry's default; every subgraph speaks Fed 2).
 FEDERATION_VERSION: Final = "2.11"
 
+
+@strawberry.type
+class Mutation(ReportingMutation, WebhookMutation):
+    pass
+
+
 schema = SubgraphSchema(
     query=Query,
+    mutation=Mutation,
+    types=[OpportunityEntity],
     subscription=Subscription,
     extensions=subgraph_extensions(),
     federation_version=FEDERATION_VERSION,

@@ -182,6 +182,7 @@ def opportunity_state(o: Opportunity) -> Document:
         "priority": str(o.priority),
         "next_step": o.next_step,
         "closed_at": o.closed_at,
+        "source": o.source,
     }
 
 
@@ -207,6 +208,7 @@ def opportunity_from_doc(doc: Document) -> Opportunity:
         priority=Priority(doc.get("priority") or "MEDIUM"),
         next_step=doc.get("next_step"),
         closed_at=doc.get("closed_at"),
+        source=doc.get("source") or None,
     )
 
 
@@ -580,6 +582,7 @@ class MongoKnownCustomers:
                     "kind": customer.kind,
                     "lifecycle": customer.lifecycle,
                     "last_event_id": customer.event_id,
+                    "source": customer.source,
                 }
             },
             upsert=True,
@@ -628,6 +631,13 @@ class MongoKnownCustomers:
             await self._customers.update_one(
                 {"_id": merged_id}, {"$set": {"merged_into": survivor_id}}, upsert=True
             )
+
+    async def source_of(self, customer_id: str) -> dict[str, str] | None:
+        doc = await self._customers.find_one({"_id": customer_id}, {"source": 1})
+        source = doc.get("source") if doc else None
+        if not isinstance(source, dict):
+            return None
+        return {k: v for k, v in source.items() if isinstance(k, str) and isinstance(v, str)}
 
     async def survivor_of(self, customer_id: str) -> str | None:
         doc = await self._customers.find_one({"_id": customer_id}, {"merged_into": 1})

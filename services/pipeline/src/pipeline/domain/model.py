@@ -423,6 +423,9 @@ class Opportunity:
     priority: Priority = Priority.MEDIUM
     next_step: str | None = None
     closed_at: datetime | None = None
+    #: The customer's lead source when the deal was opened (``channel``, ``campaign``,
+    #: ``medium``, ``referrer``); it rides on every event so reports group by source.
+    source: dict[str, str] | None = None
     # Events recorded by the last command, not yet saved; never persisted as such.
     events: list[OpportunityEvent] = field(default_factory=list, compare=False, repr=False)
 
@@ -444,6 +447,7 @@ class Opportunity:
         team: str | None = None,
         priority: Priority = Priority.MEDIUM,
         next_step: str | None = None,
+        source: dict[str, str] | None = None,
     ) -> Opportunity:
         clean_title = _clean_name(title, "title", MAX_TITLE_LENGTH)
         check_id_shape(customer_id, "customer id")
@@ -474,6 +478,7 @@ class Opportunity:
             team=_clean_team(team),
             priority=priority,
             next_step=_clean_text(next_step, "next step", MAX_NEXT_STEP_LENGTH),
+            source=dict(source) if source else None,
         )
         opportunity._record(OpportunityCreated, pipeline, None, stage, actor_id, at)
         return opportunity
@@ -504,6 +509,7 @@ class Opportunity:
             next_step=self.next_step,
             expected_close_date=self.expected_close_date,
             lost_reason=self.lost_reason,
+            source=self.source,
         )
 
     def _record(
@@ -708,3 +714,4 @@ class OpportunitySnapshot:
     next_step: str | None = None
     expected_close_date: date | None = None
     lost_reason: str | None = None
+    source: dict[str, str] | None = None
