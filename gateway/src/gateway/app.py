@@ -34,6 +34,7 @@ from gateway.access_log import AccessLog
 from gateway.console import console_routes
 from gateway.engine import GatewayEngine, RequestError
 from gateway.explorer import ExplorerMiddleware
+from gateway.exports import export_routes
 from gateway.graphql_http import (
     BodyTooLarge,
     discard_rest_of_body,
@@ -324,6 +325,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *live,
             Route("/health/ready", ready),
             metrics_route,
+            *export_routes(lambda: services.running.current.engine.transport.urls),
             # Last: the console's pages and assets answer whatever no route above took.
             *console_routes(settings.console_dir, settings.dev_sign_in_secret),
         ],
