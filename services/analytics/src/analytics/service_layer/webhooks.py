@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from analytics.domain.webhooks import (
     MAX_DESCRIPTION,
@@ -111,22 +111,47 @@ async def deliveries(
 
 
 class WebhookFanOut:
-    """Turns each received event into one pending delivery per matching active webhook. The
-    webhooks are read again at most every ``refresh`` seconds (a new webhook gets the events
-    that arrive from then on)."""
+    """Turns each received event into one pending delivery per matching active webhook.
 
-    def __init__(self, store: WebhookStore, refresh: float = 1.0) -> None:
+    The webhooks are cached, but an event never misses a webhook created before it happened:
+    the cache is read again when it was read before the event's time (plus ``skew`` for the
+    clocks of the API and the worker), and at least every ``refresh`` seconds. Handlers that
+    need a fresh list at the same moment share one read."""
+
+    def __init__(
+        self, store: WebhookStore, refresh: float = 5.0, skew: timedelta = timedelta(seconds=1)
+    ) -> None:
         self._store = store
         self._refresh = refresh
+        self._skew = skew
         self._webhooks: list[Webhook] = []
-        self._read_at = float("-inf")
+        self._read_at: datetime | None = None
+        self._read_monotonic = float("-inf")
+        self._lock = asyncio.Lock()
         self.wake = asyncio.Event()
 
+    def _stale(self, happened: datetime) -> bool:
+        return (
+            self._read_at is None
+            or self._read_at <= happened + self._skew
+            or time.monotonic() - self._read_monotonic > self._refresh
+        )
+
+    async def _current(self, happened: datetime) -> list[Webhook]:
+        if self._stale(happened):
+            async with self._lock:
+                if self._stale(happened):
+                    started, monotonic = utcnow(), time.monotonic()
+                    self._webhooks = [w for w in await self._store.all() if w.active]
+                    self._read_at, self._read_monotonic = started, monotonic
+        return self._webhooks
+
     async def __call__(self, event: CloudEvent) -> None:
-        if time.monotonic() - self._read_at > self._refresh:
-            self._webhooks = [w for w in await self._store.all() if w.active]
-            self._read_at = time.monotonic()
-        targets = [w for w in self._webhooks if matches(w.event_types, event.type)]
+        try:
+            happened = datetime.fromisoformat(event.time.replace("Z", "+00:00"))
+        except ValueError:
+            happened = utcnow()
+        targets = [w for w in await self._current(happened) if matches(w.event_types, event.type)]
         if not targets:
             return
         body = event.to_json().decode()
