@@ -8,6 +8,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+
 from devstack import Suite
 from support.graphql import data, error_codes, gql
 from support.polling import eventually
@@ -104,6 +106,23 @@ async def test_source_currency_and_audit_through_the_gateway(suite: Suite, token
     performance = sales["salesPerformance"]
     assert performance["convertedWonAmount"]["currency"] == "EUR"
     assert {"currency": "USD", "rate": "0.5"} in performance["ratesUsed"]
+    # Every money report takes the currency: forecast (today's rates), pipelineAsOf (the rates
+    # valid on `at`); the won deal counts in the Won column at 0.5.
+    others = await data(
+        suite.gateway_url,
+        """query($s: Date!, $e: Date!, $at: DateTime!){
+          forecast(pipelineId: "default", periodStart: $s, periodEnd: $e, currency: "EUR")
+            { convertedExpected { currency } }
+          pipelineAsOf(pipelineId: "default", at: $at, currency: "EUR")
+            { kind amount { amount currency } convertedAmount { amount currency } } }""",
+        {"s": "2000-01-01", "e": "2100-01-01", "at": "2100-01-01T00:00:00Z"},
+        token=admin,
+    )
+    assert others["forecast"]["convertedExpected"]["currency"] == "EUR"
+    [won_column] = [s for s in others["pipelineAsOf"] if s["kind"] == "WON"]
+    usd = sum(float(m["amount"]) for m in won_column["amount"] if m["currency"] == "USD")
+    eur = sum(float(m["amount"]) for m in won_column["amount"] if m["currency"] == "EUR")
+    assert float(won_column["convertedAmount"]["amount"]) == pytest.approx(usd * 0.5 + eur)
     rates = await data(suite.gateway_url, "{ exchangeRates { currency rate } }", token=admin)
     assert {"currency": "USD", "rate": "0.5"} in rates["exchangeRates"]
     bad = await gql(

@@ -56,6 +56,9 @@ class MemoryWebhooks:
             delivered_at=d.get("deliveredAt"),
         )
 
+    async def bodies(self, delivery_ids: list[str]) -> dict[str, str]:
+        return {key: self.deliveries[key]["body"] for key in delivery_ids}
+
     async def enqueue(self, deliveries: list[dict[str, Any]]) -> None:
         for d in deliveries:
             self.deliveries.setdefault(d["_id"], d)

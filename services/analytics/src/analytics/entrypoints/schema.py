@@ -247,6 +247,14 @@ class Forecast:
     low: list[Money]
     high: list[Money]
     deals: int = strawberry.field(description="Open deals the forecast includes.")
+    converted_expected: Money | None = strawberry.field(
+        default=None,
+        description="With `currency`: each currency's figure at today's rate, summed.",
+    )
+    converted_low: Money | None = None
+    converted_high: Money | None = None
+    rates_used: list[ExchangeRateType] = strawberry.field(default_factory=list)
+    unconverted_currencies: list[str] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -279,6 +287,12 @@ class StageSnapshot:
     count: int
     amount: list[Money]
     weighted_amount: list[Money]
+    converted_amount: Money | None = strawberry.field(
+        default=None, description="With `currency`: the amounts at the rates valid on `at`."
+    )
+    converted_weighted_amount: Money | None = None
+    rates_used: list[ExchangeRateType] = strawberry.field(default_factory=list)
+    unconverted_currencies: list[str] = strawberry.field(default_factory=list)
 
 
 @strawberry.type(description="A deal entered a stage (created, moved, won, lost, reopened).")
@@ -531,8 +545,12 @@ async def resolve_forecast(
     period_end: date,
     method: ForecastMethod | None = ForecastMethod.MARKOV,
     owner_id: strawberry.ID | None = None,
+    currency: str | None = None,
 ) -> Forecast:
     resources = info.context.resources
+    template = await reporting.conversion_to(
+        currency, resources.rates, resources.settings.base_currency
+    )
     figures = await services.forecast(
         str(pipeline_id),
         viewer=info.context.identity,
@@ -544,7 +562,19 @@ async def resolve_forecast(
         cache=resources.history,
         now=utcnow(),
     )
-    return _forecast(figures)
+    forecast = _forecast(figures)
+    if template is not None:
+        today = utcnow().date()
+        parts = [
+            reporting.converted(template, values, today)
+            for values in (figures.expected, figures.low, figures.high)
+        ]
+        forecast.converted_expected, forecast.converted_low, forecast.converted_high = (
+            converted_money(part) for part in parts
+        )
+        forecast.rates_used = rates_used(*parts)
+        forecast.unconverted_currencies = unconverted(*parts)
+    return forecast
 
 
 async def resolve_forecast_backtest(
@@ -590,9 +620,14 @@ async def resolve_pipeline_as_of(
     pipeline_id: strawberry.ID,
     at: datetime,
     owner_id: strawberry.ID | None = None,
+    currency: str | None = None,
 ) -> list[StageSnapshot]:
     moment = _utc(at)
     assert moment is not None
+    resources = info.context.resources
+    template = await reporting.conversion_to(
+        currency, resources.rates, resources.settings.base_currency
+    )
     figures = await services.pipeline_as_of(
         str(pipeline_id),
         viewer=info.context.identity,
@@ -600,8 +635,9 @@ async def resolve_pipeline_as_of(
         owner_id=_id(owner_id),
         read_model=info.context.resources.read_model,
     )
-    return [
-        StageSnapshot(
+    stages = []
+    for f in figures:
+        stage = StageSnapshot(
             stage_id=strawberry.ID(f.stage_id),
             stage_name=f.stage_name,
             kind=f.kind.value,
@@ -609,8 +645,15 @@ async def resolve_pipeline_as_of(
             amount=_money(f.amount),
             weighted_amount=_money(f.weighted_amount),
         )
-        for f in figures
-    ]
+        if template is not None:
+            amount = reporting.converted(template, f.amount, moment.date())
+            weighted = reporting.converted(template, f.weighted_amount, moment.date())
+            stage.converted_amount = converted_money(amount)
+            stage.converted_weighted_amount = converted_money(weighted)
+            stage.rates_used = rates_used(amount, weighted)
+            stage.unconverted_currencies = unconverted(amount, weighted)
+        stages.append(stage)
+    return stages
 
 
 @strawberry.type

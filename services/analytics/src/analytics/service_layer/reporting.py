@@ -3,9 +3,10 @@ the audit trail across customers and deals."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 
 from analytics.domain.audit import AuditQuery, AuditRecord
 from analytics.domain.currency import (
@@ -72,6 +73,15 @@ async def conversion_to(currency: str | None, rates: ExchangeRates, base: str) -
     except InvalidRate as exc:
         raise BadUserInput(str(exc), reason=exc.code, field="currency") from exc
     return Conversion(target, RateTable(await rates.all(), base))
+
+
+def converted(template: Conversion, values: Mapping[str, Decimal], on: date) -> Conversion:
+    """Per-currency totals converted at the rates valid on ``on``, summed."""
+    conversion = Conversion(template.currency, template.table)
+    for currency, amount in values.items():
+        if currency:
+            conversion.add(amount, currency, on)
+    return conversion
 
 
 def _closed_day(deal: DealState, today: date) -> date:

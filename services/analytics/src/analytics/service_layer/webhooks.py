@@ -231,16 +231,20 @@ class Dispatcher:
             and webhooks[d.webhook_id].active
             and (d.next_attempt_at is None or d.next_attempt_at <= now)
         ]
-        await asyncio.gather(*(self._attempt(webhooks[d.webhook_id], d) for d in due))
+        bodies = await self._store.bodies([d.id for d in due]) if due else {}
+        await asyncio.gather(
+            *(self._attempt(webhooks[d.webhook_id], d, bodies.get(d.id, d.body)) for d in due)
+        )
         return len(due)
 
-    async def _attempt(self, webhook: Webhook, delivery: Delivery) -> None:
+    async def _attempt(self, webhook: Webhook, delivery: Delivery, body: str) -> None:
         async with self._slots:
-            result = await self._send(webhook.url, webhook.secret, delivery.id, delivery.body)
+            result = await self._send(webhook.url, webhook.secret, delivery.id, body)
         now = utcnow()
         if result.ok:
             await self._store.delivered(delivery.id, result.status or 200, now)
-            await self._store.note_attempt(webhook.id, succeeded=True)
+            if webhook.failures_in_a_row:  # a success ends a run of failures
+                await self._store.note_attempt(webhook.id, succeeded=True)
             return
         error = result.error or f"HTTP {result.status}"
         retry_at = self._policy.next_attempt(delivery.created_at, delivery.attempts + 1, now)

@@ -93,24 +93,34 @@ async def _lead_counts(
 
 
 def _audit_filter(query: AuditQuery, scope: Scope, after: tuple[str, str] | None) -> Document:
-    # The store holds the opportunity and customer events only (the worker's bindings).
-    clauses: list[Document] = []
+    # A flat filter (the store holds the opportunity and customer events only): equality on
+    # the indexed field first, so that MongoDB and the stand-in both pick the index.
+    flat: Document = {}
     if query.actor_id is not None:
-        clauses.append({"actorid": query.actor_id})
+        flat["actorid"] = query.actor_id
     if query.subject_ids is not None:
-        clauses.append({"subject": {"$in": list(query.subject_ids)}})
+        subjects = list(query.subject_ids)
+        flat["subject"] = subjects[0] if len(subjects) == 1 else {"$in": subjects}
     if query.types:
-        clauses.append({"type": {"$in": list(query.types)}})
+        types = list(query.types)
+        flat["type"] = types[0] if len(types) == 1 else {"$in": types}
     window: Document = {}
     if query.start is not None:
         window["$gte"] = iso(query.start)
     if query.end is not None:
         window["$lt"] = iso(query.end)
-    if window:
-        clauses.append({"time": window})
+    ors: list[Document] = []
     if not scope.all:
-        clauses.append({"$or": [{"data.team": scope.team}, {"data.survivorTeam": scope.team}]})
+        ors.append({"$or": [{"data.team": scope.team}, {"data.survivorTeam": scope.team}]})
     if after is not None:
         time, event_id = after
-        clauses.append({"$or": [{"time": {"$lt": time}}, {"time": time, "_id": {"$lt": event_id}}]})
-    return {"$and": clauses} if clauses else {}
+        ors.append({"$or": [{"time": {"$lt": time}}, {"time": time, "_id": {"$lt": event_id}}]})
+        # The keyset bound also narrows the indexed time range.
+        window["$lte"] = min(time, window["$lte"]) if "$lte" in window else time
+    if window:
+        flat["time"] = window
+    if len(ors) == 1:
+        flat.update(ors[0])
+    elif ors:
+        flat["$and"] = ors
+    return flat

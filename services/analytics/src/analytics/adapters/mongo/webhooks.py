@@ -116,9 +116,18 @@ class MongoWebhooks:
                 raise
 
     async def pending(self, limit: int) -> list[Delivery]:
-        """The oldest pending deliveries (due or not), in creation order."""
-        cursor = self._deliveries.find({"status": "PENDING"}).sort("seq", ASCENDING).limit(limit)
-        return [_delivery(d) async for d in cursor]
+        """The oldest pending deliveries (due or not), in creation order, without their bodies
+        (``bodies`` reads those of the ones about to be sent)."""
+        cursor = (
+            self._deliveries.find({"status": "PENDING"}, projection={"body": 0})
+            .sort("seq", ASCENDING)
+            .limit(limit)
+        )
+        return [_delivery({**d, "body": ""}) async for d in cursor]
+
+    async def bodies(self, delivery_ids: list[str]) -> dict[str, str]:
+        cursor = self._deliveries.find({"_id": {"$in": delivery_ids}}, projection={"body": 1})
+        return {d["_id"]: d["body"] async for d in cursor}
 
     async def delivered(self, delivery_id: str, status: int, at: datetime) -> None:
         await self._deliveries.update_one(
