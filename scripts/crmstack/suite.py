@@ -107,6 +107,11 @@ class Suite:
             "JWT_SECRET": jwt_secret(),
             "GATEWAY_URL": self.gateway_url,
             "PYTHONUNBUFFERED": "1",
+            # A local installation (demo, tests, benchmarks) delivers webhooks to receivers on
+            # this machine; a deployment allows no internal address unless it says so.
+            "ANALYTICS_WEBHOOK_ALLOWED_HOSTS": os.environ.get(
+                "ANALYTICS_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1,localhost,::1"
+            ),
         }
         for name, port in self.ports.items():
             env[f"{name.upper()}_PORT"] = str(port)

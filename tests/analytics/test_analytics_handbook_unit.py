@@ -44,6 +44,10 @@ def context(store: MemoryEventStore, deals: MemoryDeals, identity: Identity = AD
         events=store,
         history=services.HistoryCache(),
         live=cast(Any, None),
+        rates=cast(Any, None),
+        reporting=cast(Any, None),
+        webhooks=cast(Any, None),
+        webhook_address_check=cast(Any, None),
     )
     return Context(resources=resources, identity_or_none=identity)
 

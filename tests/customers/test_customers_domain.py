@@ -201,6 +201,7 @@ def test_create_normalises_and_records_the_created_event() -> None:
             occurred_at=now,
             actor_id="rep-1",
             actor_name="Rep One",
+            source={"channel": "web"},  # deals opened on the customer take it
         )
     ]
 

@@ -205,6 +205,7 @@ async def test_create_and_move_publish_contract_valid_events(
         "order": 3,
         "kind": "OPEN",
         "probability": 0.5,
+        "rottingDays": 21,  # stage settings travel with the events (analytics' idle deals)
     }
     assert [s["id"] for s in data["stages"]] == [s[0] for s in DEFAULT_STAGES]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", data["changedAt"])

@@ -183,6 +183,12 @@ class FakeCustomers:
     async def survivor_of(self, customer_id: str) -> str | None:
         return self.survivors.get(customer_id)
 
+    async def source_of(self, customer_id: str) -> dict[str, str] | None:
+        for facts in reversed(self.facts):
+            if facts.customer_id == customer_id:
+                return facts.source
+        return None
+
 
 class FakeProducts:
     """The catalogue in memory (the use cases here never list it)."""

@@ -34,7 +34,7 @@ from gateway.access_log import AccessLog
 from gateway.console import console_routes
 from gateway.engine import GatewayEngine, RequestError
 from gateway.explorer import ExplorerMiddleware
-from gateway.export_proxy import export_route
+from gateway.exports import export_routes
 from gateway.graphql_http import (
     BodyTooLarge,
     discard_rest_of_body,
@@ -330,8 +330,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/health", health),
             *live,
             Route("/health/ready", ready),
-            export_route(lambda: services.running.current.engine.transport.urls),
             metrics_route,
+            *export_routes(
+                lambda service: services.running.current.engine.transport.url_for(service)
+            ),
             # Last: the console's pages and assets answer whatever no route above took.
             *console_routes(settings.console_dir, settings.dev_sign_in_secret),
         ],

@@ -148,3 +148,24 @@ def beyond_own(viewer: Caller, kind: Kind, table: dict[str, dict[Kind, Reach]] =
     """Whether ``viewer`` reaches records of ``kind`` owned by others (in ``table``: READ, or
     CHANGE, e.g. to give a record to another owner)."""
     return reach(viewer.roles, kind, table) > Reach.OWN
+
+
+#: Who may read the audit trail across the suite (``auditLog``, ``Opportunity.audit``): admins
+#: every entry, managers their team's (the team the changed record had then); nobody else.
+AUDIT: Final[dict[str, Reach]] = {"rep": Reach.NONE, "manager": Reach.TEAM, "admin": Reach.ALL}
+
+
+def audit_scope(viewer: Caller) -> Scope:
+    """The audit entries ``viewer`` may read: by the changed record's team, never by owner (a
+    manager reads their team's changes, not every change of the deals they own elsewhere)."""
+    level = max((AUDIT[role] for role in viewer.roles if role in AUDIT), default=Reach.NONE)
+    if level is Reach.ALL:
+        return ALL
+    if level is Reach.TEAM and viewer.team:
+        return Scope(team=viewer.team)
+    return NOTHING
+
+
+def is_admin(viewer: Caller) -> bool:
+    """Administration (exchange rates, webhooks) is for admins only."""
+    return "admin" in viewer.roles

@@ -35,7 +35,12 @@ def queue_name(instance: str, base_name: str) -> str:
     return f"{instance}.{base_name}"
 
 
-ANALYTICS_EVENTS = ConsumerQueue("analytics.events", ("pipeline.opportunity.#",))
+#: Analytics stores every opportunity and customer event: the reports fold the former, the
+#: audit trail and the lead counts of the source reports read both.
+ANALYTICS_EVENTS = ConsumerQueue(
+    "analytics.events",
+    ("pipeline.opportunity.#", "customers.customer.*", "customers.ownership.*"),
+)
 CUSTOMERS_PIPELINE_EVENTS = ConsumerQueue("customers.pipeline-events", ("pipeline.opportunity.*",))
 PIPELINE_CUSTOMER_EVENTS = ConsumerQueue(
     "pipeline.customer-events", ("customers.customer.*", "customers.ownership.*")

@@ -51,6 +51,25 @@ class Settings(CommonSettings):
     #: Pipelines (those with a snapshot, largest first) loaded in the background at start.
     cache_warm_pipelines: int = 8
 
+    #: The currency exchange rates are expressed in (one unit of a currency is worth ``rate``
+    #: units of it); reports convert into any currency that has a rate (or is this one).
+    base_currency: str = "EUR"
+    #: Webhooks: hosts (or addresses) deliveries may reach although they are internal,
+    #: comma-separated (``*``: any; the demo and the tests allow 127.0.0.1); the retry
+    #: schedule (first delay, doubling up to the maximum, for the window after the event);
+    #: failed attempts in a row after which a webhook is disabled; one attempt's timeout.
+    webhook_allowed_hosts: str = ""
+    webhook_retry_first_seconds: float = 5.0
+    webhook_retry_max_seconds: float = 7200.0
+    webhook_retry_window_seconds: float = 86400.0
+    webhook_disable_after: int = 100
+    webhook_timeout_seconds: float = 15.0
+    webhook_concurrency: int = 32
+
+    @property
+    def webhook_hosts(self) -> list[str]:
+        return [h.strip() for h in self.webhook_allowed_hosts.split(",") if h.strip()]
+
     @property
     def queue(self) -> str:
         """The worker's durable queue on ``crm.events`` (``<CRM_INSTANCE>.analytics.events``);

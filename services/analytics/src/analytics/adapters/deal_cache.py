@@ -47,6 +47,7 @@ CACHED_FIELDS = frozenset(
         "stays",
         "title",
         "team",
+        "source",
     }
 )
 #: Writes younger than this are read again by the next refresh (writes still landing; the

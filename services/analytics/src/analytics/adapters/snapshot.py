@@ -48,7 +48,7 @@ Document = dict[str, Any]
 SNAPSHOTS = "snapshots"
 #: Deals per chunk document (about 100 bytes each once compressed: far below 16 MiB).
 CHUNK_DEALS = 10_000
-FORMAT = 2
+FORMAT = 3
 #: Chunks not named by any pipeline for this long are removed (a writer that lost the race,
 #: or a snapshot replaced since); younger ones may still be about to be named.
 ORPHAN_AGE = timedelta(minutes=10)
@@ -60,7 +60,7 @@ _NONE = -(2**63)
 _KINDS = {kind.value: kind for kind in StageKind}
 _STATUSES = {status.value: status for status in DealStatus}
 _HEADER = struct.Struct(">I")
-_DEAL = 16
+_DEAL = 19
 _STAY = 11
 
 
@@ -129,6 +129,9 @@ def encode(deals: Iterable[DealState]) -> bytes:
                 1 if deal.reached_won else 0,
                 s(deal.title),
                 s(deal.team),
+                s(deal.source_channel),
+                s(deal.source_campaign),
+                s(deal.source_medium),
                 len(deal.stays),
             )
         )
@@ -209,6 +212,9 @@ def decode(blob: bytes) -> list[DealState]:
             reached_won,
             title,
             team,
+            channel,
+            campaign,
+            medium,
             count,
         ) = ints[index : index + _DEAL]
         index += _DEAL
@@ -258,6 +264,9 @@ def decode(blob: bytes) -> list[DealState]:
                 closed_by=strings[closed_by],
                 expected_close_date=strings[expected],
                 team=strings[team],
+                source_channel=strings[channel],
+                source_campaign=strings[campaign],
+                source_medium=strings[medium],
                 max_open_order=None if max_open == none else max_open,
                 reached_won=bool(reached_won),
                 stays=stays,
@@ -368,7 +377,10 @@ class SnapshotStore:
         async for chunk in cursor.sort("index", 1):
             if chunk.get("index") != seen:
                 return None
-            deals.extend(decode(bytes(chunk["data"])))
+            try:
+                deals.extend(decode(bytes(chunk["data"])))
+            except ValueError:  # written in an older format: load from the projections
+                return None
             seen += 1
             await asyncio.sleep(0)
         if seen != head.chunks or len(deals) != head.deals:

@@ -107,6 +107,9 @@ class DealState:
     expected_close_date: str | None = None
     lost_reason: str | None = None
     team: str | None = None
+    source_channel: str | None = None
+    source_campaign: str | None = None
+    source_medium: str | None = None
     max_open_order: int | None = None
     reached_won: bool = False
     stays: list[Stay] = field(default_factory=list)
@@ -182,6 +185,10 @@ class DealState:
             self.lost_reason = change.lost_reason
         if change.team is not None:
             self.team = change.team or None
+        if change.source is not None:
+            self.source_channel = change.source.channel
+            self.source_campaign = change.source.campaign
+            self.source_medium = change.source.medium
         to = change.to_stage
         if to is not None and (self.stage is None or to.id != self.stage.id):
             self._move(self.stage, to, at, change.stages)

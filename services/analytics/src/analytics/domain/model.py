@@ -57,6 +57,15 @@ class Money:
 
 
 @dataclass(frozen=True, slots=True)
+class LeadSource:
+    """Where a deal's customer came from (each part ``None`` when unknown)."""
+
+    channel: str | None = None
+    campaign: str | None = None
+    medium: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OpportunityChange:
     """One opportunity event, reduced to what the projections use.
 
@@ -84,6 +93,8 @@ class OpportunityChange:
     lost_reason: str | None = None
     #: The owner's team (``""`` = carried as none; ``None`` = not carried).
     team: str | None = None
+    #: The customer's lead source the deal took when opened (``None`` = not carried).
+    source: LeadSource | None = None
 
     @property
     def reached_open_order(self) -> int | None:

@@ -17,6 +17,9 @@ from starlette.applications import Starlette
 from analytics.adapters.deal_cache import CachedReadModel, CacheLimits
 from analytics.adapters.mongo.collections import ensure_indexes
 from analytics.adapters.mongo.event_store import MongoEventStore
+from analytics.adapters.mongo.reporting import MongoExchangeRates, MongoReporting
+from analytics.adapters.mongo.webhooks import MongoWebhooks
+from analytics.adapters.webhook_sender import AddressCheck
 from analytics.entrypoints.context import Context, Resources
 from analytics.entrypoints.live import LiveFeed
 from analytics.entrypoints.schema import schema
@@ -75,6 +78,10 @@ def create_app(settings: Settings) -> Starlette:
             events=MongoEventStore(db),
             history=HistoryCache(),
             live=live,
+            rates=MongoExchangeRates(db),
+            reporting=MongoReporting(db),
+            webhooks=MongoWebhooks(db),
+            webhook_address_check=AddressCheck(settings.webhook_hosts),
         )
 
     def context(resources: Resources, identity: Identity | None, _: Any, __: Any) -> Context:

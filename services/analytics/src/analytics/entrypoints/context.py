@@ -7,6 +7,7 @@ WebSocket connection, whose identity comes from the ``connection_init`` payload)
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,13 @@ from aio_pika.abc import AbstractRobustConnection
 from pymongo import AsyncMongoClient
 
 from analytics.entrypoints.live import LiveFeed
-from analytics.service_layer.ports import EventStore, ReadModel
+from analytics.service_layer.ports import (
+    EventStore,
+    ExchangeRates,
+    ReadModel,
+    ReportingStore,
+    WebhookStore,
+)
 from analytics.service_layer.services import HistoryCache
 from analytics.settings import Settings
 from crm_common.errors import Unauthenticated
@@ -30,6 +37,10 @@ class Resources:
     events: EventStore
     history: HistoryCache
     live: LiveFeed
+    rates: ExchangeRates
+    reporting: ReportingStore
+    webhooks: WebhookStore
+    webhook_address_check: Callable[[str], Awaitable[bool]]
 
 
 @dataclass(slots=True)

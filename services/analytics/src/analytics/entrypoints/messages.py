@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, V
 from analytics.domain.model import (
     DealStatus,
     InvalidEvent,
+    LeadSource,
     Money,
     OpportunityChange,
     Stage,
@@ -68,6 +69,15 @@ class StagePayload(_Payload):
         )
 
 
+class SourcePayload(_Payload):
+    channel: str | None = None
+    campaign: str | None = None
+    medium: str | None = None
+
+    def to_domain(self) -> LeadSource:
+        return LeadSource(channel=self.channel, campaign=self.campaign, medium=self.medium)
+
+
 class MoneyPayload(_Payload):
     amount: Decimal
     currency: str = Field(min_length=3, max_length=3)
@@ -90,6 +100,7 @@ class OpportunityPayload(_Payload):
     expectedCloseDate: str | None = None
     lostReason: str | None = None
     team: str | None = None
+    source: SourcePayload | None = None
 
 
 class PartialOpportunityPayload(_Payload):
@@ -109,6 +120,7 @@ class PartialOpportunityPayload(_Payload):
     expectedCloseDate: str | None = None
     lostReason: str | None = None
     team: str | None = None
+    source: SourcePayload | None = None
 
 
 def _event_time(event: CloudEvent) -> datetime:
@@ -179,6 +191,11 @@ def to_change(event: CloudEvent) -> OpportunityChange | None:
         ),
         lost_reason=payload.lostReason,
         team=(payload.team or "") if "team" in payload.model_fields_set else None,
+        source=(
+            (payload.source or SourcePayload()).to_domain()
+            if "source" in payload.model_fields_set
+            else None
+        ),
     )
 
 

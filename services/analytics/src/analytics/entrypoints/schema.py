@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from enum import Enum
 from functools import partial
 from typing import Annotated, Final
@@ -21,8 +20,23 @@ from strawberry.types import Info
 from analytics.domain import forecast as fc
 from analytics.domain import model, reports
 from analytics.entrypoints.context import Context
+from analytics.entrypoints.graphql_common import (
+    ExchangeRateType,
+    Money,
+    _money,
+    converted_money,
+    field,
+    rates_used,
+    unconverted,
+)
 from analytics.entrypoints.messages import stored_change
-from analytics.service_layer import services
+from analytics.entrypoints.reporting_schema import (
+    OpportunityEntity,
+    ReportingMutation,
+    ReportingQuery,
+)
+from analytics.entrypoints.webhook_schema import WebhookMutation, WebhookQuery
+from analytics.service_layer import reporting, services
 from crm_common import access
 from crm_common.access import Kind
 from crm_common.events import utcnow
@@ -77,16 +91,6 @@ class ForecastMethod(Enum):
             "period."
         ),
     )
-
-
-@strawberry.federation.type(shareable=True, description="An amount in one currency.")
-class Money:
-    amount: Decimal
-    currency: str
-
-
-def _money(values: Mapping[str, Decimal]) -> list[Money]:
-    return [Money(amount=values[c], currency=c) for c in sorted(values) if c]
 
 
 @strawberry.type(description="One OPEN stage of a funnel.")
@@ -209,6 +213,26 @@ class SalesPerformance:
     owners: list[SalesPerformance] = strawberry.field(
         description="The same figures per owner (empty on an owner's own entry)."
     )
+    converted_won_amount: Money | None = strawberry.field(
+        default=None,
+        description=(
+            "With `currency`: the won amount in it, each deal at the rate valid on its close "
+            "date (amounts of currencies without a rate are left out: `unconvertedCurrencies`)."
+        ),
+    )
+    converted_lost_amount: Money | None = strawberry.field(
+        default=None, description="With `currency`: the lost amount, at close-date rates."
+    )
+    converted_open_amount: Money | None = strawberry.field(
+        default=None, description="With `currency`: the open deals' amount, at today's rates."
+    )
+    rates_used: list[ExchangeRateType] = strawberry.field(
+        default_factory=list, description="The exchange rates the converted totals used."
+    )
+    unconverted_currencies: list[str] = strawberry.field(
+        default_factory=list,
+        description="Currencies with no rate valid on a day a converted total needed one.",
+    )
 
 
 @strawberry.type(
@@ -223,6 +247,14 @@ class Forecast:
     low: list[Money]
     high: list[Money]
     deals: int = strawberry.field(description="Open deals the forecast includes.")
+    converted_expected: Money | None = strawberry.field(
+        default=None,
+        description="With `currency`: each currency's figure at today's rate, summed.",
+    )
+    converted_low: Money | None = None
+    converted_high: Money | None = None
+    rates_used: list[ExchangeRateType] = strawberry.field(default_factory=list)
+    unconverted_currencies: list[str] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -255,6 +287,12 @@ class StageSnapshot:
     count: int
     amount: list[Money]
     weighted_amount: list[Money]
+    converted_amount: Money | None = strawberry.field(
+        default=None, description="With `currency`: the amounts at the rates valid on `at`."
+    )
+    converted_weighted_amount: Money | None = None
+    rates_used: list[ExchangeRateType] = strawberry.field(default_factory=list)
+    unconverted_currencies: list[str] = strawberry.field(default_factory=list)
 
 
 @strawberry.type(description="A deal entered a stage (created, moved, won, lost, reopened).")
@@ -273,6 +311,13 @@ class StageChangeEvent:
     amount: Money | None
     changed_at: datetime
     sequence: int
+
+    @field(
+        "The deal itself, an entity reference the gateway resolves (e.g. "
+        "`opportunity { title customer { name } }` in the same subscription)."
+    )
+    def opportunity(self) -> OpportunityEntity:
+        return OpportunityEntity(id=self.opportunity_id)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -448,16 +493,39 @@ async def resolve_sales_performance(
     from_: From = None,
     to: datetime | None = None,
     owner_id: strawberry.ID | None = None,
+    currency: str | None = None,
 ) -> SalesPerformance:
+    resources = info.context.resources
     figures = await services.sales_performance(
         str(pipeline_id),
         viewer=info.context.identity,
         start=_utc(from_),
         end=_utc(to),
         owner_id=_id(owner_id),
-        read_model=info.context.resources.read_model,
+        read_model=resources.read_model,
     )
-    return _performance(figures)
+    performance = _performance(figures)
+    converted = await reporting.converted_sales_performance(
+        str(pipeline_id),
+        currency,
+        viewer=info.context.identity,
+        start=_utc(from_),
+        end=_utc(to),
+        owner_id=_id(owner_id),
+        read_model=resources.read_model,
+        rates=resources.rates,
+        base=resources.settings.base_currency,
+        today=utcnow().date(),
+    )
+    if converted is not None:
+        performance.converted_won_amount = converted_money(converted.won)
+        performance.converted_lost_amount = converted_money(converted.lost)
+        performance.converted_open_amount = converted_money(converted.open)
+        performance.rates_used = rates_used(converted.won, converted.lost, converted.open)
+        performance.unconverted_currencies = unconverted(
+            converted.won, converted.lost, converted.open
+        )
+    return performance
 
 
 def _forecast(f: fc.ForecastFigures) -> Forecast:
@@ -477,8 +545,12 @@ async def resolve_forecast(
     period_end: date,
     method: ForecastMethod | None = ForecastMethod.MARKOV,
     owner_id: strawberry.ID | None = None,
+    currency: str | None = None,
 ) -> Forecast:
     resources = info.context.resources
+    template = await reporting.conversion_to(
+        currency, resources.rates, resources.settings.base_currency
+    )
     figures = await services.forecast(
         str(pipeline_id),
         viewer=info.context.identity,
@@ -490,7 +562,19 @@ async def resolve_forecast(
         cache=resources.history,
         now=utcnow(),
     )
-    return _forecast(figures)
+    forecast = _forecast(figures)
+    if template is not None:
+        today = utcnow().date()
+        parts = [
+            reporting.converted(template, values, today)
+            for values in (figures.expected, figures.low, figures.high)
+        ]
+        forecast.converted_expected, forecast.converted_low, forecast.converted_high = (
+            converted_money(part) for part in parts
+        )
+        forecast.rates_used = rates_used(*parts)
+        forecast.unconverted_currencies = unconverted(*parts)
+    return forecast
 
 
 async def resolve_forecast_backtest(
@@ -536,9 +620,14 @@ async def resolve_pipeline_as_of(
     pipeline_id: strawberry.ID,
     at: datetime,
     owner_id: strawberry.ID | None = None,
+    currency: str | None = None,
 ) -> list[StageSnapshot]:
     moment = _utc(at)
     assert moment is not None
+    resources = info.context.resources
+    template = await reporting.conversion_to(
+        currency, resources.rates, resources.settings.base_currency
+    )
     figures = await services.pipeline_as_of(
         str(pipeline_id),
         viewer=info.context.identity,
@@ -546,8 +635,9 @@ async def resolve_pipeline_as_of(
         owner_id=_id(owner_id),
         read_model=info.context.resources.read_model,
     )
-    return [
-        StageSnapshot(
+    stages = []
+    for f in figures:
+        stage = StageSnapshot(
             stage_id=strawberry.ID(f.stage_id),
             stage_name=f.stage_name,
             kind=f.kind.value,
@@ -555,12 +645,19 @@ async def resolve_pipeline_as_of(
             amount=_money(f.amount),
             weighted_amount=_money(f.weighted_amount),
         )
-        for f in figures
-    ]
+        if template is not None:
+            amount = reporting.converted(template, f.amount, moment.date())
+            weighted = reporting.converted(template, f.weighted_amount, moment.date())
+            stage.converted_amount = converted_money(amount)
+            stage.converted_weighted_amount = converted_money(weighted)
+            stage.rates_used = rates_used(amount, weighted)
+            stage.unconverted_currencies = unconverted(amount, weighted)
+        stages.append(stage)
+    return stages
 
 
 @strawberry.type
-class Query:
+class Query(ReportingQuery, WebhookQuery):
     funnel: FunnelReport | None = strawberry.field(
         resolver=resolve_funnel,
         description=(
@@ -720,8 +817,16 @@ class Subscription:
 #: Federation version of this subgraph (Strawberry's default; every subgraph speaks Fed 2).
 FEDERATION_VERSION: Final = "2.11"
 
+
+@strawberry.type
+class Mutation(ReportingMutation, WebhookMutation):
+    pass
+
+
 schema = SubgraphSchema(
     query=Query,
+    mutation=Mutation,
+    types=[OpportunityEntity],
     subscription=Subscription,
     extensions=subgraph_extensions(),
     federation_version=FEDERATION_VERSION,

@@ -24,11 +24,15 @@ from pymongo import AsyncMongoClient
 from analytics.adapters.mongo.collections import ensure_indexes
 from analytics.adapters.mongo.deal_repository import MongoDealRepository
 from analytics.adapters.mongo.event_store import MongoEventStore
+from analytics.adapters.mongo.webhooks import MongoWebhooks
 from analytics.adapters.notices import projection_updated
+from analytics.adapters.webhook_sender import AddressCheck, HttpSender
 from analytics.domain.model import InvalidEvent, OpportunityChange
+from analytics.domain.webhooks import RetryPolicy
 from analytics.entrypoints.messages import stored_change, to_change
 from analytics.service_layer import services
 from analytics.service_layer.ports import DealRepository, EventStore
+from analytics.service_layer.webhooks import Dispatcher, WebhookFanOut
 from analytics.settings import Settings
 from crm_common.amqp import EventConsumer, EventHandler, EventPublisher, PoisonMessage, connect
 from crm_common.events import CloudEvent, iso, utcnow
@@ -169,8 +173,14 @@ class Batcher:
                 future.set_result(result)
 
 
-def make_handler(batcher: Batcher, notifier: Notifier | None = None) -> EventHandler:
-    """The consumer's handler: invalid payloads are poison, everything else is retried."""
+def make_handler(
+    batcher: Batcher,
+    notifier: Notifier | None = None,
+    fan_out: Callable[[CloudEvent], Awaitable[None]] | None = None,
+) -> EventHandler:
+    """The consumer's handler: invalid payloads are poison, everything else is retried. After
+    the event is stored, its webhook deliveries are written (idempotent: once per webhook and
+    event, however often the message comes), so an ack always follows both."""
 
     async def handle(event: CloudEvent) -> None:
         try:
@@ -182,6 +192,8 @@ def make_handler(batcher: Batcher, notifier: Notifier | None = None) -> EventHan
         )
         if notifier is not None:
             notifier.touch(applied)
+        if fan_out is not None:
+            await fan_out(event)
 
     return handle
 
@@ -277,11 +289,23 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         notifier = Notifier(publisher, settings.notify_seconds, deals)
         batcher = Batcher(events, deals, max_batch=settings.prefetch)
         flusher = asyncio.create_task(batcher.run())
+        hooks = MongoWebhooks(db)
+        fan_out = WebhookFanOut(hooks)
+        sender = HttpSender(
+            AddressCheck(settings.webhook_hosts), timeout=settings.webhook_timeout_seconds
+        )
+        dispatcher = Dispatcher(
+            hooks,
+            sender,
+            retry_policy(settings),
+            wake=fan_out.wake,
+            concurrency=settings.webhook_concurrency,
+        )
         consumer = EventConsumer(
             connection,
             settings.queue,
             ROUTING_KEYS,
-            make_handler(batcher, notifier),
+            make_handler(batcher, notifier, fan_out),
             prefetch=settings.prefetch,
             max_attempts=settings.max_attempts,
         )
@@ -289,6 +313,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         background = [
             asyncio.create_task(notifier.run(stop)),
             asyncio.create_task(sweep_gaps(settings, events, deals, batcher.lock, notifier, stop)),
+            asyncio.create_task(dispatcher.run(stop)),
         ]
         log.info(
             "worker consuming",
@@ -306,6 +331,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         await stop.wait()
         log.info("worker stopping")
         await asyncio.gather(*background, return_exceptions=True)
+        await sender.close()
     finally:
         if beat is not None:
             stop.set()
@@ -325,6 +351,15 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             await connection.close()
         await mongo.close()
         log.info("worker stopped")
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        first_delay=timedelta(seconds=settings.webhook_retry_first_seconds),
+        max_delay=timedelta(seconds=settings.webhook_retry_max_seconds),
+        window=timedelta(seconds=settings.webhook_retry_window_seconds),
+        disable_after=settings.webhook_disable_after,
+    )
 
 
 async def main(settings: Settings) -> None:

@@ -10,9 +10,13 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from analytics.domain.audit import AuditQuery, AuditRecord
+from analytics.domain.currency import ExchangeRate
 from analytics.domain.deal import DealState
 from analytics.domain.funnel import DealProgress
 from analytics.domain.model import Stage
+from analytics.domain.webhooks import Delivery, Webhook
+from crm_common.access import Scope
 
 
 class EventStore(Protocol):
@@ -102,6 +106,60 @@ class ReadModel(Protocol):
     ) -> list[DealState]:
         """The pipeline's deal states matching every given filter."""
         ...
+
+
+class ExchangeRates(Protocol):
+    """The exchange rates an admin keeps (one per currency and day)."""
+
+    async def all(self) -> list[ExchangeRate]: ...
+
+    async def put(self, rate: ExchangeRate, actor_id: str) -> None: ...
+
+
+class ReportingStore(Protocol):
+    """Reads over the event store for the reporting tools."""
+
+    async def lead_counts(
+        self, source_field: str, start: datetime | None, end: datetime | None
+    ) -> dict[str | None, int]:
+        """Customers created in [start, end) by the value of their source's field."""
+
+    async def audit_records(
+        self, query: AuditQuery, scope: Scope, *, limit: int, after: tuple[str, str] | None
+    ) -> list[AuditRecord]:
+        """The matching entries the scope admits, newest first."""
+
+
+class WebhookStore(Protocol):
+    """Webhooks and their deliveries (``analytics.adapters.mongo.webhooks``)."""
+
+    async def add(self, webhook: Webhook) -> None: ...
+
+    async def all(self) -> list[Webhook]: ...
+
+    async def get(self, webhook_id: str) -> Webhook | None: ...
+
+    async def delete(self, webhook_id: str) -> bool: ...
+
+    async def disable(self, webhook_id: str, reason: str, at: datetime) -> None: ...
+
+    async def note_attempt(self, webhook_id: str, succeeded: bool) -> int: ...
+
+    async def enqueue(self, deliveries: list[dict[str, Any]]) -> None: ...
+
+    async def pending(self, limit: int) -> list[Delivery]: ...
+
+    async def bodies(self, delivery_ids: list[str]) -> dict[str, str]: ...
+
+    async def delivered(self, delivery_id: str, status: int, at: datetime) -> None: ...
+
+    async def failed_attempt(
+        self, delivery_id: str, status: int | None, error: str, next_attempt_at: datetime | None
+    ) -> None: ...
+
+    async def page(
+        self, webhook_id: str, first: int, after_seq: int | None
+    ) -> tuple[list[Delivery], list[int]]: ...
 
 
 class ConcurrentUpdate(Exception):

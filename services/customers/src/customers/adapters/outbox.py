@@ -42,6 +42,8 @@ def _type_subject_and_data(event: DomainEvent) -> tuple[str, str, dict[str, Any]
                     "lifecycle": event.lifecycle,
                     # The pipeline decides from owner and team who may open deals on it.
                     **({"team": event.team} if event.team is not None else {}),
+                    # Deals opened on the customer take its lead source (source attribution).
+                    **({"source": event.source} if event.source else {}),
                 },
             )
         case CustomerUpdated():

@@ -19,6 +19,9 @@ class CustomerCreated:
     actor_id: str | None = None
     actor_name: str | None = None
     team: str | None = None
+    #: Where the lead came from (``channel``, ``campaign``, ``medium``, ``referrer``): deals
+    #: opened on the customer take it, so reports can group deals by source.
+    source: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -248,6 +248,7 @@ class Customer:
                 actor_id=actor_id,
                 actor_name=actor_name,
                 team=customer.team,
+                source=_plain(customer.source) if customer.source else None,
             )
         )
         customer.audit.append(

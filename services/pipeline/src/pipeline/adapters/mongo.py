@@ -212,6 +212,7 @@ def opportunity_state(o: Opportunity) -> Document:
         "closed_at": o.closed_at,
         "line_items": [line_item_to_doc(line) for line in o.line_items],
         **title_fields(o.title, o.expected_close_date),
+        "source": o.source,
     }
 
 
@@ -238,6 +239,7 @@ def opportunity_from_doc(doc: Document) -> Opportunity:
         next_step=doc.get("next_step"),
         closed_at=doc.get("closed_at"),
         line_items=[line_item_from_doc(line) for line in doc.get("line_items") or ()],
+        source=doc.get("source") or None,
     )
 
 
@@ -570,6 +572,7 @@ class MongoKnownCustomers:
                     "kind": customer.kind,
                     "lifecycle": customer.lifecycle,
                     "last_event_id": customer.event_id,
+                    "source": customer.source,
                 }
             },
             upsert=True,
@@ -612,6 +615,13 @@ class MongoKnownCustomers:
             await self._customers.update_one(
                 {"_id": merged_id}, {"$set": {"merged_into": survivor_id}}, upsert=True
             )
+
+    async def source_of(self, customer_id: str) -> dict[str, str] | None:
+        doc = await self._customers.find_one({"_id": customer_id}, {"source": 1})
+        source = doc.get("source") if doc else None
+        if not isinstance(source, dict):
+            return None
+        return {k: v for k, v in source.items() if isinstance(k, str) and isinstance(v, str)}
 
     async def survivor_of(self, customer_id: str) -> str | None:
         doc = await self._customers.find_one({"_id": customer_id}, {"merged_into": 1})

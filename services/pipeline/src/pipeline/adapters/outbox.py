@@ -26,6 +26,8 @@ def stage_payload(stage: Stage) -> dict[str, Any]:
         "order": stage.order,
         "kind": str(stage.kind),
         "probability": stage.probability,
+        # Stage settings travel with the events: analytics' idle deals use the board's rule.
+        "rottingDays": stage.rotting_days,
     }
 
 
@@ -72,6 +74,7 @@ def to_cloud_event(
         "priority": str(snap.priority),
         "nextStep": snap.next_step,
         "team": snap.team,
+        "source": snap.source,
     }
     if event.name == "lost":
         data["lostReason"] = snap.lost_reason

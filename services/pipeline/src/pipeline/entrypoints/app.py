@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from crm_common.amqp import EventConsumer, EventHandler, PoisonMessage
 from crm_common.events import CloudEvent
-from crm_common.identity import Identity
+from crm_common.identity import Identity, TokenVerifier
 from crm_common.outbox import OutboxRelay
 from crm_common.shell import Lifetime, Readiness, create_service_app
 from crm_common.topology import PIPELINE_CUSTOMER_EVENTS
 from pipeline.adapters.mongo import create_indexes
 from pipeline.adapters.unit_of_work import MongoUnitOfWork
 from pipeline.entrypoints.context import PipelineContext, Services
+from pipeline.entrypoints.http import export_route
 from pipeline.entrypoints.messages import InvalidEvent, customer_command
 from pipeline.entrypoints.schema import schema
 from pipeline.service_layer.customer_events import handle_customer_event
@@ -97,6 +100,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             traceparent=traceparent if TRACEPARENT.fullmatch(traceparent) else None,
         )
 
+    def routes(services: Callable[[], Services], verifier: TokenVerifier) -> Sequence[BaseRoute]:
+        return [export_route(verifier, lambda: services().uow)]
+
     return create_service_app(
         name="crm-pipeline",
         settings=settings,
@@ -104,4 +110,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         open=open_services,
         readiness=lambda services: services.readiness,
         context=context,
+        routes=routes,
     )

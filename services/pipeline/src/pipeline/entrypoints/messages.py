@@ -93,7 +93,16 @@ def _customer_facts(event: CloudEvent) -> CustomerFacts:
         event_id=event.id,
         team=text("team"),
         version=event.sequence,
+        source=_source(data.get("source")),
     )
+
+
+def _source(value: object) -> dict[str, str] | None:
+    """The customer's lead source (tolerant: fields that are not text are left out)."""
+    if not isinstance(value, dict):
+        return None
+    source = {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str) and v}
+    return source or None
 
 
 def _checked_id(value: object, key: str) -> str:

@@ -122,6 +122,9 @@ class KnownCustomers(Protocol):
     async def merged(self, survivor_id: str, merged_ids: Sequence[str]) -> None:
         """Record that ``merged_ids`` now live on as ``survivor_id``."""
 
+    async def source_of(self, customer_id: str) -> dict[str, str] | None:
+        """The customer's lead source as announced at its creation; None when unknown."""
+
     async def survivor_of(self, customer_id: str) -> str | None:
         """The customer a merged customer lives on as; None when it was not merged."""
 
@@ -144,6 +147,7 @@ class CustomerFacts:
     event_id: str
     team: str | None = None
     version: int = 1
+    source: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

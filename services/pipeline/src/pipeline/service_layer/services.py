@@ -223,8 +223,10 @@ async def create_opportunity(
                 team=team,
                 priority=cmd.priority,
                 next_step=cmd.next_step,
+                source=source,
             )
 
+    source: dict[str, str] | None = None
     opportunity = await build()  # every rule checked before we may wait for the customer
     if not await customers.exists(customer_id):
         # The customers database is not ours to read: we know the customers whose
@@ -237,7 +239,9 @@ async def create_opportunity(
         # Merged into another customer (customers.customer.merged): the deal goes to the
         # survivor, as every older deal of the merged customer did.
         customer_id = survivor
-        opportunity = await build()
+    # The deal takes its customer's lead source when it is opened (source attribution).
+    source = await customers.source_of(customer_id)
+    opportunity = await build()
     await require_customer_visible(customers, actor, customer_id)
     await uow.add(opportunity, by=actor)
     return opportunity

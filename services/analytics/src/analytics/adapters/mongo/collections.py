@@ -22,6 +22,8 @@ Collection = AsyncCollection[Document]
 EVENTS = "events"
 OPPORTUNITIES = "opportunities"
 PIPELINES = "pipelines"
+WEBHOOKS = "webhooks"
+DELIVERIES = "webhook_deliveries"
 #: ``{_id: "projections", generation}``: the last generation handed out by a rebuild.
 META = "meta"
 
@@ -41,6 +43,23 @@ async def ensure_indexes(db: Database, prefix: str = "") -> None:
         # The backtest replays one pipeline's events in (subject, sequence) order.
         await db[EVENTS].create_index([("data.pipelineId", 1), ("subject", 1), ("sequence", 1)])
         await ensure_snapshot_indexes(db)
+        # The audit trail by actor, by type (also leads by source) and by subject, newest
+        # first (analytics.adapters.mongo.reporting).
+        await db[EVENTS].create_index([("actorid", 1), ("time", -1), ("_id", -1)])
+        await db[EVENTS].create_index([("type", 1), ("time", -1)])
+        await db[EVENTS].create_index([("subject", 1), ("time", -1)])
+        await ensure_webhook_indexes(db)
+
+
+async def ensure_webhook_indexes(db: Database) -> None:
+    deliveries = db[DELIVERIES]
+    # One delivery per webhook and event, however often the event is redelivered.
+    await deliveries.create_index([("webhookId", 1), ("eventId", 1)], unique=True)
+    # The dispatcher's scan: pending deliveries in the order they were created.
+    await deliveries.create_index(
+        [("status", 1), ("seq", 1)], partialFilterExpression={"status": "PENDING"}
+    )
+    await deliveries.create_index([("webhookId", 1), ("seq", -1)])
 
 
 async def next_generation(db: Database) -> int:

@@ -80,6 +80,11 @@ def deal_document(state: DealState, revision: int) -> Document:
         "expectedCloseDate": state.expected_close_date,
         "lostReason": state.lost_reason,
         "team": state.team,
+        "source": {
+            "channel": state.source_channel,
+            "campaign": state.source_campaign,
+            "medium": state.source_medium,
+        },
         "maxOpenOrderReached": state.max_open_order,
         "reachedWon": state.reached_won,
         "stays": [
@@ -152,6 +157,9 @@ def deal_from_document(document: Mapping[str, Any]) -> DealState:
         expected_close_date=document.get("expectedCloseDate"),
         lost_reason=document.get("lostReason"),
         team=document.get("team"),
+        source_channel=(document.get("source") or {}).get("channel"),
+        source_campaign=(document.get("source") or {}).get("campaign"),
+        source_medium=(document.get("source") or {}).get("medium"),
         max_open_order=document.get("maxOpenOrderReached"),
         reached_won=bool(document.get("reachedWon")),
         stays=[
