@@ -51,7 +51,6 @@ from crmstack.processes import ProcessFailed
 from crmstack.suite import (
     DEFAULT_PORTS,
     ROOT,
-    START_ORDER,
     Suite,
     jwt_secret,
     make_token,
@@ -163,6 +162,30 @@ class GaveUp(Exception):
     pass
 
 
+#: What CRM_REPLICAS multiplies: every process but the gateway (one address for the demo).
+REPLICATED = ("customers", "pipeline", "analytics", "analytics-worker")
+
+
+def replicas_wanted() -> int:
+    raw = os.environ.get("CRM_REPLICAS", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 8:
+        raise LaunchError(f"CRM_REPLICAS={raw!r}: give a number from 1 to 8")
+    return int(raw)
+
+
+def start_replicas(suite: Suite, replicas: int) -> None:
+    """``CRM_REPLICAS=N make demo``: N copies of each subgraph and of the worker, on ports of
+    their own; the gateway is restarted to spread its calls over them."""
+    if replicas <= 1:
+        return
+    for name in REPLICATED:
+        for _ in range(replicas - 1):
+            key = suite.start_replica(name)
+            say(f"started {key}")
+    suite.restart("gateway", fresh_env=True)
+    say(f"the gateway calls {replicas} replicas of each subgraph")
+
+
 def supervise(suite: Suite, database: Database) -> None:
     """Restart what crashes, with back-off; return only on Ctrl-C (KeyboardInterrupt)."""
     crashes: dict[str, CrashRecord] = {}
@@ -185,7 +208,7 @@ def supervise(suite: Suite, database: Database) -> None:
             time.sleep(crashed("the SecantusDB stand-in", f"exited ({database.process.poll()})"))
             database.restart()
             say("the SecantusDB stand-in is back")
-        for name in START_ORDER:
+        for name in list(suite.processes):  # replicas too (``name#2``...)
             process = suite.processes.get(name)
             if process is None or process.running:
                 continue
@@ -275,6 +298,7 @@ def run_demo() -> int:
         ):
             # Where `crm-graph` finds the schema registry of this demo (the gateway's MongoDB).
             (place.run_dir / "mongodb-url").write_text(suite.mongodb_url)
+            start_replicas(suite, replicas_wanted())
             summary = seed(suite.gateway_url, make_token("admin", "admin-1"))
             print(banner(suite, place, summary, time.monotonic() - started), flush=True)
             try:

@@ -161,3 +161,23 @@ async def test_consumer_queues_are_quorum_with_one_active_consumer_at_a_time(
         await channel.queue_delete(f"{name}.dlq")
     finally:
         await connection.close()
+
+
+async def test_a_classic_queue_of_an_older_version_is_kept_and_still_consumed(
+    infrastructure: Infrastructure,
+) -> None:
+    """An installation upgraded from classic queues keeps them (deleting one would lose its
+    messages): the quorum declaration is refused by the broker, the queue is used as it is."""
+    name = f"{infrastructure.instance}-classic-{uuid.uuid4().hex[:6]}"
+    connection = await aio_pika.connect_robust(infrastructure.amqp_url)
+    try:
+        channel = await connection.channel()
+        await channel.declare_queue(name, durable=True)  # what an older version made
+        queue = await declare_consumer_queue(channel, name, ("test.classic.#",))
+        exchange = await declare_exchange(channel)
+        await exchange.publish(aio_pika.Message(b"kept", message_id="m-1"), "test.classic.x")
+        assert await _consume_for(channel, queue.name, seconds=5, until=1) == ["m-1"]
+        await channel.queue_delete(name)
+        await channel.queue_delete(f"{name}.dlq")
+    finally:
+        await connection.close()

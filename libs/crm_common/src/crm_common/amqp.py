@@ -129,14 +129,30 @@ async def declare_consumer_queue(
     dlx = await channel.declare_exchange(
         DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
     )
-    dlq = await channel.declare_queue(f"{name}.dlq", durable=True, arguments=QUORUM)
+    dlq = await _declare_or_keep(channel, f"{name}.dlq", QUORUM)
     await dlq.bind(dlx, routing_key=name)
-    queue = await channel.declare_queue(
-        name, durable=True, arguments=consumer_queue_arguments(name)
-    )
+    queue = await _declare_or_keep(channel, name, consumer_queue_arguments(name))
     for key in routing_keys:
         await queue.bind(exchange, routing_key=key)
     return queue
+
+
+async def _declare_or_keep(
+    channel: AbstractChannel, name: str, arguments: dict[str, Any]
+) -> AbstractQueue:
+    """Declare the queue; one that an older version created with other arguments (a classic
+    queue) is kept as it is, with a warning: deleting it would lose its messages. The broker
+    refuses the declaration and closes the channel, which is reopened for a passive one."""
+    try:
+        return await channel.declare_queue(name, durable=True, arguments=arguments)
+    except aio_pika.exceptions.ChannelPreconditionFailed:
+        await channel.reopen()
+        log.warning(
+            "queue exists with older arguments (a classic queue?); kept as it is. To move it "
+            "to a quorum queue, drain it and delete it (a demo: make reset)",
+            extra={"queue": name},
+        )
+        return await channel.declare_queue(name, passive=True)
 
 
 async def declare_topology(
@@ -223,10 +239,11 @@ class EventConsumer:
 
     async def start(self) -> None:
         self._channel = await self._connection.channel()
-        await self._channel.set_qos(prefetch_count=self._prefetch)
         self._queue = await declare_consumer_queue(
             self._channel, self._queue_name, self._routing_keys
         )
+        # After the declarations: a reopened channel (an older queue kept) starts afresh.
+        await self._channel.set_qos(prefetch_count=self._prefetch)
         self._dlx = await self._channel.get_exchange(DEAD_LETTER_EXCHANGE)
         self._consumer_tag = await self._queue.consume(self._on_message)
 
