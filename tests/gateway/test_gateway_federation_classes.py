@@ -50,3 +50,23 @@ def test_a_field_no_subgraph_can_reach_fails_planning(query: str) -> None:
     )
     with pytest.raises(PlanningError, match=r"Media\.(reviews|rating)"):
         _plan(unreachable, query)
+
+
+_WITH_MUTATION = (
+    ("  query: Query\n}", "  query: Query\n  mutation: Mutation\n}"),
+    (
+        "type Query\n",
+        "type Mutation\n  @join__type(graph: CATALOG)\n  @join__type(graph: SETTINGS)\n{\n"
+        "  resetConfig: Config @join__field(graph: CATALOG) @join__field(graph: SETTINGS)\n}\n\n"
+        "type Query\n",
+    ),
+)
+
+
+def test_a_mutations_root_field_is_never_sent_twice_for_a_value_types_fields() -> None:
+    """Class 5: a query may re-query a @shareable root field in the subgraph that owns the
+    rest of a value type's fields; a mutation may not (it would run twice): planning fails."""
+    supergraph = _supergraph("keyless_value_types", *_WITH_MUTATION)
+    _plan(supergraph, "mutation { resetConfig { catalogVersion } }")  # one subgraph is enough
+    with pytest.raises(PlanningError, match=r"Config\.(theme|catalogVersion)"):
+        _plan(supergraph, "mutation { resetConfig { catalogVersion theme } }")
