@@ -10,6 +10,9 @@ import pytest
 from graphql import parse, validate
 
 from gateway.planning import PlanningError, build_query_plan
+from gateway.planning.merging import alias_conflicts
+from gateway.planning.plan import KeyRename
+from gateway.planning.selections import FieldSelection, FragmentSelection, Selection, printed
 from gateway.supergraph import Supergraph, load_supergraph
 
 SUPERGRAPHS = Path(__file__).resolve().parent / "corpus" / "supergraphs"
@@ -50,3 +53,43 @@ def test_a_field_no_subgraph_can_reach_fails_planning(query: str) -> None:
     )
     with pytest.raises(PlanningError, match=r"Media\.(reviews|rating)"):
         _plan(unreachable, query)
+
+
+_WITH_MUTATION = (
+    ("  query: Query\n}", "  query: Query\n  mutation: Mutation\n}"),
+    (
+        "type Query\n",
+        "type Mutation\n  @join__type(graph: CATALOG)\n  @join__type(graph: SETTINGS)\n{\n"
+        "  resetConfig: Config @join__field(graph: CATALOG) @join__field(graph: SETTINGS)\n}\n\n"
+        "type Query\n",
+    ),
+)
+
+
+def test_a_mutations_root_field_is_never_sent_twice_for_a_value_types_fields() -> None:
+    """Class 5: a query may re-query a @shareable root field in the subgraph that owns the
+    rest of a value type's fields; a mutation may not (it would run twice): planning fails."""
+    supergraph = _supergraph("keyless_value_types", *_WITH_MUTATION)
+    _plan(supergraph, "mutation { resetConfig { catalogVersion } }")  # one subgraph is enough
+    with pytest.raises(PlanningError, match=r"Config\.(theme|catalogVersion)"):
+        _plan(supergraph, "mutation { resetConfig { catalogVersion theme } }")
+
+
+def test_sub_selections_of_one_field_selected_twice_are_checked_together() -> None:
+    """Class 9: ``items`` twice in one subgraph operation merge, so ``... on Book { code }``
+    and ``... on Movie { code }`` under them conflict in shop (ID! and ID): one is aliased,
+    and renamed back at items."""
+    supergraph = _supergraph("field_merging_conflicts")
+
+    def items(type_name: str) -> FieldSelection:
+        code = [FieldSelection("code")]
+        return FieldSelection("items", selections=[FragmentSelection(type_name, (), code)])
+
+    selections: list[Selection] = [items("Book"), items("Movie")]
+    aliased, renames = alias_conflicts(selections, "Query", "shop", supergraph)
+    assert renames == (KeyRename(("items",), "_fed_merge_1_code", "code"),)
+    assert printed(aliased) == (
+        "{ items { ... on Book { code } } items { ... on Movie { _fed_merge_1_code: code } } }"
+    )
+    assert printed(selections).count("_fed_") == 0  # the planner's selections are untouched
+    assert alias_conflicts(selections, "Query", "library", supergraph)[1] == ()

@@ -51,7 +51,8 @@ def entity_child(
     ``type_name`` is the type the target subgraph resolves (an interface, for an
     @interfaceObject), ``object_type`` the type of the objects at ``path`` if it differs.
     When no key of a target subgraph is available in ``group``'s subgraph, one hop
-    through a subgraph that has such a key's fields is taken.
+    through a subgraph that has such a key's fields is taken, else the key is gathered
+    from several subgraphs (``assemble_key``).
     """
     source_type = object_type or type_name
     candidates: list[tuple[str, EntityKey]] = []

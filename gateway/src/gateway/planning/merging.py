@@ -73,12 +73,17 @@ def _walk(
             rename_back = KeyRename(path, alias, key)
             if rename_back not in renames:
                 renames.append(rename_back)
+    # Fields of one response key and type merge: their sub-selections are checked as one
+    # (``items { ... on Book { code } } items { ... on Movie { code } }`` conflicts too).
+    merged: dict[tuple[str, str], list[Selection]] = {}
     for field, owner in entries:
         if field.selections:
-            child = named_type_name(_type_in(supergraph, graph, owner, field.name))
-            below = (*path, field.response_key)
-            if _walk(field.selections, child, graph, supergraph, below, renames, rename=rename):
-                found = True
+            type_text = _type_in(supergraph, graph, owner, field.name)
+            merged.setdefault((field.response_key, type_text), []).extend(field.selections)
+    for (key, type_text), below in merged.items():
+        child = named_type_name(type_text)
+        if _walk(below, child, graph, supergraph, (*path, key), renames, rename=rename):
+            found = True
     return found
 
 
