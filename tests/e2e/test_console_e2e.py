@@ -345,3 +345,27 @@ def test_the_console_speaks_chinese(
         page.wait_for_selector("text=Board", timeout=TIMEOUT_MS)
     finally:
         context.close()
+
+
+def test_the_deal_screen_edits_and_wins_the_deal(
+    pages: dict[str, Page], world: dict[str, Any], base: str, suite: Suite
+) -> None:
+    one = pages["one"]
+    fleet, won = world["deals"][0], world["stages"]["Won"]
+    one.goto(f"{base}/deals/{fleet}")
+    one.wait_for_selector('[data-testid="deal-amount"]', timeout=TIMEOUT_MS)
+    one.fill('[data-testid="deal-amount"]', "1200.50")
+    one.click('[data-testid="deal-save"]')
+    _wait_text(one, "main", "€1,200.50")
+    one.click('[data-testid="deal-win"]')
+    _wait_text(one, "main", "Won")
+    deal = _data(
+        suite,
+        "query($id: ID!) { opportunity(id: $id) { status amount { amount } stage { id } } }",
+        {"id": fleet},
+    )["opportunity"]
+    assert deal["status"] == "WON"
+    assert deal["stage"]["id"] == won
+    assert deal["amount"]["amount"] in ("1200.50", "1200.5")
+    one.goto(f"{base}/board/{world['pipeline']}")
+    _card_in(one, won, fleet)

@@ -266,6 +266,25 @@ export function BoardView({ pipelineId, canSeeAll }: { pipelineId: string; canSe
   };
 
   const activeStage = active ? state.columns.find((c) => c.stage.id === active.stageId)?.stage : undefined;
+  // What a screen reader says while a card is dragged, in the console's language.
+  const nameOf = (id: string | number | undefined) => {
+    if (id === undefined) return "—";
+    const key = String(id);
+    if (key.startsWith(COLUMN_PREFIX)) return state.columns.find((c) => c.stage.id === key.slice(COLUMN_PREFIX.length))?.stage.name ?? key;
+    const found = findCard(state, key);
+    return found ? found.column.cards[found.index].title : key;
+  };
+  const accessibility = {
+    screenReaderInstructions: { draggable: t("dragInstructions") },
+    announcements: {
+      onDragStart: ({ active: a }: { active: { id: string | number } }) => t("dragStart", { title: nameOf(a.id) }),
+      onDragOver: ({ active: a, over }: { active: { id: string | number }; over: { id: string | number } | null }) =>
+        t("dragOver", { title: nameOf(a.id), target: nameOf(over?.id) }),
+      onDragEnd: ({ active: a, over }: { active: { id: string | number }; over: { id: string | number } | null }) =>
+        t("dragEnd", { title: nameOf(a.id), target: nameOf(over?.id) }),
+      onDragCancel: ({ active: a }: { active: { id: string | number } }) => t("dragCancel", { title: nameOf(a.id) }),
+    },
+  };
 
   return (
     <div className="board-wrap">
@@ -303,7 +322,7 @@ export function BoardView({ pipelineId, canSeeAll }: { pipelineId: string; canSe
           </button>
         </div>
       )}
-      <DndContext sensors={sensors} collisionDetection={collisions} onDragStart={onDragStart} onDragEnd={onDragEnd} onDragCancel={() => setActive(null)}>
+      <DndContext accessibility={accessibility} sensors={sensors} collisionDetection={collisions} onDragStart={onDragStart} onDragEnd={onDragEnd} onDragCancel={() => setActive(null)}>
         <div className="board" data-testid="board">
           {state.columns.map((column) => (
             <BoardColumn key={column.stage.id} column={column} onNearEnd={(id) => void loadMore(id)} />

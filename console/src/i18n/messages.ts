@@ -164,6 +164,11 @@ export const en = {
   statusOPEN: "Open",
   statusWON: "Won",
   statusLOST: "Lost",
+  dragInstructions: "To move a deal, press Space, then the arrow keys; Space again drops it, Escape cancels.",
+  dragStart: "Picked up {title}.",
+  dragOver: "{title} is over {target}.",
+  dragEnd: "{title} dropped on {target}.",
+  dragCancel: "Move of {title} cancelled.",
 };
 
 export type MessageKey = keyof typeof en;
@@ -333,4 +338,9 @@ export const zh: Partial<Record<MessageKey, string>> = {
   statusOPEN: "进行中",
   statusWON: "赢单",
   statusLOST: "输单",
+  dragInstructions: "移动商机：按空格键拿起，用方向键移动，再按空格键放下，按 Esc 取消。",
+  dragStart: "已拿起 {title}。",
+  dragOver: "{title} 位于 {target} 上方。",
+  dragEnd: "{title} 已放到 {target}。",
+  dragCancel: "已取消移动 {title}。",
 };
