@@ -245,10 +245,35 @@ def test_a_gap_is_held_then_resolved_and_times_out_by_policy() -> None:
         assert (state.last_sequence, state.gaps_skipped, state.held) == (3, 1, [])
         assert state.stage is not None
         assert state.stage.name == "Proposal"
-        # The late event is stored, not applied (the rebuild places it).
+        # The late event is folded in (the deal re-folded from its stored events): the live
+        # state is the one of the events in order, and the rebuild agrees.
         await live_into(store2, deals2, [second])
-        assert deals2.states[opportunity][0].last_sequence == 3
+        late, _ = deals2.states[opportunity]
+        assert (late.last_sequence, late.gaps_skipped) == (3, 0)
+        assert [s.stage_name for s in late.stays] == [
+            "Initial contact",
+            "Needs analysis",
+            "Proposal",
+        ]
+        assert states(deals2)[opportunity] == states(deals)[opportunity]
         assert (await rebuilt(store2))[opportunity] == states(deals)[opportunity]
+        # A redelivery of it changes nothing more.
+        await live_into(store2, deals2, [second])
+        assert states(deals2)[opportunity] == states(deals)[opportunity]
+        # The worker's batched path folds a late event in the same way.
+        store3, deals3 = await live([first, third], batch=2)
+        await services.release_gaps(
+            older_than=T0 + timedelta(seconds=1), events=store3, deals=deals3, parse=stored_change
+        )
+        results = await services.record_batch(
+            [services.Incoming(second.id, second.model_dump(exclude_none=True), to_change(second))],
+            events=store3,
+            deals=deals3,
+            parse=stored_change,
+            now=T0,
+        )
+        assert results == [[to_change(second)]]
+        assert states(deals3)[opportunity] == states(deals)[opportunity]
 
     asyncio.run(scenario())
 

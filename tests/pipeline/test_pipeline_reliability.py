@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -34,6 +35,7 @@ from pymongo import AsyncMongoClient
 from test_pipeline_api import CREATE, MOVE, opportunity_input
 
 from crm_common.events import EXCHANGE
+from crm_common.outbox import OUTBOX, OUTBOX_PENDING
 from support.tcp_proxy import CuttableProxy
 
 OPEN_STAGES = [
@@ -246,10 +248,26 @@ class RelayProcess(ServiceProcess):
         self.command = [str(Path(sys.executable).parent / "pipeline-relay")]
 
 
+async def committed_moves(
+    mongo: AsyncMongoClient[dict[str, Any]], config: RunConfig, ids: list[str]
+) -> set[tuple[str, int]]:
+    """Every event the database committed: each version of each opportunity is one event
+    (whether or not its client saw the answer)."""
+    cursor = mongo[config.database].opportunities.find({"_id": {"$in": ids}}, {"version": 1})
+    return {(doc["_id"], v) async for doc in cursor for v in range(1, doc["version"] + 1)}
+
+
+async def unpublished(mongo: AsyncMongoClient[dict[str, Any]], config: RunConfig) -> int:
+    """Events written to an outbox and not yet published."""
+    cursor = mongo[config.database].opportunities.find({OUTBOX_PENDING: True}, {OUTBOX: 1})
+    return sum([len(doc.get(OUTBOX) or []) async for doc in cursor])
+
+
 async def test_a_relay_killed_mid_stream_loses_nothing(
     fresh_config: RunConfig,
     amqp: AbstractRobustConnection,
     durable_tap: DurableTap,
+    mongo: AsyncMongoClient[dict[str, Any]],
 ) -> None:
     api = PipelineApi(fresh_config, name="pipeline-api-no-relay", PIPELINE_RELAY_ENABLED="false")
     await api.start_and_wait()
@@ -262,14 +280,24 @@ async def test_a_relay_killed_mid_stream_loses_nothing(
         mover = Mover(api.url, fresh_config.token("rep-1"), ids, rate=40)
         moving = asyncio.create_task(mover.run())
         await asyncio.sleep(1.5)
-        relay.kill()  # SIGKILL mid-stream
+        # Freeze the relay (SIGSTOP) while moves keep coming, so that events are provably
+        # waiting in the outboxes when it is killed; then SIGKILL it, frozen mid-stream.
+        assert relay.process is not None
+        relay.process.send_signal(signal.SIGSTOP)
+        await asyncio.sleep(0.5)
+        waiting = await unpublished(mongo, fresh_config)
+        relay.kill()
+        assert waiting > 0, "no unpublished event at the moment of the kill"
         await asyncio.sleep(1.0)
         relay.start()
         await asyncio.sleep(1.5)
         mover.stop()
         await moving
         assert len(mover.accepted) > 25
-        await durable_tap.collect_until(mover.accepted | {(oid, 1) for oid in ids})
+        # Every move the database committed, not only those the client saw succeed.
+        committed = await committed_moves(mongo, fresh_config, ids)
+        assert mover.accepted <= committed
+        await durable_tap.collect_until(committed)
         durable_tap.assert_in_order_without_gaps(set(ids))
         assert relay.stop() == 0, relay.log_tail()
     finally:
@@ -281,6 +309,7 @@ async def test_an_api_killed_mid_stream_loses_no_accepted_move(
     fresh_config: RunConfig,
     amqp: AbstractRobustConnection,
     durable_tap: DurableTap,
+    mongo: AsyncMongoClient[dict[str, Any]],
 ) -> None:
     api = PipelineApi(fresh_config, name="pipeline-api-killed", **FAST_RELAY)
     await api.start_and_wait()
@@ -296,7 +325,11 @@ async def test_an_api_killed_mid_stream_loses_no_accepted_move(
         mover.stop()
         await moving
         assert len(mover.accepted) > accepted_before > 10
-        await durable_tap.collect_until(mover.accepted | {(oid, 1) for oid in ids})
+        # A move whose answer died with the API may still have been committed: its event is
+        # owed too.
+        committed = await committed_moves(mongo, fresh_config, ids)
+        assert mover.accepted <= committed
+        await durable_tap.collect_until(committed)
         durable_tap.assert_in_order_without_gaps(set(ids))
     finally:
         api.stop()

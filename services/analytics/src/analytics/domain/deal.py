@@ -11,9 +11,9 @@
 Timeout policy: a gap that stays open longer than the worker's gap timeout
 (``ANALYTICS_GAP_TIMEOUT_SECONDS``) is closed by applying the held events in sequence order,
 skipping the missing ones (``gaps_skipped`` counts them). A missing event that arrives after
-its gap was skipped is kept in the event store but not applied to the live projection; the
-``analytics-rebuild`` command, which sees every stored event in sequence order, places it
-where it belongs. Rebuilt = live whenever no gap timed out.
+its gap was skipped is folded in: the deal is folded again from its stored events
+(``services.late_event_refold``), so it counts in every report without waiting for
+``analytics-rebuild``. Rebuilt = live once every late event has arrived.
 
 What a state keeps: the latest fields, every stay in a stage (``stays``: entered, left, owner
 at the moment it left, the amount during the stay), every stage transition (``moves``, with the

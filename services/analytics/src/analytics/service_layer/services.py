@@ -88,7 +88,15 @@ async def record_event(
         state, revision = loaded if loaded else (DealState(change.opportunity_id), None)
         verdict = state.offer(change.sequence)
         if verdict is Verdict.STALE:
-            return []
+            refolded = await late_event_refold(state, events, parse)
+            if refolded is None:
+                return []
+            try:
+                await _note(deals, [change])
+                await deals.save(refolded, revision)
+            except ConcurrentUpdate:
+                continue
+            return [change]
         if verdict is Verdict.HOLD:
             if not state.hold(change.sequence, now):
                 return []
@@ -108,6 +116,34 @@ async def record_event(
             continue
         return applied
     raise ConcurrentUpdate(change.opportunity_id)
+
+
+async def late_event_refold(state: DealState, events: EventStore, parse: Parse) -> DealState | None:
+    """A deal whose state skipped a gap (timed out) is folded again from its stored events
+    when an event arrives after its sequence was passed: if the stored events now fill more
+    of the gaps, the new state (the late event where it belongs) replaces the old one;
+    otherwise (a plain duplicate) None. Only deals that skipped a gap pay for this."""
+    if state.gaps_skipped == 0:
+        return None
+    fresh = DealState(state.opportunity_id)
+    for sequence in range(1, state.last_sequence + 1):
+        envelope = await events.find(state.opportunity_id, sequence)
+        change = parse(envelope) if envelope is not None else None
+        if change is None:
+            continue  # still missing: skipped again, as the gap timeout did
+        if change.sequence > fresh.last_sequence + 1:
+            fresh.gaps_skipped += change.sequence - fresh.last_sequence - 1
+        fresh.apply(change)
+    fresh.gaps_skipped += state.last_sequence - fresh.last_sequence
+    fresh.last_sequence = max(fresh.last_sequence, state.last_sequence)
+    fresh.held, fresh.held_since = list(state.held), state.held_since
+    if fresh.gaps_skipped >= state.gaps_skipped:
+        return None
+    log.info(
+        "late event folded in",
+        extra={"opportunity_id": state.opportunity_id, "gaps_skipped": fresh.gaps_skipped},
+    )
+    return fresh
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,16 +168,23 @@ async def record_batch(
     await events.append_many([(item.event_id, item.envelope) for item in items])
     wanted = {item.change.opportunity_id for item in items if item.change is not None}
     loaded = await deals.get_many(wanted)
-    states = {key: loaded.get(key) or (DealState(key), None) for key in wanted}
+    states: dict[str, tuple[DealState, int | None]] = {
+        key: loaded.get(key) or (DealState(key), None) for key in wanted
+    }
     results: list[list[OpportunityChange] | Exception] = [[] for _ in items]
     dirty: set[str] = set()
     for index, item in enumerate(items):
         change = item.change
         if change is None:
             continue
-        state, _ = states[change.opportunity_id]
+        state, revision = states[change.opportunity_id]
         verdict = state.offer(change.sequence)
         if verdict is Verdict.STALE:
+            refolded = await late_event_refold(state, events, parse)
+            if refolded is not None:  # a late event that fills a skipped gap
+                states[change.opportunity_id] = (refolded, revision)
+                results[index] = [change]
+                dirty.add(change.opportunity_id)
             continue
         if verdict is Verdict.HOLD:
             if state.hold(change.sequence, now):
