@@ -36,7 +36,7 @@ from customers.adapters.operations import (
 )
 from customers.adapters.task_repository import MongoTaskRepository
 from customers.entrypoints.context import Context, build_context
-from customers.entrypoints.http import export_route, import_route
+from customers.entrypoints.http import export_route, import_route, xlsx_routes
 from customers.entrypoints.recovery import run_recovery
 from customers.entrypoints.schema import schema
 from customers.entrypoints.worker import PIPELINE_EVENT_KEYS, pipeline_event_handler
@@ -167,7 +167,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         def repository() -> MongoCustomerRepository:
             return runtime().repository
 
-        return [export_route(verifier, repository), import_route(verifier, repository, settings)]
+        return [
+            export_route(verifier, repository),
+            import_route(verifier, repository, settings),
+            *xlsx_routes(verifier, repository, settings),
+        ]
 
     return create_service_app(
         name="crm-customers",

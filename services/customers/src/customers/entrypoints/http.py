@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import json
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -23,8 +24,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from crm_common.errors import CrmError, RuleViolation, Unauthenticated, as_crm_error
+from crm_common.errors import (
+    BadUserInput,
+    CrmError,
+    RuleViolation,
+    Unauthenticated,
+    as_crm_error,
+)
 from crm_common.identity import TokenVerifier
+from crm_common.spreadsheets import XLSX_MEDIA_TYPE, rows_to_xlsx, xlsx_to_csv
 from crm_common.web import unauthenticated_body
 from customers.domain.model import LifecycleStage
 from customers.service_layer import importing
@@ -176,3 +184,64 @@ def import_route(
         return Response(json.dumps(body), media_type="application/json")
 
     return Route("/import/customers.csv", import_csv, methods=["POST"])
+
+
+def xlsx_routes(
+    verifier: TokenVerifier, repository: RepositoryGetter, settings: Settings
+) -> list[Route]:
+    """``GET /export/customers.xlsx`` (the CSV export's rows in a workbook, the same filters)
+    and ``POST /import/customers.xlsx`` (the first sheet read as the CSV import would read it:
+    the same columns, the same row-level report; ``?dryRun=true``)."""
+
+    async def export_xlsx(request: Request) -> Response:
+        try:
+            identity = verifier.verify_header(request.headers.get("authorization"))
+        except Unauthenticated as exc:
+            return _unauthenticated(exc)
+        params = request.query_params
+        try:
+            query = CustomerQuery(
+                lifecycles=tuple(LifecycleStage(v) for v in params.getlist("lifecycle")),
+                owner_id=params.get("ownerId"),
+                tag=params.get("tag"),
+                search=params.get("search"),
+                name_contains=params.get("nameContains"),
+            )
+        except ValueError:
+            return _error(BadUserInput("lifecycle: unknown stage"))
+        try:
+            text = "".join(
+                [chunk async for chunk in importing.export_csv(query, identity, repository())]
+            )
+        except (CrmError, RuleViolation) as exc:
+            return _error(exc)
+        rows = list(csv.reader(io.StringIO(text)))
+        return Response(
+            rows_to_xlsx(rows, "customers"),
+            media_type=XLSX_MEDIA_TYPE,
+            headers={"Content-Disposition": 'attachment; filename="customers.xlsx"'},
+        )
+
+    async def import_xlsx(request: Request) -> Response:
+        try:
+            identity = verifier.verify_header(request.headers.get("authorization"))
+        except Unauthenticated as exc:
+            return _unauthenticated(exc)
+        dry_run = request.query_params.get("dryRun", "false").lower() in ("1", "true", "yes")
+        try:
+            text = xlsx_to_csv(await request.body())
+            report = await importing.import_customers(
+                io.StringIO(text),
+                dry_run,
+                identity,
+                repository(),
+                phone_region=settings.phone_region,
+            )
+        except (CrmError, RuleViolation) as exc:
+            return _error(exc)
+        return Response(json.dumps(asdict(report)), media_type="application/json")
+
+    return [
+        Route("/export/customers.xlsx", export_xlsx, methods=["GET"]),
+        Route("/import/customers.xlsx", import_xlsx, methods=["POST"]),
+    ]

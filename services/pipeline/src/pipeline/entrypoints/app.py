@@ -24,7 +24,7 @@ from crm_common.topology import PIPELINE_CUSTOMER_EVENTS
 from pipeline.adapters.mongo import create_indexes
 from pipeline.adapters.unit_of_work import MongoUnitOfWork
 from pipeline.entrypoints.context import PipelineContext, Services
-from pipeline.entrypoints.http import export_route
+from pipeline.entrypoints.http import export_route, xlsx_routes
 from pipeline.entrypoints.messages import InvalidEvent, customer_command
 from pipeline.entrypoints.schema import schema
 from pipeline.service_layer.customer_events import handle_customer_event
@@ -101,7 +101,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
 
     def routes(services: Callable[[], Services], verifier: TokenVerifier) -> Sequence[BaseRoute]:
-        return [export_route(verifier, lambda: services().uow)]
+        return [
+            export_route(verifier, lambda: services().uow),
+            *xlsx_routes(verifier, lambda: services().uow),
+        ]
 
     return create_service_app(
         name="crm-pipeline",

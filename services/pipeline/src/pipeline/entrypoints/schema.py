@@ -46,6 +46,7 @@ from pipeline.entrypoints.graphql_types import (
     described_mutation,
     opportunity_connection,
 )
+from pipeline.entrypoints.import_schema import ImportMutation
 from pipeline.service_layer import commands, services
 from pipeline.service_layer.board import BoardQuery, board_of, idle_cutoffs_everywhere
 from pipeline.service_layer.ports import OpportunityFilter as OpportunityQuery
@@ -169,7 +170,7 @@ class Query:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(ImportMutation):
     @strawberry.mutation
     async def create_pipeline(self, info: Ctx, input: CreatePipelineInput) -> Pipeline:
         pipeline = await services.create_pipeline(
