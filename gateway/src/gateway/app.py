@@ -32,6 +32,7 @@ from crm_common.token_cache import CachedTokenVerifier
 from crm_common.web import IdentityMiddleware, health_routes, metrics_route
 from gateway.access_log import AccessLog
 from gateway.console import console_routes
+from gateway.documents import document_route
 from gateway.engine import GatewayEngine, RequestError
 from gateway.explorer import ExplorerMiddleware
 from gateway.graphql_http import (
@@ -324,6 +325,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *live,
             Route("/health/ready", ready),
             metrics_route,
+            document_route(lambda: services.running.current.engine.transport.urls),
             # Last: the console's pages and assets answer whatever no route above took.
             *console_routes(settings.console_dir, settings.dev_sign_in_secret),
         ],

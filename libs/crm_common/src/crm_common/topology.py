@@ -36,7 +36,9 @@ def queue_name(instance: str, base_name: str) -> str:
 
 
 ANALYTICS_EVENTS = ConsumerQueue("analytics.events", ("pipeline.opportunity.#",))
-CUSTOMERS_PIPELINE_EVENTS = ConsumerQueue("customers.pipeline-events", ("pipeline.opportunity.*",))
+CUSTOMERS_PIPELINE_EVENTS = ConsumerQueue(
+    "customers.pipeline-events", ("pipeline.opportunity.*", "pipeline.quote.created")
+)
 PIPELINE_CUSTOMER_EVENTS = ConsumerQueue(
     "pipeline.customer-events", ("customers.customer.*", "customers.ownership.*")
 )

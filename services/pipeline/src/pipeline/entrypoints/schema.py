@@ -46,6 +46,7 @@ from pipeline.entrypoints.graphql_types import (
     described_mutation,
     opportunity_connection,
 )
+from pipeline.entrypoints.quote_schema import QuoteMutation, QuoteQuery
 from pipeline.service_layer import commands, services
 from pipeline.service_layer.board import BoardQuery, board_of, idle_cutoffs_everywhere
 from pipeline.service_layer.ports import OpportunityFilter as OpportunityQuery
@@ -434,8 +435,8 @@ class Mutation:
 
 
 schema = SubgraphSchema(
-    query=merge_types("Query", (Query, CatalogueQuery)),
-    mutation=merge_types("Mutation", (Mutation, CatalogueMutation)),
+    query=merge_types("Query", (Query, CatalogueQuery, QuoteQuery)),
+    mutation=merge_types("Mutation", (Mutation, CatalogueMutation, QuoteMutation)),
     types=[Customer, Opportunity],
     extensions=subgraph_extensions(),
     scalar_overrides={Decimal: DecimalScalar},
