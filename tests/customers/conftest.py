@@ -51,6 +51,8 @@ def customers_api(infrastructure: Infrastructure) -> Iterator[CustomersApi]:
         "CUSTOMERS_RELAY_POLL_INTERVAL": "600",
         # Likewise the recovery passes (audit entries, unfinished merges): only the first.
         "CUSTOMERS_RECOVERY_INTERVAL": "600",
+        # Likewise the look for follow-ups that came due (tests/workspace checks it).
+        "CUSTOMERS_TASK_DUE_INTERVAL": "600",
     }
     log_path = infrastructure.log_dir / "customers-api.log"
     process = ManagedProcess(

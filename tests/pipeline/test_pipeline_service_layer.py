@@ -7,7 +7,7 @@ import copy
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -226,7 +226,12 @@ class World:
         self.processed = FakeProcessed()
         self.products = FakeProducts()
         self.uow = RepositoryUnitOfWork(
-            self.pipelines, self.opportunities, self.customers, self.processed, self.products
+            self.pipelines,
+            self.opportunities,
+            self.customers,
+            self.processed,
+            self.products,
+            cast(Any, None),  # quotes: no use case here makes one
         )
 
     async def create(self, wait: float = 0.2, **fields: Any) -> Opportunity:

@@ -28,7 +28,7 @@ CONSOLE_DIST_RELATIVE = Path("console") / "dist"
 ASSETS_PREFIX = "assets/"
 IMMUTABLE = "public, max-age=31536000, immutable"
 # Paths that belong to the server: a miss there is a 404, never the console's page.
-SERVER_PREFIXES = ("graphql", "health", "metrics", "dev/", "export/", "import/")
+SERVER_PREFIXES = ("graphql", "health", "metrics", "dev/", "export/", "import/", "documents/")
 DEV_ROLES = frozenset({"rep", "manager", "admin"})
 DEV_TOKEN_TTL_SECONDS = 12 * 3600
 

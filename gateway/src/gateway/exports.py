@@ -1,6 +1,7 @@
-"""Exports (and the customers' CSV import) through the gateway: ``GET /export/<file>`` is
-forwarded to the subgraph that owns the rows, with the caller's ``Authorization``, so the
-subgraph applies the caller's visibility; the answer is streamed back as it comes.
+"""Files through the gateway: exports and imports (``/export/<file>``, ``/import/<file>``) and
+printable documents (``/documents/quotes/<id>.html|.pdf``) are forwarded to the subgraph that
+owns them, with the caller's ``Authorization``, so the subgraph applies the caller's
+visibility; the answer is streamed back as it comes. Clients need only the gateway's address.
 
 The subgraph's address is the one of its ``/graphql`` URL in the running supergraph (so
 ``GATEWAY_SUBGRAPH_URLS`` and the registry's URLs apply here too); of a subgraph with several
@@ -27,6 +28,8 @@ FORWARDED: Mapping[str, str] = {
     "/import/opportunities.csv": "pipeline",
     "/import/opportunities.xlsx": "pipeline",
 }
+#: Document kind -> the subgraph that renders it (``/documents/<kind>/<name>``).
+DOCUMENTS: Mapping[str, str] = {"quotes": "pipeline"}
 #: Request headers a subgraph needs; the rest (cookies, hop-by-hop) stays here.
 REQUEST_HEADERS = ("authorization", "content-type", "accept-language", "traceparent")
 RESPONSE_HEADERS = ("content-type", "content-disposition", "www-authenticate")
@@ -43,7 +46,13 @@ def export_routes(subgraph_url: Callable[[str], str]) -> list[Route]:
     ``KeyError`` when the running supergraph has no such subgraph)."""
 
     async def forward(request: Request) -> Response:
-        graph = FORWARDED[request.url.path]
+        if "kind" in request.path_params:
+            owner = DOCUMENTS.get(request.path_params["kind"])
+            if owner is None:
+                return JSONResponse({"errors": [{"message": "no such document"}]}, 404)
+            graph = owner
+        else:
+            graph = FORWARDED[request.url.path]
         try:
             url = subgraph_url(graph)
         except KeyError:
@@ -79,6 +88,9 @@ def export_routes(subgraph_url: Callable[[str], str]) -> list[Route]:
         )
 
     return [
-        Route(path, forward, methods=["POST"] if path.startswith("/import/") else ["GET"])
-        for path in FORWARDED
+        *(
+            Route(path, forward, methods=["POST"] if path.startswith("/import/") else ["GET"])
+            for path in FORWARDED
+        ),
+        Route("/documents/{kind}/{name}", forward, methods=["GET"]),
     ]

@@ -41,7 +41,9 @@ ANALYTICS_EVENTS = ConsumerQueue(
     "analytics.events",
     ("pipeline.opportunity.#", "customers.customer.*", "customers.ownership.*"),
 )
-CUSTOMERS_PIPELINE_EVENTS = ConsumerQueue("customers.pipeline-events", ("pipeline.opportunity.*",))
+CUSTOMERS_PIPELINE_EVENTS = ConsumerQueue(
+    "customers.pipeline-events", ("pipeline.opportunity.*", "pipeline.quote.created")
+)
 PIPELINE_CUSTOMER_EVENTS = ConsumerQueue(
     "pipeline.customer-events", ("customers.customer.*", "customers.ownership.*")
 )

@@ -25,6 +25,12 @@ class Settings(CommonSettings):
     relay_max_backoff: float = Field(default=30.0, gt=0)
     # How long ``createOpportunity`` waits for a just-created customer's event to arrive.
     customer_wait_seconds: float = Field(default=2.0, ge=0)
+    # Accepting a quote wins its deal (PIPELINE_QUOTE_ACCEPT_WINS=false: it only records the
+    # customer's answer, and the deal is won on the board).
+    quote_accept_wins: bool = True
+    # A TrueType font for quote PDFs (Unicode text, CJK included); none found: Helvetica, whose
+    # Latin-1 lacks other scripts (they print as "?").
+    quote_font: str | None = None
 
     @property
     def customer_events_queue(self) -> str:

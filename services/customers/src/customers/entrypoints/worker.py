@@ -17,10 +17,12 @@ from crm_common.events import CloudEvent
 from crm_common.topology import CUSTOMERS_PIPELINE_EVENTS
 from customers.domain.errors import InvalidValue
 from customers.entrypoints.messages import InvalidEvent, deal_step
-from customers.service_layer.deal_steps import UnknownCustomer, record_deal_step
+from customers.service_layer.deal_steps import UnknownCustomer, record_deal_step, record_quote
 from customers.service_layer.ports import CustomerRepository, InteractionRepository
 
 PIPELINE_EVENT_KEYS = CUSTOMERS_PIPELINE_EVENTS.routing_keys
+#: A quote made for a deal: a QUOTE entry of the timeline (the pipeline names its type).
+QUOTE_CREATED = "pipeline.quote.created"
 
 
 def pipeline_event_handler(
@@ -41,6 +43,9 @@ def pipeline_event_handler(
 
     async def _handle(event: CloudEvent) -> None:
         try:
+            if event.type == QUOTE_CREATED:
+                await record_quote(event, customers, interactions)
+                return
             step = deal_step(event)
             if step is not None:
                 await record_deal_step(step, customers, interactions)

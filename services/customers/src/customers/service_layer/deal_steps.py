@@ -4,8 +4,12 @@ events in ``entrypoints/messages.py``) becomes a timeline entry, and the lifecyc
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from crm_common.errors import Conflict, CrmError
+from crm_common.events import CloudEvent
 from customers.domain.commands import DealStep, StepKind
+from customers.domain.errors import InvalidValue
 from customers.domain.interactions import Interaction
 from customers.domain.model import Customer, InteractionKind, LifecycleStage
 from customers.domain.values import utcnow
@@ -133,5 +137,40 @@ async def _lifecycle_entry(
             actor_name=step.actor_name,
             opportunity_id=step.opportunity_id,
             interaction_id=f"{key}:lifecycle",
+        )
+    )
+
+
+async def record_quote(
+    event: CloudEvent, customers: CustomerRepository, interactions: InteractionRepository
+) -> None:
+    """A quote made for a deal (``pipeline.quote.created``) becomes a ``QUOTE`` entry of the
+    customer's timeline; idempotent (the entry's id is the quote's)."""
+    data = event.data
+    try:
+        customer_id = str(data["customerId"])
+        quote_id = str(data["quoteId"])
+        total = data["total"]
+        summary = (
+            f"Quote {data['number']} for deal “{data['opportunityTitle']}”: "
+            f"{total['amount']} {total['currency']}, valid until {data['validUntil']}"
+        )
+    except (KeyError, TypeError) as exc:
+        raise InvalidValue(f"{event.type} without {exc}", field="data") from exc
+    customer = (await customers.resolve_many([customer_id])).get(customer_id)
+    if customer is None:
+        raise UnknownCustomer(f"customer {customer_id} unknown")
+    details = {key: data.get(key) for key in ("quoteId", "number", "total", "validUntil", "status")}
+    await interactions.add(
+        Interaction.log(
+            customer_id=customer.id,
+            kind=InteractionKind.QUOTE,
+            summary=summary,
+            details=details,
+            occurred_at=datetime.fromisoformat(event.time),
+            actor_id=event.actorid,
+            actor_name=event.actorname,
+            opportunity_id=str(data.get("opportunityId")) if data.get("opportunityId") else None,
+            interaction_id=f"quote:{quote_id}",
         )
     )

@@ -27,11 +27,11 @@ PRODUCTS = "products"
 PRODUCT_CURSORS = KeysetCursor("product:sku")
 
 
-def _money_doc(money: Money) -> Document:
+def money_document(money: Money) -> Document:
     return {"amount": Decimal128(money.formatted_amount()), "currency": money.currency}
 
 
-def _money(doc: Document) -> Money:
+def money_of_document(doc: Document) -> Money:
     amount = doc["amount"]
     value = amount.to_decimal() if isinstance(amount, Decimal128) else Decimal(str(amount))
     return Money(value, doc["currency"])
@@ -47,9 +47,9 @@ def line_item_to_doc(line: LineItem) -> Document:
         "sku": line.sku,
         "name": line.name,
         "quantity": Decimal128(line.quantity),
-        "unit_price": _money_doc(line.unit_price),
+        "unit_price": money_document(line.unit_price),
         "discount_percent": Decimal128(line.discount_percent),
-        "total": _money_doc(line.total),
+        "total": money_document(line.total),
     }
 
 
@@ -59,9 +59,9 @@ def line_item_from_doc(doc: Document) -> LineItem:
         sku=doc["sku"],
         name=doc["name"],
         quantity=_decimal(doc["quantity"]),
-        unit_price=_money(doc["unit_price"]),
+        unit_price=money_of_document(doc["unit_price"]),
         discount_percent=_decimal(doc["discount_percent"]),
-        total=_money(doc["total"]),
+        total=money_of_document(doc["total"]),
     )
 
 
@@ -71,7 +71,7 @@ def product_to_doc(product: Product) -> Document:
         "sku": product.sku,
         "name": product.name,
         "name_search": fold_text(product.name),
-        "unit_price": _money_doc(product.unit_price),
+        "unit_price": money_document(product.unit_price),
         "tax_rate": Decimal128(product.tax_rate) if product.tax_rate is not None else None,
         "active": product.active,
         "version": product.version,
@@ -86,7 +86,7 @@ def product_from_doc(doc: Document) -> Product:
         id=doc["_id"],
         sku=doc["sku"],
         name=doc["name"],
-        unit_price=_money(doc["unit_price"]),
+        unit_price=money_of_document(doc["unit_price"]),
         tax_rate=_decimal(rate) if rate is not None else None,
         active=doc["active"],
         version=doc["version"],

@@ -50,6 +50,7 @@ from pipeline.adapters.opportunity_lists import (
     scope_query,
     title_fields,
 )
+from pipeline.adapters.quotes import create_quote_indexes
 from pipeline.domain.access import Scope
 from pipeline.domain.board import StageSum
 from pipeline.domain.model import (
@@ -101,6 +102,7 @@ async def create_indexes(db: AsyncDatabase[Document]) -> None:
         await opportunities.create_index(keys, name=name)
     await backfill_list_fields(opportunities)
     await create_product_indexes(db)
+    await create_quote_indexes(db)
     await opportunities.create_index([("team", ASCENDING)], name="team")
 
 

@@ -16,6 +16,7 @@ from pipeline.adapters.mongo import (
     MongoProcessedEvents,
 )
 from pipeline.adapters.outbox import outbox_events
+from pipeline.adapters.quotes import MongoQuoteRepository
 from pipeline.domain.model import Opportunity
 from pipeline.service_layer.ports import (
     Actor,
@@ -24,6 +25,7 @@ from pipeline.service_layer.ports import (
     PipelineRepository,
     ProcessedEvents,
     ProductRepository,
+    QuoteRepository,
 )
 
 
@@ -34,6 +36,7 @@ class RepositoryUnitOfWork:
     customers: KnownCustomers
     processed: ProcessedEvents
     products: ProductRepository
+    quotes: QuoteRepository
 
     async def add(self, opportunity: Opportunity, *, by: Actor) -> None:
         await self.opportunities.add(opportunity, outbox_events(opportunity, by))
@@ -53,6 +56,7 @@ class MongoUnitOfWork(RepositoryUnitOfWork):
     customers: MongoKnownCustomers
     processed: MongoProcessedEvents
     products: MongoProductRepository
+    quotes: MongoQuoteRepository
 
     @classmethod
     def of(cls, db: AsyncDatabase[dict[str, Any]]) -> MongoUnitOfWork:
@@ -62,4 +66,5 @@ class MongoUnitOfWork(RepositoryUnitOfWork):
             customers=MongoKnownCustomers(db),
             processed=MongoProcessedEvents(db),
             products=MongoProductRepository(db),
+            quotes=MongoQuoteRepository(db),
         )

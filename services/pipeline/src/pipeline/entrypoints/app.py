@@ -24,6 +24,7 @@ from crm_common.topology import PIPELINE_CUSTOMER_EVENTS
 from pipeline.adapters.mongo import create_indexes
 from pipeline.adapters.unit_of_work import MongoUnitOfWork
 from pipeline.entrypoints.context import PipelineContext, Services
+from pipeline.entrypoints.documents import quote_document_route
 from pipeline.entrypoints.http import export_route, xlsx_routes
 from pipeline.entrypoints.messages import InvalidEvent, customer_command
 from pipeline.entrypoints.schema import schema
@@ -72,6 +73,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # The relay's fast path: each write hands it the document's pending events, so no
         # sweep per write; its periodic sweep covers what a crash or another process left.
         uow.opportunities.listen(relay)
+        quote_relay: OutboxRelay | None = None
+        if settings.relay_enabled:
+            quote_relay = OutboxRelay(
+                uow.quotes.collection,
+                lifetime.publisher(connection, settings.instance),
+                poll_interval=settings.relay_poll_interval,
+                batch_size=settings.relay_batch_size,
+                max_backoff=settings.relay_max_backoff,
+            )
+        uow.quotes.listen(quote_relay)
         consumer = EventConsumer(
             connection,
             settings.customer_events_queue,
@@ -81,6 +92,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await lifetime.start_consumer(consumer)
         if relay is not None:
             lifetime.start_relay(relay)
+        if quote_relay is not None:
+            lifetime.start_relay(quote_relay, "quote relay")
         return Services(
             settings=settings,
             readiness=Readiness(mongo, connection, [consumer]),
@@ -104,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return [
             export_route(verifier, lambda: services().uow),
             *xlsx_routes(verifier, lambda: services().uow),
+            quote_document_route(verifier, services),
         ]
 
     return create_service_app(

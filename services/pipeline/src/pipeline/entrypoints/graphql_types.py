@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import strawberry
 from strawberry.types import Info
@@ -27,6 +27,9 @@ from pipeline.entrypoints.context import PipelineContext
 from pipeline.service_layer import services
 from pipeline.service_layer.ports import OpportunityFilter as OpportunityQuery
 from pipeline.service_layer.ports import OpportunityPage
+
+if TYPE_CHECKING:
+    from pipeline.entrypoints.quote_schema import Quote
 
 Ctx = Info[PipelineContext, None]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -232,6 +235,14 @@ class Opportunity:
     pipeline_id: strawberry.Private[str]
     stage_id: strawberry.Private[str]
     domain: strawberry.Private[model.Opportunity]
+
+    @described_field("The deal's quotes, oldest first.")
+    async def quotes(
+        self, info: Ctx
+    ) -> list[Annotated[Quote, strawberry.lazy("pipeline.entrypoints.quote_schema")]]:
+        from pipeline.entrypoints.quote_schema import opportunity_quotes
+
+        return await opportunity_quotes(self, info)
 
     @described_field(
         "The deal's products; when there are any, amount is their exact sum (setLineItems)."

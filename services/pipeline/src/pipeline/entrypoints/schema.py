@@ -47,6 +47,7 @@ from pipeline.entrypoints.graphql_types import (
     opportunity_connection,
 )
 from pipeline.entrypoints.import_schema import ImportMutation
+from pipeline.entrypoints.quote_schema import QuoteMutation, QuoteQuery
 from pipeline.service_layer import commands, services
 from pipeline.service_layer.board import BoardQuery, board_of, idle_cutoffs_everywhere
 from pipeline.service_layer.ports import OpportunityFilter as OpportunityQuery
@@ -435,8 +436,8 @@ class Mutation(ImportMutation):
 
 
 schema = SubgraphSchema(
-    query=merge_types("Query", (Query, CatalogueQuery)),
-    mutation=merge_types("Mutation", (Mutation, CatalogueMutation)),
+    query=merge_types("Query", (Query, CatalogueQuery, QuoteQuery)),
+    mutation=merge_types("Mutation", (Mutation, CatalogueMutation, QuoteMutation)),
     types=[Customer, Opportunity],
     extensions=subgraph_extensions(),
     scalar_overrides={Decimal: DecimalScalar},

@@ -14,6 +14,7 @@ from pipeline.domain.access import ALL, Scope, Viewer
 from pipeline.domain.board import StageSum
 from pipeline.domain.catalogue import Product
 from pipeline.domain.model import Opportunity, OpportunityStatus, Pipeline
+from pipeline.domain.quotes import Quote
 
 
 class PipelineRepository(Protocol):
@@ -55,6 +56,20 @@ class ProductRepository(Protocol):
         """Replace only if the stored version is still ``loaded_version``."""
 
     async def page(self, where: ProductFilter, first: int, after: str | None) -> ProductPage: ...
+
+
+class QuoteRepository(Protocol):
+    async def next_number(self, year: int) -> int: ...
+
+    async def add(self, quote: Quote, *, by: Actor) -> None:
+        """Insert with its ``created`` event in its outbox, in one write."""
+
+    async def get(self, quote_id: str) -> Quote | None: ...
+
+    async def save(self, quote: Quote, loaded_version: int, *, by: Actor) -> bool:
+        """Write with its event only if the stored version is still ``loaded_version``."""
+
+    async def of_opportunities(self, opportunity_ids: list[str]) -> dict[str, list[Quote]]: ...
 
 
 class OpportunityRepository(Protocol):

@@ -18,6 +18,7 @@ from pipeline.service_layer.ports import (
     PipelineRepository,
     ProcessedEvents,
     ProductRepository,
+    QuoteRepository,
 )
 
 
@@ -34,6 +35,9 @@ class UnitOfWork(Protocol):
 
     @property
     def products(self) -> ProductRepository: ...
+
+    @property
+    def quotes(self) -> QuoteRepository: ...
 
     @property
     def processed(self) -> ProcessedEvents: ...
