@@ -43,12 +43,13 @@ from pipeline.adapters.catalogue import (
 )
 from pipeline.adapters.opportunity_lists import (
     LIST_INDEXES,
+    LIST_VERSION,
     after_condition,
     encode,
     filter_query,
+    list_fields,
     order_of,
     scope_query,
-    title_fields,
 )
 from pipeline.adapters.quotes import create_quote_indexes
 from pipeline.domain.access import Scope
@@ -108,12 +109,12 @@ async def create_indexes(db: AsyncDatabase[Document]) -> None:
 
 async def backfill_list_fields(opportunities: AsyncCollection[Document]) -> None:
     """Deals written before the list's search fields get them: a run with nothing to do is
-    one look-up of null in the ``title_grams`` index (a missing field is indexed as null)."""
-    stale = opportunities.find({"title_grams": None}, {"title": 1, "expected_close_date": 1})
+    one look-up in the ``list_version`` index (a missing field is indexed as null)."""
+    stale = opportunities.find({"list_version": {"$in": [None, *range(1, LIST_VERSION)]}})
     async for doc in stale:
-        close = doc.get("expected_close_date")
-        fields = title_fields(doc["title"], date.fromisoformat(close) if close else None)
-        await opportunities.update_one({"_id": doc["_id"]}, {"$set": fields})
+        await opportunities.update_one(
+            {"_id": doc["_id"]}, {"$set": opportunity_state(opportunity_from_doc(doc))}
+        )
 
 
 # -- mapping -------------------------------------------------------------------------------
@@ -213,7 +214,14 @@ def opportunity_state(o: Opportunity) -> Document:
         "next_step": o.next_step,
         "closed_at": o.closed_at,
         "line_items": [line_item_to_doc(line) for line in o.line_items],
-        **title_fields(o.title, o.expected_close_date),
+        **list_fields(
+            opportunity_id=o.id,
+            title=o.title,
+            expected_close=o.expected_close_date,
+            amount=o.amount.amount,
+            created_at=o.created_at,
+            updated_at=o.updated_at,
+        ),
         "source": o.source,
     }
 
@@ -525,11 +533,14 @@ class MongoOpportunityRepository:
         total = await self._opportunities.count_documents(query)
         if after is not None:
             beyond = after_condition(order, direction, after)
-            query = {**query, "$and": [*query.get("$and", []), beyond]} if query else beyond
+            if order.field in query:  # never the case today; keep both conditions
+                query = {**query, "$and": [*query.get("$and", []), beyond]}
+            else:
+                query = {**query, **beyond}
         cursor = self._opportunities.find(
             query,
             _NO_OUTBOX,
-            sort=[(order.field, direction), ("_id", direction)],
+            sort=[(order.field, direction)],
             limit=first + 1,
         )
         docs = [doc async for doc in cursor]

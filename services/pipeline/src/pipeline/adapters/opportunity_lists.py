@@ -1,10 +1,9 @@
 """The deal list's MongoDB shape: its filter, its orders and their keyset cursors, and the
 stored search fields of a title.
 
-Every order is (sort value, ``_id``) in one direction, with an index of the same shape, and its
-cursor carries both values tagged with the order (a cursor of another order is refused).
-A value that may be missing is stored as a sort key that is never null (``sort_close``: the
-expected close date, or a date after every date), so the keyset condition stays simple.
+Every order is one stored string (the sort value, then ``_id``) with an index of its own, and
+its cursor carries that key tagged with the order (a cursor of another order is refused), so a
+page boundary is one range on one field. A missing expected close date sorts after every date.
 
 A title fragment is looked up by ONE equality on ``title_grams`` (trigrams, plus bigrams of
 CJK text: ``crm_common.fragments``), put first in the filter (the stand-in looks up the first
@@ -15,8 +14,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from bson.decimal128 import Decimal128
@@ -24,7 +23,7 @@ from pymongo import ASCENDING, DESCENDING
 
 from crm_common.errors import BadUserInput
 from crm_common.fragments import fold_text, fragment_grams, rarest_guess, text_grams
-from crm_common.pagination import Key, KeysetCursor
+from crm_common.pagination import KeysetCursor
 from pipeline.domain.access import Scope
 from pipeline.service_layer.ports import OpportunityFilter, OpportunitySort, SortField
 
@@ -34,58 +33,60 @@ Document = dict[str, Any]
 NO_CLOSE_DATE = "9999-12-31"
 
 
-def title_fields(title: str, expected_close: date | None) -> Document:
-    """The stored fields that the list's search and orders use, derived from the deal."""
+#: Bumped when the stored list fields change shape (older documents are rewritten at start).
+LIST_VERSION = 2
+
+
+def _utc_key(moment: datetime) -> str:
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat()
+
+
+def list_fields(
+    *,
+    opportunity_id: str,
+    title: str,
+    expected_close: date | None,
+    amount: Decimal,
+    created_at: datetime,
+    updated_at: datetime,
+) -> Document:
+    """The stored fields that the list's search and orders use, derived from the deal. Each
+    order is ONE string field (the sort value, then the id), so that a page boundary is one
+    range on one indexed field (the stand-in scans for ``$or``)."""
     folded = fold_text(title)
+    close = expected_close.isoformat() if expected_close else NO_CLOSE_DATE
     return {
         "title_search": folded,
         "title_grams": sorted(text_grams(folded)),
-        "sort_close": expected_close.isoformat() if expected_close else NO_CLOSE_DATE,
+        "sort_close": f"{close}\x00{opportunity_id}",
+        "sort_amount": f"{amount:021.3f}\x00{opportunity_id}",  # amounts < 1e15, >= 0
+        "sort_created": f"{_utc_key(created_at)}\x00{opportunity_id}",
+        "sort_updated": f"{_utc_key(updated_at)}\x00{opportunity_id}",
+        "sort_title": f"{folded}\x00{opportunity_id}",
+        "list_version": LIST_VERSION,
     }
 
 
 @dataclass(frozen=True, slots=True)
 class Order:
-    field: str  # the stored field sorted on
+    field: str  # the stored sort key (value, then id)
     cursors: KeysetCursor
-
-    def key(self, doc: Document) -> Key:
-        value: Any = doc
-        for part in self.field.split("."):
-            value = value[part]
-        if isinstance(value, Decimal128):
-            return str(value.to_decimal())
-        if isinstance(value, datetime):
-            return value.isoformat()
-        return str(value)
-
-    def parse(self, raw: Key) -> Any:
-        """A cursor's sort value back in its stored type; BAD_USER_INPUT when it is not one."""
-        try:
-            if self.field == "amount.amount":
-                return Decimal128(Decimal(str(raw)))
-            if self.field in ("created_at", "updated_at"):
-                return datetime.fromisoformat(str(raw))
-        except (InvalidOperation, ValueError) as exc:
-            raise BadUserInput("after: not a cursor of this connection", field="after") from exc
-        return str(raw)
 
 
 ORDERS: dict[SortField, Order] = {
-    SortField.CREATED: Order("created_at", KeysetCursor("opportunity:created")),
-    SortField.UPDATED: Order("updated_at", KeysetCursor("opportunity:updated")),
-    SortField.AMOUNT: Order("amount.amount", KeysetCursor("opportunity:amount")),
-    SortField.EXPECTED_CLOSE: Order("sort_close", KeysetCursor("opportunity:close")),
-    SortField.TITLE: Order("title_search", KeysetCursor("opportunity:title")),
+    SortField.CREATED: Order("sort_created", KeysetCursor("opportunity:created", 1)),
+    SortField.UPDATED: Order("sort_updated", KeysetCursor("opportunity:updated", 1)),
+    SortField.AMOUNT: Order("sort_amount", KeysetCursor("opportunity:amount", 1)),
+    SortField.EXPECTED_CLOSE: Order("sort_close", KeysetCursor("opportunity:close", 1)),
+    SortField.TITLE: Order("sort_title", KeysetCursor("opportunity:title", 1)),
 }
 
-#: One index per order (the direction of a single-field-plus-id index reads both ways).
+#: One single-field index per order (read both ways), and the title grams.
 LIST_INDEXES = [
-    ([("updated_at", DESCENDING), ("_id", DESCENDING)], "list_updated"),
-    ([("amount.amount", DESCENDING), ("_id", DESCENDING)], "list_amount"),
-    ([("sort_close", ASCENDING), ("_id", ASCENDING)], "list_close"),
-    ([("title_search", ASCENDING), ("_id", ASCENDING)], "list_title"),
+    *(([(order.field, ASCENDING)], f"list_{order.field}") for order in ORDERS.values()),
     ([("title_grams", ASCENDING)], "title_grams"),
+    ([("list_version", ASCENDING)], "list_version"),
 ]
 
 
@@ -95,17 +96,13 @@ def order_of(sort: OpportunitySort | None) -> tuple[Order, int]:
 
 
 def encode(order: Order, doc: Document) -> str:
-    return order.cursors.encode(order.key(doc), str(doc["_id"]))
+    return order.cursors.encode(str(doc[order.field]))
 
 
 def after_condition(order: Order, direction: int, cursor: str) -> Document:
-    """What sorts after the cursor's edge in this order."""
-    raw_value, raw_id = order.cursors.decode(cursor)
-    if not isinstance(raw_id, str) or raw_value is None:
-        raise BadUserInput("after: not a cursor of this connection", field="after")
-    value = order.parse(raw_value)
-    beyond = "$lt" if direction == DESCENDING else "$gt"
-    return {"$or": [{order.field: {beyond: value}}, {order.field: value, "_id": {beyond: raw_id}}]}
+    """What sorts after the cursor's edge in this order: one range on one field."""
+    (key,) = order.cursors.decode_str(cursor)
+    return {order.field: {"$lt" if direction == DESCENDING else "$gt": key}}
 
 
 def scope_query(scope: Scope) -> Document:
@@ -173,7 +170,7 @@ def filter_query(where: OpportunityFilter) -> Document:
     updated = _range(where.updated_from, where.updated_to)
     if updated:
         query["updated_at"] = updated
-    parts = [query, *checks]
+    parts: list[Document] = [query, *checks]
     visible = scope_query(where.scope)
     if visible:
         parts.append(visible)
