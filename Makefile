@@ -16,7 +16,7 @@ export UV_PYTHON_DOWNLOADS := never
 # TLS-inspecting proxy that the machine trusts then works for uv too.
 export UV_NATIVE_TLS := 1
 
-.PHONY: setup demo reset test test-unit lint typecheck token console console-test
+.PHONY: setup demo reset test test-scale test-unit lint typecheck token console console-test
 
 setup: $(if $(filter $(PRIVATE_UV),$(UV)),$(PRIVATE_UV))
 	@$(UV) sync --frozen --quiet
@@ -63,7 +63,12 @@ typecheck: setup
 	$(UV) run --frozen mypy
 
 test: lint typecheck console
-	$(UV) run --frozen pytest
+	$(UV) run --frozen pytest -m "not scale"
+
+# The scale-out proof (tests/e2e/test_scale_out_e2e.py: two replicas of every process, 2,000
+# moves, a SIGKILL of each kind): minutes of its own, so apart from `make test`; CI runs both.
+test-scale: setup console
+	$(UV) run --frozen pytest -m scale
 
 # The pure tests (domain, planner, contracts): no broker, no database, seconds.
 test-unit: setup

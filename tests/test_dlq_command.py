@@ -3,6 +3,7 @@ left in place), then replayed to the consumer's own queue after a fix."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -56,13 +57,23 @@ async def test_list_then_replay_dead_letters(infrastructure: Infrastructure) -> 
         # Listing left them there; replay sends them back to the consumer's queue.
         assert "replayed 3" in crm_dlq(url, "replay", f"{name}.dlq")
         assert crm_dlq(url, "list", name) == ""
-        back = []
-        for _ in range(3):
-            message = await queue.get(no_ack=True, fail=False)
-            assert message is not None
-            back.append(message.message_id)
+        # A consumer queue has a single active consumer, which refuses basic.get: subscribe.
+        back: list[aio_pika.abc.AbstractIncomingMessage] = []
+        arrived = asyncio.Event()
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            back.append(message)
+            await message.ack()
+            if len(back) == len(ids):
+                arrived.set()
+
+        tag = await queue.consume(on_message)
+        async with asyncio.timeout(20):
+            await arrived.wait()
+        await queue.cancel(tag)
+        assert sorted(m.message_id or "" for m in back) == sorted(ids)
+        for message in back:
             assert (message.headers or {}).get("x-replayed-from") == f"{name}.dlq"
-        assert sorted(back) == sorted(ids)
     finally:
         channel = await connection.channel()
         await channel.queue_delete(name)

@@ -23,6 +23,8 @@ from crmstack.suite import Suite, make_token, running_suite, throwaway_infrastru
 from support.graphql import data, gql
 from support.polling import eventually
 
+pytestmark = pytest.mark.scale  # make test-scale (minutes of its own; CI runs it too)
+
 DEALS = 200
 MOVES_PER_DEAL = 10
 OPEN_STAGES = (
