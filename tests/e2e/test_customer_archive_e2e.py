@@ -91,7 +91,12 @@ async def test_a_campaign_lead_wins_a_deal_and_becomes_a_customer(suite: Suite, 
 
     customer = await eventually(
         lambda: read(suite, rep_token, customer_id),
-        lambda c: c["lifecycle"] == "CUSTOMER" and c["timeline"]["totalCount"] >= 7,
+        # The won step's lifecycle entry is written just after the lifecycle itself: wait for it.
+        lambda c: (
+            c["lifecycle"] == "CUSTOMER"
+            and c["timeline"]["totalCount"] >= 7
+            and sum(e["node"]["kind"] == "LIFECYCLE_CHANGE" for e in c["timeline"]["edges"]) >= 2
+        ),
         within=60,  # a ceiling for loaded machines; it usually holds within a second
     )
     assert customer["source"] == {"channel": "marketing", "campaign": "webinar-2026"}
